@@ -1,0 +1,1 @@
+"""stagger-bot: the job-stagger rollout runbook, run from Slack."""

@@ -1,0 +1,208 @@
+"""The `stagger-bot` command: a thin CLI over the same handlers Slack uses."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from bot.errors import SpecError, StaggerError
+from bot.replies import Invocation
+from bot.settings import Settings
+from bot.spec import Spec, load_spec
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stagger-bot",
+        description="Run the job-stagger rollout from Slack: status, approvals, verified "
+        "rollbacks over SSH, and an audit trail.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve", help="Serve Slack over HTTP (commands, buttons, /healthz)."
+    )
+    serve.add_argument(
+        "--host",
+        default="0.0.0.0",  # noqa: S104 - Slack must reach it
+        help="Address to listen on (default 0.0.0.0).",
+    )
+    serve.add_argument("--port", type=int, help="Port (default: $PORT or 3000).")
+
+    commands.add_parser("socket", help="Connect to Slack in Socket Mode (needs SLACK_APP_TOKEN).")
+
+    cmd = commands.add_parser("cmd", help="Run one /stagger command locally and print the reply.")
+    cmd.add_argument("--user", required=True, help="Slack user ID to act as, e.g. U0OPS1.")
+    cmd.add_argument("text", help="The command text, e.g. \"rollback prod --reason 'pool 90%%'\".")
+
+    check = commands.add_parser("check-config", help="Validate a rollout spec; exit 2 on errors.")
+    check.add_argument("file", nargs="?", type=Path, help="Spec file (default: $STAGGER_CONFIG).")
+
+    audit = commands.add_parser("audit", help="Verify or export the audit trail.")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    audit_commands.add_parser("verify", help="Check the hash chain; name the first bad row.")
+    export = audit_commands.add_parser("export", help="Write every audit row as CSV or JSON lines.")
+    export.add_argument(
+        "--format", choices=("csv", "jsonl"), default="jsonl", help="Output format."
+    )
+    export.add_argument("--output", type=Path, help="File to write (default: standard output).")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    settings = Settings.from_environ()
+    from bot.runtime import configure_logging
+
+    configure_logging(settings)
+    try:
+        return _run(arguments, settings)
+    except SpecError as error:
+        _print_spec_problems(error)
+        return EXIT_CONFIG
+    except StaggerError as error:
+        print(f"stagger-bot: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _print_spec_problems(error: SpecError) -> None:
+    print(f"{error.source}: {len(error.problems)} problem(s)", file=sys.stderr)
+    for problem in error.problems:
+        print(f"  - {problem}", file=sys.stderr)
+
+
+def _run(arguments: argparse.Namespace, settings: Settings) -> int:
+    if arguments.command == "check-config":
+        path = arguments.file or settings.config_path
+        spec = load_spec(path)
+        print(
+            f"{path}: OK — {len(spec.environments)} environment(s), {len(spec.jobs)} job(s), "
+            f"{len(spec.phases)} phase(s)"
+        )
+        return EXIT_OK
+    spec = load_spec(settings.config_path)
+    if arguments.command == "audit":
+        return _audit(arguments, settings, spec)
+    if arguments.command == "cmd":
+        return _cmd(arguments, settings, spec)
+    if arguments.command == "serve":
+        return _serve(arguments, settings, spec)
+    if arguments.command == "socket":
+        return _socket(settings, spec)
+    raise AssertionError(arguments.command)
+
+
+def _audit(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
+    from bot.runtime import build_context
+
+    context = build_context(settings, spec)
+    if arguments.audit_command == "verify":
+        result = context.audit.verify()
+        if result.ok:
+            print(f"audit trail OK: {result.rows_checked} row(s), chain intact")
+            return EXIT_OK
+        print(f"audit trail BROKEN: {result.problem} ({result.rows_checked} row(s) good before it)")
+        return EXIT_FAILED
+    if arguments.output:
+        with arguments.output.open("w", encoding="utf-8", newline="") as out:
+            count = context.audit.export(out, arguments.format)
+        print(f"wrote {count} row(s) to {arguments.output}", file=sys.stderr)
+    else:
+        context.audit.export(sys.stdout, arguments.format)
+    return EXIT_OK
+
+
+def _cmd(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
+    from bot.runtime import build_context
+    from bot.slack_app import run_followups
+    from commands import dispatch
+
+    context = build_context(settings, spec)
+    reply = dispatch(context, Invocation(user=arguments.user, text=arguments.text, source="cli"))
+    print(reply.text)
+    run_followups(reply)
+    return EXIT_OK if reply.ok else EXIT_FAILED
+
+
+def _slack_parts(settings: Settings, spec: Spec, need_app_token: bool = False) -> Any:
+    from bot.actions import Actions
+    from bot.poster import SlackPoster, web_client
+    from bot.runtime import build_context
+    from bot.scheduler import build_scheduler
+    from bot.slack_app import build_app
+
+    missing = [
+        name
+        for name, value in (
+            ("SLACK_BOT_TOKEN", settings.slack_bot_token),
+            ("SLACK_SIGNING_SECRET", settings.slack_signing_secret),
+            ("SLACK_APP_TOKEN", settings.slack_app_token if need_app_token else True),
+        )
+        if not value
+    ]
+    if missing:
+        raise StaggerError(f"set {', '.join(missing)} in the environment (see README.md)")
+    assert settings.slack_bot_token and settings.slack_signing_secret
+    client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    context = build_context(settings, spec, poster=SlackPoster(client))
+    app = build_app(context, settings.slack_signing_secret.get_secret_value(), client)
+    Actions(context).recover_interrupted()
+    scheduler = build_scheduler(context)
+    return context, app, scheduler
+
+
+def _serve(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
+    from bot.http_server import create_http_server, wsgi_app
+
+    _context, app, scheduler = _slack_parts(settings, spec)
+    port = arguments.port or settings.port
+    server = create_http_server(
+        wsgi_app(app, lambda: {"ok": True, "environments": sorted(spec.environments)}),
+        arguments.host,
+        port,
+    )
+    stop = threading.Event()
+
+    def shut_down(signum: int, frame: object) -> None:
+        stop.set()
+        server.close()
+
+    signal.signal(signal.SIGTERM, shut_down)
+    scheduler.start()
+    logger.info(
+        "stagger-bot serving Slack on %s:%s (/slack/events, /healthz)", arguments.host, port
+    )
+    try:
+        server.run()
+    except (KeyboardInterrupt, OSError):
+        if not stop.is_set():
+            raise
+    finally:
+        scheduler.shutdown(wait=False)
+    return EXIT_OK
+
+
+def _socket(settings: Settings, spec: Spec) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    _context, app, scheduler = _slack_parts(settings, spec, need_app_token=True)
+    assert settings.slack_app_token
+    scheduler.start()
+    try:
+        SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+    finally:
+        scheduler.shutdown(wait=False)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Serving the Bolt app over HTTP with waitress (a production WSGI server)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress.server import create_server
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def wsgi_app(app: App, health: Callable[[], dict[str, Any]]) -> WsgiApp:
+    slack = SlackRequestHandler(app, path="/slack/events")
+
+    def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") == "GET":
+            body = json.dumps(health()).encode()
+            start_response(
+                "200 OK",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        return slack(environ, start_response)
+
+    return application
+
+
+def create_http_server(application: WsgiApp, host: str, port: int, threads: int = 8) -> Any:
+    """A waitress server, not yet running: call `.run()` (blocks) and `.close()`."""
+    return create_server(application, host=host, port=port, threads=threads, ident="stagger-bot")

@@ -1,0 +1,133 @@
+"""Posting to the channel: Slack's Web API in production, the terminal for the CLI."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from typing import Any, Protocol, TextIO
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.replies import Block
+
+logger = logging.getLogger(__name__)
+
+
+class Poster(Protocol):
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[Block] | None = None,
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> str | None:
+        """Post a message; return its ts, or None if it could not be posted."""
+        ...
+
+    def update(
+        self, channel: str, ts: str, text: str, blocks: list[Block] | None = None
+    ) -> bool: ...
+
+    def ephemeral(self, channel: str, user: str, text: str) -> bool: ...
+
+
+def web_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
+    """A WebClient that honours 429 Retry-After and retries 5xx and connection errors."""
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=timeout,
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=5),
+            ServerErrorRetryHandler(max_retry_count=3),
+            ConnectionErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+class SlackPoster:
+    def __init__(self, client: WebClient) -> None:
+        self._client = client
+
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[Block] | None = None,
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> str | None:
+        arguments: dict[str, Any] = {"channel": channel, "text": text}
+        if blocks:
+            arguments["blocks"] = blocks
+        if thread_ts:
+            arguments["thread_ts"] = thread_ts
+            arguments["reply_broadcast"] = broadcast
+        try:
+            response = self._client.chat_postMessage(**arguments)
+        except (SlackApiError, OSError) as error:
+            logger.error("chat.postMessage to %s failed: %s", channel, _describe(error))
+            return None
+        ts = response.get("ts")
+        return str(ts) if ts else None
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[Block] | None = None) -> bool:
+        try:
+            self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or [])
+        except (SlackApiError, OSError) as error:
+            logger.error("chat.update of %s failed: %s", ts, _describe(error))
+            return False
+        return True
+
+    def ephemeral(self, channel: str, user: str, text: str) -> bool:
+        try:
+            self._client.chat_postEphemeral(channel=channel, user=user, text=text)
+        except (SlackApiError, OSError) as error:
+            logger.error("chat.postEphemeral failed: %s", _describe(error))
+            return False
+        return True
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error", "unknown Slack error"))
+    return type(error).__name__
+
+
+class ConsolePoster:
+    """Prints posts for `stagger-bot cmd`; threads are shown indented."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._counter = itertools.count(1)
+
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[Block] | None = None,
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> str | None:
+        prefix = "  ↳ " if thread_ts else f"[{channel}] "
+        self._out.write(prefix + text.replace("\n", "\n" + " " * len(prefix)) + "\n")
+        self._out.flush()
+        return f"console.{next(self._counter)}"
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[Block] | None = None) -> bool:
+        self._out.write(f"[{channel}] (updated) {text}\n")
+        return True
+
+    def ephemeral(self, channel: str, user: str, text: str) -> bool:
+        self._out.write(f"(only <@{user}> sees) {text}\n")
+        return True

@@ -1,0 +1,63 @@
+"""The composition root: settings and spec in, a wired BotContext out."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+from bot.audit import AuditTrail
+from bot.clock import Clock, SystemClock
+from bot.context import BotContext
+from bot.poster import ConsolePoster, Poster, SlackPoster, web_client
+from bot.redaction import Redactor
+from bot.remote import SshTransport, Transport
+from bot.settings import Settings
+from bot.spec import Spec
+from bot.store import Store
+
+
+def secrets_of(settings: Settings) -> tuple[str, ...]:
+    values = [settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token]
+    values.extend(settings.database_urls.values())
+    return tuple(value.get_secret_value() for value in values if value is not None)
+
+
+def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(Redactor(secrets_of(settings)))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def build_context(
+    settings: Settings,
+    spec: Spec,
+    *,
+    transport: Transport | None = None,
+    poster: Poster | None = None,
+    clock: Clock | None = None,
+    console: TextIO | None = None,
+) -> BotContext:
+    store = Store(settings.db_path)
+    if poster is None:
+        if settings.slack_bot_token is not None:
+            client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+            poster = SlackPoster(client)
+        else:
+            poster = ConsolePoster(console or sys.stdout)
+    return BotContext(
+        spec=spec,
+        store=store,
+        audit=AuditTrail(store, secrets_of(settings)),
+        transport=transport
+        or SshTransport(
+            spec.ssh.key_path,
+            spec.ssh.known_hosts_path,
+            connect_timeout=spec.ssh.connect_timeout_s,
+        ),
+        poster=poster,
+        clock=clock or SystemClock(),
+    )

@@ -1,0 +1,71 @@
+"""The `/stagger` subcommands: one module each, one dispatcher for Slack and the CLI.
+
+`dispatch` is the one place where errors become replies: a user-facing error shows its
+message (and the usage where the words were wrong); anything else is logged and answered
+with a short apology — never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import ModuleType
+
+from bot.audit import AuditEntry
+from bot.context import BotContext
+from bot.errors import StaggerError, UsageError, UserError
+from bot.replies import Invocation, Reply
+from commands import approve, audit, deny, help, rollback, status
+from commands.parsing import split_words
+
+logger = logging.getLogger(__name__)
+
+COMMANDS: dict[str, ModuleType] = {
+    module.NAME: module for module in (help, status, rollback, approve, deny, audit)
+}
+
+
+def usage_text(name: str) -> str:
+    module = COMMANDS[name]
+    return f"Usage: `/stagger {module.USAGE}` — {module.SUMMARY}"
+
+
+def dispatch(context: BotContext, invocation: Invocation) -> Reply:
+    try:
+        words = split_words(invocation.text)
+        if not words:
+            return help.run(context, invocation, [])
+        name, rest = words[0].lower(), words[1:]
+        module = COMMANDS.get(name)
+        if module is None:
+            raise UsageError(f"Unknown command `{words[0][:40]}`. Try `/stagger help`.")
+        reply: Reply = module.run(context, invocation, rest)
+        return reply
+    except UsageError as error:
+        usage = f"\n{usage_text(error.command)}" if error.command else ""
+        return Reply(text=f":warning: {error}{usage}", ok=False)
+    except UserError as error:
+        return Reply(text=f":warning: {error}", ok=False)
+    except StaggerError as error:
+        logger.error("command %r failed: %s", invocation.text[:80], error)
+        return Reply(text=f":x: {error}", ok=False)
+    except Exception:
+        logger.exception("command %r crashed", invocation.text[:80])
+        try:
+            context.record(
+                AuditEntry(
+                    invocation.user,
+                    invocation.source,
+                    "command.crashed",
+                    None,
+                    {"text": invocation.text[:200]},
+                    "failed",
+                    "internal error",
+                )
+            )
+        except StaggerError:
+            logger.exception("could not audit the crash")
+        return Reply(
+            text=":x: Something went wrong inside stagger-bot; nothing was changed by this "
+            "command. The error is in the bot's log.",
+            ok=False,
+        )

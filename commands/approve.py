@@ -1,0 +1,18 @@
+"""`/stagger approve <id>`: the same as the Approve button."""
+
+from __future__ import annotations
+
+from bot.actions import Actions
+from bot.context import BotContext
+from bot.errors import UsageError
+from bot.replies import Invocation, Reply
+
+NAME = "approve"
+USAGE = "approve <request-id>"
+SUMMARY = "Approve a pending request (approvers only)."
+
+
+def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
+    if len(words) != 1:
+        raise UsageError("Give exactly one request id.", NAME)
+    return Actions(context).approve(words[0], invocation.user, invocation.source)

@@ -1,0 +1,39 @@
+"""`/stagger audit [env] [N]`: the latest entries of the audit trail."""
+
+from __future__ import annotations
+
+from bot.context import BotContext
+from bot.errors import UsageError
+from bot.replies import Invocation, Reply
+from commands.parsing import require_env
+
+NAME = "audit"
+USAGE = "audit [env] [N]"
+SUMMARY = "The latest N (default 20, at most 100) audit entries, for one environment or all."
+MAX_ROWS = 100
+
+
+def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
+    env: str | None = None
+    limit = 20
+    for word in words:
+        if word.isdigit():
+            limit = int(word)
+            if not 1 <= limit <= MAX_ROWS:
+                raise UsageError(f"N must be between 1 and {MAX_ROWS}.", NAME)
+        elif env is None:
+            env = require_env(context.spec, word, NAME)
+        else:
+            raise UsageError(f"Unexpected `{word}`.", NAME)
+    rows = context.audit.latest(env, limit)
+    if not rows:
+        return Reply(text="The audit trail has no entries" + (f" for {env}." if env else "."))
+    lines = [f"*Audit trail{' for ' + env if env else ''}* (newest first)"]
+    for row in rows:
+        actor = row["actor"] if row["actor"] in ("bot", "policy") else f"<@{row['actor']}>"
+        detail = f" — {row['detail']}" if row["detail"] else ""
+        lines.append(
+            f"`{row['id']}` {row['at']} {actor} via {row['source']}: "
+            f"*{row['action']}* {row['env'] or ''} → {row['outcome']}{detail[:300]}"
+        )
+    return Reply(text="\n".join(lines))

@@ -1,0 +1,20 @@
+"""`/stagger deny <id> [reason]`: the same as the Deny button."""
+
+from __future__ import annotations
+
+from bot.actions import Actions
+from bot.context import BotContext
+from bot.errors import UsageError
+from bot.replies import Invocation, Reply
+from commands.parsing import single_line
+
+NAME = "deny"
+USAGE = "deny <request-id> [reason]"
+SUMMARY = "Deny a pending request (approvers, or the requester to withdraw it)."
+
+
+def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
+    if not words:
+        raise UsageError("Which request?", NAME)
+    reason = single_line(" ".join(words[1:]), "reason")
+    return Actions(context).deny(words[0], invocation.user, invocation.source, reason)

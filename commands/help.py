@@ -1,0 +1,21 @@
+"""`/stagger help`: every command with its usage."""
+
+from __future__ import annotations
+
+from bot.context import BotContext
+from bot.replies import Invocation, Reply
+
+NAME = "help"
+USAGE = "help [command]"
+SUMMARY = "Show the commands, or one command's usage."
+
+
+def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
+    from commands import COMMANDS, usage_text
+
+    if words and words[0] in COMMANDS:
+        return Reply(text=usage_text(words[0]))
+    lines = ["*stagger-bot* — the job-stagger rollout, from Slack.", ""]
+    for module in COMMANDS.values():
+        lines.append(f"`/stagger {module.USAGE}` — {module.SUMMARY}")
+    return Reply(text="\n".join(lines))

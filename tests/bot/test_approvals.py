@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.approvals import (
+    ApprovalRequest,
+    Approve,
+    Deny,
+    Refuse,
+    Status,
+    decide_approval,
+    decide_denial,
+)
+from bot.spec import ApprovalPolicy
+
+NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+POLICY = ApprovalPolicy(approvers=["U0LEAD1", "U0LEAD2"], required=1, allow_self=False)
+
+
+def request(**changes: object) -> ApprovalRequest:
+    values: dict[str, object] = {
+        "id": "RABCDE",
+        "action": "rollback",
+        "env": "prod",
+        "args": {},
+        "requester": "U0LEAD1",
+        "reason": "pool at 90%",
+        "created_at": NOW,
+        "expires_at": NOW + timedelta(minutes=30),
+        "required": 1,
+    }
+    values.update(changes)
+    return ApprovalRequest(**values)  # type: ignore[arg-type]
+
+
+def test_requester_cannot_approve_own_prod_rollback() -> None:
+    decision = decide_approval(request(), POLICY, "U0LEAD1", NOW)
+    assert isinstance(decision, Refuse)
+    assert "needs approval from another approver" in decision.reason
+
+
+def test_requester_may_approve_own_request_where_allow_self() -> None:
+    policy = POLICY.model_copy(update={"allow_self": True})
+    assert decide_approval(request(), policy, "U0LEAD1", NOW) == Approve(("U0LEAD1",), True)
+
+
+def test_non_approver_is_refused_by_name() -> None:
+    decision = decide_approval(request(), POLICY, "U0RANDOM", NOW)
+    assert (
+        isinstance(decision, Refuse)
+        and "<@U0RANDOM> is not an approver for prod" in decision.reason
+    )
+
+
+def test_expired_request_cannot_be_approved() -> None:
+    decision = decide_approval(request(), POLICY, "U0LEAD2", NOW + timedelta(minutes=30))
+    assert isinstance(decision, Refuse) and decision.expired
+
+
+def test_two_required_approvals_complete_only_on_the_second() -> None:
+    policy = POLICY.model_copy(update={"required": 2})
+    first = decide_approval(request(requester="U0OPS1", required=2), policy, "U0LEAD1", NOW)
+    assert first == Approve(("U0LEAD1",), complete=False)
+    second = decide_approval(
+        request(requester="U0OPS1", required=2, approved_by=("U0LEAD1",)), policy, "U0LEAD1", NOW
+    )
+    assert isinstance(second, Refuse) and "already approved" in second.reason
+    third = decide_approval(
+        request(requester="U0OPS1", required=2, approved_by=("U0LEAD1",)), policy, "U0LEAD2", NOW
+    )
+    assert third == Approve(("U0LEAD1", "U0LEAD2"), complete=True)
+
+
+def test_a_closed_request_cannot_be_approved_or_denied() -> None:
+    closed = request(status=Status.DENIED)
+    assert isinstance(decide_approval(closed, POLICY, "U0LEAD2", NOW), Refuse)
+    assert isinstance(decide_denial(closed, POLICY, "U0LEAD2", NOW), Refuse)
+
+
+def test_the_requester_may_withdraw_but_strangers_may_not_deny() -> None:
+    assert decide_denial(request(requester="U0OPS1"), POLICY, "U0OPS1", NOW) == Deny("U0OPS1")
+    assert isinstance(decide_denial(request(requester="U0OPS1"), POLICY, "U0RANDOM", NOW), Refuse)

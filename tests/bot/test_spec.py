@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.errors import SpecError
+from bot.spec import load_spec, parse_spec
+
+EXAMPLE = Path("stagger.example.toml")
+
+
+def example() -> dict[str, Any]:
+    return tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+
+
+def problems_of(data: dict[str, Any]) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(data)
+    return caught.value.problems
+
+
+def test_example_spec_encodes_the_runbook() -> None:
+    spec = load_spec(EXAMPLE)
+    assert set(spec.environments) == {"staging", "prod"}
+    assert [phase.name for phase in spec.phases] == [
+        "staging-baseline",
+        "staging-stagger",
+        "prod-baseline",
+        "prod-stagger",
+    ]
+    assert [(phase.stagger, phase.min_duration_h) for phase in spec.phases] == [
+        (False, 24),
+        (True, 72),
+        (False, 6),
+        (True, 168),
+    ]
+    offsets = {job.name: (job.interval_s, job.offset_s) for job in spec.jobs}
+    assert offsets == {
+        "Referral Tier 2 Processor": (60, 0),
+        "Referral Tier 3 Processor": (60, 15),
+        "Scheduled Notifications": (60, 30),
+        "Live Stats Sync": (60, 45),
+        "Badge Auto-Unlock": (300, 5),
+        "Prediction Matcher": (300, 25),
+        "Stuck Match Finisher": (600, 10),
+        "Telegram Settlement": (600, 40),
+    }
+    assert spec.kpis["pool_util_max"].alert == "> 70"
+    assert len(spec.rollback_triggers) == 6
+    assert spec.environments["prod"].approvals.allow_self is False
+
+
+def test_every_problem_is_named_by_its_key_path() -> None:
+    data = example()
+    data["environments"]["prod"]["approvals"]["required"] = "two"
+    data["environments"]["prod"]["hosts"] = ["prod.example.com"]
+    data["environments"]["staging"]["app_dir"] = "relative/dir"
+    data["chanel"] = "C0TYPO"
+    problems = problems_of(data)
+    joined = "\n".join(problems)
+    assert "environments.prod.approvals.required:" in joined
+    assert "environments.prod.hosts:" in joined and "prod.example.com" in joined
+    assert "environments.staging.app_dir: must be an absolute path" in joined
+    assert "chanel: unknown key" in joined
+
+
+def test_more_required_approvals_than_approvers_is_refused() -> None:
+    data = example()
+    data["environments"]["prod"]["approvals"]["required"] = 3
+    assert any("only 2 approver(s)" in problem for problem in problems_of(data))
+
+
+def test_colliding_offsets_are_refused_unless_allowed() -> None:
+    data = example()
+    data["jobs"][1]["offset_s"] = 0  # Referral Tier 3 now starts with Tier 2
+    assert any(
+        "REFERRAL_TIER2 and REFERRAL_TIER3 start in the same second" in problem
+        for problem in problems_of(data)
+    )
+    data["allow_offset_collisions"] = True
+    assert parse_spec(data).jobs[1].offset_s == 0
+
+
+def test_a_five_minute_job_colliding_with_a_minute_job_is_found() -> None:
+    data = example()
+    data["jobs"][4]["offset_s"] = 15  # Badge Auto-Unlock onto Referral Tier 3's second
+    assert any("REFERRAL_TIER3 and BADGE_AUTO_UNLOCK" in p for p in problems_of(data))
+
+
+def test_unknown_phase_environment_and_trigger_kpi_are_named() -> None:
+    data = example()
+    data["phases"][0]["env"] = "qa"
+    data["rollback_triggers"][0]["kpi"] = "nope"
+    joined = "\n".join(problems_of(data))
+    assert "phases[0].env: unknown environment 'qa'" in joined
+    assert "rollback_triggers[0].kpi: unknown KPI 'nope'" in joined
+
+
+def test_a_bad_threshold_condition_is_explained() -> None:
+    data = example()
+    data["kpis"]["pool_util_avg"]["alert"] = "above sixty"
+    assert any("'above sixty' is not a condition" in p for p in problems_of(data))
+
+
+def test_check_config_prints_problems_and_exits_2(tmp_path: Path) -> None:
+    broken = tmp_path / "stagger.toml"
+    broken.write_text(EXAMPLE.read_text().replace('channel = "C0ROLLOUT"', 'channel = "general"'))
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "check-config", str(broken)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "channel: String should match pattern" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_accepts_the_example(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "check-config", str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 environment(s), 8 job(s), 4 phase(s)" in result.stdout
+
+
+def test_unreadable_and_invalid_toml_files_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="cannot read the file"):
+        load_spec(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("channel = \n")
+    with pytest.raises(SpecError, match="not valid TOML"):
+        load_spec(bad)

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.approvals import ApprovalRequest, Status
+from bot.errors import StoreError
+from bot.store import EnvState, Store
+
+NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+
+
+def pending(request_id: str = "RABCDE") -> ApprovalRequest:
+    return ApprovalRequest(
+        id=request_id,
+        action="rollback",
+        env="prod",
+        args={"job": "LIVE_STATS_SYNC"},
+        requester="U0OPS1",
+        reason="pool at 90%",
+        created_at=NOW,
+        expires_at=NOW + timedelta(minutes=30),
+        required=1,
+    )
+
+
+def test_only_one_of_many_concurrent_claims_wins(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.add_request(pending())
+    results: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def claim() -> None:
+        barrier.wait()
+        results.append(store.transition("RABCDE", (Status.PENDING,), Status.EXECUTING))
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 7 + [True]
+
+
+def test_a_request_round_trips_through_the_store(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.add_request(pending())
+    assert store.request("rabcde") == pending()
+    assert [request.id for request in store.open_requests("prod")] == ["RABCDE"]
+    assert store.open_requests("staging") == []
+
+
+def test_state_survives_reopening_the_file(tmp_path: Path) -> None:
+    Store(tmp_path / "s.db").set_env_state(
+        EnvState("prod", "rolled back", False, NOW, ("LIVE_STATS_SYNC",), "R1: pool")
+    )
+    assert Store(tmp_path / "s.db").env_state("prod") == EnvState(
+        "prod", "rolled back", False, NOW, ("LIVE_STATS_SYNC",), "R1: pool"
+    )
+
+
+def test_a_repeated_delivery_is_seen_once(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    assert store.first_time("trigger:1", NOW)
+    assert not store.first_time("trigger:1", NOW)
+
+
+def test_a_locked_store_gives_a_clear_error(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db", busy_timeout_s=0.2)
+    other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match="locked"):
+            store.add_request(pending("RLOCKD"))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    store.add_request(pending("RLOCKD"))
+    assert store.request("RLOCKD") is not None
