@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import re
+import select
 import signal
 import subprocess
 import time
@@ -142,23 +143,22 @@ class _SshSession:
             out, err = _Bounded(self._max_output), _Bounded(self._max_output)
             timed_out = False
             while True:
+                progressed = False
                 if channel.recv_ready():
                     out.add(channel.recv(65536))
-                elif channel.recv_stderr_ready():
+                    progressed = True
+                if channel.recv_stderr_ready():
                     err.add(channel.recv_stderr(65536))
-                elif channel.exit_status_ready() and not channel.recv_ready():
-                    while channel.recv_stderr_ready():
-                        err.add(channel.recv_stderr(65536))
+                    progressed = True
+                if progressed:
+                    continue
+                # Paramiko buffers output before the exit status, so nothing is left unread.
+                if channel.exit_status_ready():
                     break
-                elif time.monotonic() >= deadline:
+                if time.monotonic() >= deadline:
                     timed_out = True
                     break
-                else:
-                    with contextlib.suppress(TimeoutError):
-                        data = channel.recv(65536)
-                        out.add(data)
-                        if not data and channel.exit_status_ready():
-                            break
+                select.select([channel], [], [], 0.05)
             exit_status = -1 if timed_out else channel.recv_exit_status()
             channel.close()
         except (paramiko.SSHException, OSError, EOFError) as error:

@@ -172,3 +172,31 @@ def test_unreachable_host_is_reported_as_a_loud_failure(bot_factory: object) -> 
 def test_health_endpoint_answers(bot: Bot) -> None:
     reply = bot.sender.get("/healthz")
     assert reply.status == 200 and reply.json()["ok"] is True
+
+
+def test_per_job_rollback_sets_only_that_jobs_switch(bot: Bot) -> None:
+    request_id = request_rollback(bot, "rollback prod live-stats-sync --reason 'sync lag'")
+    bot.click(LEAD, APPROVE_ACTION, request_id)
+    bot.slack.wait_for(
+        lambda call: "verified on all 1 host(s)" in call.text, method="chat.postMessage"
+    )
+    assert bot.env_file() == ENV_FILE.replace(
+        b"JOB_STAGGER_LIVE_STATS_SYNC=1", b"JOB_STAGGER_LIVE_STATS_SYNC=0"
+    )
+    state = bot.store.env_state("prod")
+    assert state.disabled_jobs == ("LIVE_STATS_SYNC",) and state.phase == "not started"
+    status = bot.command(OPERATOR, "status prod").json()["text"]
+    assert "jobs rolled back to :00: LIVE_STATS_SYNC" in status
+
+
+def test_a_rollback_interrupted_by_a_crash_is_reported_not_rerun(bot: Bot) -> None:
+    from bot.actions import Actions
+
+    request_id = request_rollback(bot)
+    assert bot.store.transition(request_id, (Status.PENDING,), Status.EXECUTING)
+    interrupted = Actions(bot.context).recover_interrupted()
+    assert [request.id for request in interrupted] == [request_id]
+    bot.slack.wait_for(lambda call: "was interrupted" in call.text, method="chat.postMessage")
+    assert bot.store.request(request_id).status is Status.INTERRUPTED
+    assert Actions(bot.context).execute(request_id) is None
+    assert bot.env_file() == ENV_FILE

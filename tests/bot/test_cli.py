@@ -1,0 +1,113 @@
+"""`stagger-bot` as a person runs it from a shell."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import build_parser
+
+EXAMPLE = Path("stagger.example.toml").resolve()
+
+
+def stagger_bot(*arguments: str, db: Path, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "STAGGER_"))
+    }
+    environment.update({"STAGGER_CONFIG": str(EXAMPLE), "STAGGER_DB": str(db), **extra_env})
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *arguments],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_every_cli_command_has_help_text() -> None:
+    parser = build_parser()
+    subparsers = next(action for action in parser._actions if action.dest == "command")
+    for name, subparser in subparsers.choices.items():  # type: ignore[attr-defined]
+        assert subparser.format_help().strip(), name
+        assert any(choice.dest == name for choice in subparsers._choices_actions), name  # type: ignore[attr-defined]
+        assert next(c.help for c in subparsers._choices_actions if c.dest == name)  # type: ignore[attr-defined]
+
+
+def test_cmd_runs_the_same_handlers_and_prints_the_request(tmp_path: Path) -> None:
+    result = stagger_bot(
+        "cmd", "--user", "U0OPS1", "rollback prod --reason 'pool at 90%'", db=tmp_path / "s.db"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Rollback request `R" in result.stdout
+    assert "[C0ROLLOUT] Approval needed: rollback prod" in result.stdout
+    status = stagger_bot("cmd", "--user", "U0OPS1", "status prod", db=tmp_path / "s.db")
+    assert "pending, 0/1 approvals" in status.stdout
+
+
+def test_cmd_exits_1_with_a_clear_message_on_bad_input(tmp_path: Path) -> None:
+    result = stagger_bot("cmd", "--user", "U0OPS1", "rollback qa", db=tmp_path / "s.db")
+    assert result.returncode == 1
+    assert "Unknown environment `qa`" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_audit_verify_and_export_read_the_trail(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    stagger_bot("cmd", "--user", "U0OPS1", "rollback prod --reason x", db=db)
+    stagger_bot("cmd", "--user", "U0RANDOM", "rollback prod", db=db)
+    verified = stagger_bot("audit", "verify", db=db)
+    assert verified.returncode == 0 and "2 row(s), chain intact" in verified.stdout
+    exported = stagger_bot("audit", "export", "--format", "csv", db=db)
+    assert exported.stdout.count("\n") == 3 and "rollback.refused" in exported.stdout
+
+    connection = sqlite3.connect(db)
+    connection.execute("UPDATE audit SET actor = 'U0LEAD1' WHERE id = 1")
+    connection.commit()
+    connection.close()
+    broken = stagger_bot("audit", "verify", db=db)
+    assert broken.returncode == 1 and "row 1: its content was edited" in broken.stdout
+
+
+def test_serve_without_slack_credentials_names_what_is_missing(tmp_path: Path) -> None:
+    result = stagger_bot("serve", "--port", "0", db=tmp_path / "s.db")
+    assert result.returncode == 1
+    assert "set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET in the environment" in result.stderr
+
+
+def test_a_broken_spec_stops_the_bot_with_every_problem(tmp_path: Path) -> None:
+    spec = tmp_path / "stagger.toml"
+    spec.write_text(EXAMPLE.read_text().replace("required = 1", "required = 5"))
+    result = stagger_bot(
+        "cmd", "--user", "U0OPS1", "status", db=tmp_path / "s.db", STAGGER_CONFIG=str(spec)
+    )
+    assert result.returncode == 2
+    assert (
+        "environments.staging.approvals" in result.stderr
+        and "environments.prod.approvals" in result.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    "secret", ["xoxb-999-888-verysecrettoken", "postgres://app:hunter2@db.example.com/x"]
+)
+def test_secrets_stay_out_of_logs(tmp_path: Path, secret: str) -> None:
+    result = stagger_bot(
+        "cmd",
+        "--user",
+        "U0OPS1",
+        "status",
+        db=tmp_path / "s.db",
+        SLACK_BOT_TOKEN="xoxb-999-888-verysecrettoken",
+        SLACK_API_URL="http://127.0.0.1:9/api/",
+        PROD_DATABASE_URL="postgres://app:hunter2@db.example.com/x",
+    )
+    assert result.returncode == 0
+    assert "hunter2" not in result.stderr + result.stdout
+    assert "verysecrettoken" not in result.stderr + result.stdout

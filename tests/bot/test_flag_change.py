@@ -1,0 +1,115 @@
+"""The flag change on several hosts: each a real sshd with its own app directory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.flag_change import FlagChange, Timeouts, apply_everywhere
+from bot.remote import CommandResult, SshTransport
+from bot.spec import EnvironmentSpec
+from tests.conftest import ENV_FILE, make_app_dir
+from tests.ssh_fixtures import SshdServer
+
+ROLLBACK = FlagChange("JOB_STAGGER_ENABLED", "false", "Job stagger disabled")
+
+
+def two_hosts(
+    tmp_path: Path, sshd_factory: Callable[..., SshdServer], second_reload: str | None = None
+) -> tuple[EnvironmentSpec, SshTransport, list[Path]]:
+    """Two sshd 'hosts', each seeing its own folder at the same app_dir path."""
+    app_dir = tmp_path / "var-www-goalgpt"
+    app_dir.mkdir()
+    roots = [make_app_dir(tmp_path / "host-a"), make_app_dir(tmp_path / "host-b")]
+    if second_reload is not None:
+        (roots[1] / "reload.sh").write_text(second_reload)
+    first = sshd_factory("a", bind=(roots[0], app_dir))
+    second = sshd_factory("b", bind=(roots[1], app_dir))
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(first.known_hosts.read_text() + second.known_hosts.read_text())
+    second.client_key.write_bytes(first.client_key.read_bytes())
+    (second.tmp / "authorized_keys").write_text((first.tmp / "authorized_keys").read_text())
+    environment = EnvironmentSpec.model_validate(
+        {
+            "hosts": [str(first.host_address), str(second.host_address)],
+            "app_dir": str(app_dir),
+            "reload_command": "sh reload.sh",
+            "approvals": {"approvers": ["U0LEAD1"], "required": 1},
+        }
+    )
+    return environment, SshTransport(first.client_key, known_hosts, connect_timeout=5), roots
+
+
+def test_every_host_is_changed_and_verified_in_its_own_files(
+    tmp_path: Path, sshd_factory: Callable[..., SshdServer]
+) -> None:
+    environment, transport, roots = two_hosts(tmp_path, sshd_factory)
+    commands: list[CommandResult] = []
+    outcome = apply_everywhere(
+        environment,
+        ROLLBACK,
+        transport,
+        timeouts=Timeouts(10, 5),
+        stamp="T1",
+        observe=commands.append,
+    )
+    assert outcome.verified and len(outcome.hosts) == 2
+    for root in roots:
+        assert (root / ".env").read_bytes() == ENV_FILE.replace(b"ENABLED=true", b"ENABLED=false")
+        assert (root / ".env.stagger-backup-T1").read_bytes() == ENV_FILE
+        assert "Job stagger disabled" in (root / "logs" / "combined.log").read_text()
+    assert {result.host for result in commands} == {host.host for host in outcome.hosts}
+
+
+def test_a_host_whose_app_never_confirms_fails_while_the_other_verifies(
+    tmp_path: Path, sshd_factory: Callable[..., SshdServer]
+) -> None:
+    environment, transport, roots = two_hosts(tmp_path, sshd_factory, second_reload="true\n")
+    outcome = apply_everywhere(
+        environment,
+        ROLLBACK,
+        transport,
+        timeouts=Timeouts(10, 1),
+        stamp="T2",
+        observe=lambda _: None,
+    )
+    assert not outcome.verified
+    assert [host.verified for host in outcome.hosts] == [True, False]
+    assert "no 'Job stagger disabled'" in outcome.hosts[1].detail
+    # The env file itself was written whole on both; only the confirmation is missing.
+    assert b"JOB_STAGGER_ENABLED=false" in (roots[1] / ".env").read_bytes()
+
+
+def test_a_failing_reload_is_reported_with_its_exit_status(
+    tmp_path: Path, sshd_factory: Callable[..., SshdServer]
+) -> None:
+    environment, transport, _ = two_hosts(
+        tmp_path, sshd_factory, second_reload="echo '[PM2][ERROR] Process not found' >&2; exit 1\n"
+    )
+    outcome = apply_everywhere(
+        environment,
+        ROLLBACK,
+        transport,
+        timeouts=Timeouts(10, 1),
+        stamp="T3",
+        observe=lambda _: None,
+    )
+    assert outcome.hosts[1].detail == "reload failed: exit 1: [PM2][ERROR] Process not found"
+
+
+def test_a_missing_env_file_fails_that_host_without_creating_one(
+    tmp_path: Path, sshd_factory: Callable[..., SshdServer]
+) -> None:
+    environment, transport, roots = two_hosts(tmp_path, sshd_factory)
+    (roots[0] / ".env").unlink()
+    outcome = apply_everywhere(
+        environment,
+        ROLLBACK,
+        transport,
+        timeouts=Timeouts(10, 2),
+        stamp="T4",
+        observe=lambda _: None,
+    )
+    assert not outcome.hosts[0].verified and "cannot read" in outcome.hosts[0].detail
+    assert not (roots[0] / ".env").exists()
+    assert outcome.hosts[1].verified

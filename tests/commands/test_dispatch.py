@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.context import BotContext
+from bot.replies import Invocation
+from commands import COMMANDS, dispatch
+from tests.conftest import OPERATOR, STRANGER
+
+
+def say(context: BotContext, text: str, user: str = OPERATOR) -> str:
+    reply = dispatch(context, Invocation(user=user, text=text, source="cli"))
+    return reply.text
+
+
+def test_every_command_has_usage_and_help_text(context: BotContext) -> None:
+    listing = say(context, "help")
+    for name, module in COMMANDS.items():
+        assert module.USAGE.startswith(name) and len(module.SUMMARY) > 10
+        assert f"`/stagger {module.USAGE}`" in listing
+        assert module.SUMMARY in say(context, f"help {name}")
+
+
+def test_an_empty_command_shows_help(context: BotContext) -> None:
+    assert "`/stagger status [env]`" in say(context, "")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("frobnicate", "Unknown command `frobnicate`"),
+        ("rollback", "Which environment? Known: `staging`, `prod`"),
+        ("rollback qa", "Unknown environment `qa`"),
+        ("rollback prod no-such-job", "Unknown job `no-such-job`"),
+        ("rollback prod --force", "Unknown option `--force`"),
+        ("rollback prod --reason", "`--reason` needs a value"),
+        ("rollback prod 'unclosed", "check your quotes"),
+        ("status prod extra", "Unexpected `extra`"),
+        ("audit 0", "N must be between 1 and 100"),
+        ("approve", "Give exactly one request id"),
+        ("approve RNOPE1", "There is no request `RNOPE1`"),
+    ],
+)
+def test_bad_input_gets_an_answer_that_names_the_problem(
+    context: BotContext, text: str, expected: str
+) -> None:
+    reply = dispatch(context, Invocation(user=OPERATOR, text=text))
+    assert expected in reply.text
+    assert not reply.ok and not reply.public
+    assert "Traceback" not in reply.text
+
+
+def test_usage_errors_show_the_commands_usage(context: BotContext) -> None:
+    assert "Usage: `/stagger rollback <env> [job] [--reason TEXT]`" in say(context, "rollback qa")
+
+
+def test_a_non_operator_cannot_request_a_rollback(context: BotContext) -> None:
+    assert "is not an operator" in say(context, "rollback prod", user=STRANGER)
+    assert context.store.open_requests() == []
+    refused = context.audit.latest("prod", 1)[0]
+    assert (refused["actor"], refused["outcome"]) == (STRANGER, "refused")
+
+
+def test_a_job_is_found_by_key_or_name_and_a_second_request_is_refused(context: BotContext) -> None:
+    first = say(context, "rollback prod live-stats-sync --reason 'lag'")
+    assert "for prod (job LIVE_STATS_SYNC)" in first
+    assert "already pending" in say(context, "rollback prod 'Live Stats Sync'")
+
+
+def test_smart_quotes_from_slack_are_understood(context: BotContext) -> None:
+    text = say(context, "rollback prod --reason “pool at 90%”")
+    request = context.store.open_requests("prod")[0]
+    assert request.reason == "pool at 90%" and request.id in text
+
+
+def test_status_shows_phase_flag_and_open_requests(context: BotContext) -> None:
+    say(context, "rollback prod --reason 'pool at 90%'")
+    status = say(context, "status")
+    assert "*staging* — phase *not started*; stagger UNKNOWN; 1 host(s)" in status
+    request = context.store.open_requests("prod")[0]
+    assert (
+        f"`{request.id}` rollback prod — pending, 0/1 approvals, requested by <@{OPERATOR}>"
+        in status
+    )
+    assert "staging" not in say(context, "status prod")
+
+
+def test_audit_lists_the_newest_entries_first(context: BotContext) -> None:
+    say(context, "rollback prod --reason 'first'")
+    say(context, "rollback staging --reason 'second'")
+    lines = say(context, "audit 2").splitlines()
+    assert "rollback.requested* staging" in lines[1] and "second" in lines[1]
+    assert "rollback.requested* prod" in lines[2]
+    assert len(say(context, "audit prod").splitlines()) == 2
