@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,6 @@ def _cmd(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
 
 
 def _slack_parts(settings: Settings, spec: Spec, need_app_token: bool = False) -> Any:
-    from bot.actions import Actions
     from bot.poster import SlackPoster, web_client
     from bot.runtime import build_context
     from bot.scheduler import build_scheduler
@@ -154,16 +154,19 @@ def _slack_parts(settings: Settings, spec: Spec, need_app_token: bool = False) -
     assert settings.slack_bot_token and settings.slack_signing_secret
     client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     context = build_context(settings, spec, poster=SlackPoster(client))
-    app = build_app(context, settings.slack_signing_secret.get_secret_value(), client)
-    Actions(context).recover_interrupted()
+    executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack")
+    app = build_app(context, settings.slack_signing_secret.get_secret_value(), client, executor)
+    from bot.rollback import RollbackRunner
+
+    RollbackRunner(context).recover_interrupted()
     scheduler = build_scheduler(context)
-    return context, app, scheduler
+    return executor, app, scheduler
 
 
 def _serve(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
     from bot.http_server import create_http_server, wsgi_app
 
-    _context, app, scheduler = _slack_parts(settings, spec)
+    executor, app, scheduler = _slack_parts(settings, spec)
     port = arguments.port or settings.port
     server = create_http_server(
         wsgi_app(app, lambda: {"ok": True, "environments": sorted(spec.environments)}),
@@ -188,19 +191,22 @@ def _serve(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int
             raise
     finally:
         scheduler.shutdown(wait=False)
+        logger.info("waiting for in-flight work (rollbacks) to finish")
+        executor.shutdown(wait=True)
     return EXIT_OK
 
 
 def _socket(settings: Settings, spec: Spec) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    _context, app, scheduler = _slack_parts(settings, spec, need_app_token=True)
+    executor, app, scheduler = _slack_parts(settings, spec, need_app_token=True)
     assert settings.slack_app_token
     scheduler.start()
     try:
         SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
     finally:
         scheduler.shutdown(wait=False)
+        executor.shutdown(wait=True)
     return EXIT_OK
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import Ack, App, BoltResponse
@@ -22,12 +23,17 @@ from commands import dispatch
 logger = logging.getLogger(__name__)
 
 
-def build_app(context: BotContext, signing_secret: str, client: WebClient) -> App:
+def build_app(
+    context: BotContext, signing_secret: str, client: WebClient, executor: Executor | None = None
+) -> App:
+    """`executor` runs listeners (and their slow work after the ack); shutting it down
+    with wait=True lets an in-flight rollback finish before the process exits."""
     app = App(
         signing_secret=signing_secret,
         client=client,
         token_verification_enabled=False,
         process_before_response=False,
+        listener_executor=executor,
     )
 
     @app.middleware

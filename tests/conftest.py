@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -164,12 +165,13 @@ def start_bot(
     context = build_context(
         settings, spec, poster=SlackPoster(client), clock=clock, transport=transport
     )
-    app = build_app(context, SIGNING_SECRET, client)
+    executor = ThreadPoolExecutor(max_workers=8)
+    app = build_app(context, SIGNING_SECRET, client, executor)
     server = create_http_server(wsgi_app(app, lambda: {"ok": True}), "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     bot = Bot(context, slack, SlackSender(server.effective_port, SIGNING_SECRET), clock, app_dir)
-    return bot, server, thread
+    return bot, (server, executor), thread
 
 
 @pytest.fixture
@@ -194,9 +196,10 @@ def bot_factory(
         return bot
 
     yield make
-    for server, thread in servers:
+    for (server, executor), thread in servers:
         server.close()
         thread.join(timeout=10)
+        executor.shutdown(wait=True)  # in-flight follow-ups finish before Slack goes away
 
 
 @pytest.fixture

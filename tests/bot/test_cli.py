@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -111,3 +112,51 @@ def test_secrets_stay_out_of_logs(tmp_path: Path, secret: str) -> None:
     assert result.returncode == 0
     assert "hunter2" not in result.stderr + result.stdout
     assert "verysecrettoken" not in result.stderr + result.stdout
+
+
+def test_serve_answers_signed_commands_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import socket
+
+    from tests.slack_requests import SlackSender
+    from tests.slack_standin import SlackStandIn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    standin = SlackStandIn()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "STAGGER_"))}
+    environment.update(
+        STAGGER_CONFIG=str(EXAMPLE),
+        STAGGER_DB=str(tmp_path / "s.db"),
+        SLACK_BOT_TOKEN="xoxb-1-2-servetoken",
+        SLACK_SIGNING_SECRET="serve-secret",
+        SLACK_API_URL=standin.url,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    sender = SlackSender(port, "serve-secret")
+    try:
+        for _ in range(200):
+            try:
+                if sender.get("/healthz").status == 200:
+                    break
+            except OSError:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=0.05)
+                assert process.poll() is None, process.communicate()[1]
+        reply = sender.command("U0OPS1", "status")
+        assert reply.status == 200
+        assert "*prod* — phase *not started*" in reply.json()["text"]
+        assert sender.command("U0OPS1", "status", sign_with="wrong").status == 401
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+        standin.close()
+    assert process.returncode == 0, stderr
+    assert "serve-secret" not in stderr and "servetoken" not in stderr

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from bot.approvals import Status
 from bot.blocks import APPROVE_ACTION, DENY_ACTION
+from bot.rollback import RollbackRunner
 from jobs import expire_requests
 from tests.conftest import ENV_FILE, LEAD, LEAD_2, OPERATOR, SIGNING_SECRET, STRANGER, Bot
 
@@ -190,13 +191,11 @@ def test_per_job_rollback_sets_only_that_jobs_switch(bot: Bot) -> None:
 
 
 def test_a_rollback_interrupted_by_a_crash_is_reported_not_rerun(bot: Bot) -> None:
-    from bot.actions import Actions
-
     request_id = request_rollback(bot)
     assert bot.store.transition(request_id, (Status.PENDING,), Status.EXECUTING)
-    interrupted = Actions(bot.context).recover_interrupted()
+    interrupted = RollbackRunner(bot.context).recover_interrupted()
     assert [request.id for request in interrupted] == [request_id]
     bot.slack.wait_for(lambda call: "was interrupted" in call.text, method="chat.postMessage")
     assert bot.store.request(request_id).status is Status.INTERRUPTED
-    assert Actions(bot.context).execute(request_id) is None
+    assert RollbackRunner(bot.context).execute(request_id) is None
     assert bot.env_file() == ENV_FILE
