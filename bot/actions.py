@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime
+from typing import NoReturn
 
 from bot import blocks
 from bot.approvals import (
@@ -187,20 +188,7 @@ class Actions:
         now = context.clock.now()
         decision = decide_approval(request, environment.approvals, user, now)
         if isinstance(decision, Refuse):
-            context.record(
-                AuditEntry(
-                    user,
-                    source,
-                    "approve.refused",
-                    request.env,
-                    {"request": request.id},
-                    "refused",
-                    decision.reason,
-                )
-            )
-            if decision.expired:
-                self.expire(request, now)
-            raise NotAllowed(decision.reason)
+            self._refuse(request, user, source, "approve", decision, now)
         assert isinstance(decision, Approve)
         if not context.store.record_approval(request, decision.approved_by):
             raise UserError(f"Request `{request.id}` changed while you clicked; look again.")
@@ -243,20 +231,7 @@ class Actions:
             decide_denial(request, policy, user, now) if policy else Refuse("unknown environment")
         )
         if isinstance(decision, Refuse):
-            context.record(
-                AuditEntry(
-                    user,
-                    source,
-                    "deny.refused",
-                    request.env,
-                    {"request": request.id},
-                    "refused",
-                    decision.reason,
-                )
-            )
-            if decision.expired:
-                self.expire(request, now)
-            raise NotAllowed(decision.reason)
+            self._refuse(request, user, source, "deny", decision, now)
         if not context.store.transition(
             request.id,
             (Status.PENDING,),
@@ -296,6 +271,31 @@ class Actions:
             "Expired before it was approved. Nothing was run.",
         )
         return True
+
+    def _refuse(
+        self,
+        request: ApprovalRequest,
+        user: str,
+        source: Source,
+        verb: str,
+        refusal: Refuse,
+        now: datetime,
+    ) -> NoReturn:
+        """Audit a refused click; an expired request is closed on the spot."""
+        self.context.record(
+            AuditEntry(
+                user,
+                source,
+                f"{verb}.refused",
+                request.env,
+                {"request": request.id},
+                "refused",
+                refusal.reason,
+            )
+        )
+        if refusal.expired:
+            self.expire(request, now)
+        raise NotAllowed(refusal.reason)
 
     def _find(self, request_id: str) -> ApprovalRequest:
         request = self.context.store.request(request_id.strip())
