@@ -1,9 +1,8 @@
 """The remote executor: commands on the env's hosts over SSH, or locally for rehearsals.
 
-`Transport.connect(host)` opens one connection used for several `run` calls. Host keys
-are checked against the spec's known_hosts file only and are never added. The caller
-shell-quotes every argument; this module never logs stdin or output (they may hold the
-env file's secrets).
+One connection per `Transport.connect(host)`, used for several `run` calls. Host keys are checked
+against the given known_hosts file only, never added. Callers shell-quote; stdin and output are
+never logged (they may hold the env file's secrets). On timeout the channel is closed.
 """
 
 from __future__ import annotations
@@ -16,22 +15,52 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
+from subprocess import PIPE
 from typing import Protocol
 
 import paramiko
+from cryptography.exceptions import UnsupportedAlgorithm
+from paramiko.hostkeys import InvalidHostKey
+from paramiko.pkey import UnknownKeyType
+from paramiko.ssh_exception import NoValidConnectionsError
 
-from bot.errors import AuthenticationFailed, HostKeyError, HostUnreachable
+from bot.errors import AuthenticationFailed, HostKeyError, HostUnreachable, RemoteError
 
 logger = logging.getLogger(__name__)
 
-_HOST_ADDRESS = re.compile(
-    r"^(?P<user>[A-Za-z0-9._-]+)@(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9._-]+))(?::(?P<port>\d{1,5}))?$"
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+_IPV6 = re.compile(r"[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*")
+_ADDRESS = re.compile(
+    r"(?P<user>[^@]*)@(?:\[(?P<v6>[^]]*)\]|(?P<host>[^@:[\]]*))(?::(?P<port>.*))?"
 )
+_CHUNK = 65536
+_POLL_S = 0.05
+_DRAIN_GRACE_S = 2.0  # after the exit status, for output held open by a background child
+
+
+def _address_problem(text: str, match: re.Match[str] | None) -> str | None:
+    if not text.strip() or any(char.isspace() for char in text):
+        return "it is empty or contains whitespace"
+    if match is None:
+        return "the user is missing" if "@" not in text else "it has a stray @, [ or ]"
+    user, v6, host, port = match.group("user", "v6", "host", "port")
+    if not _NAME.fullmatch(user):
+        return f"{user!r} is not a user name" if user else "the user is missing"
+    if port is not None and ":" in port:
+        return "an IPv6 address needs brackets, as in user@[::1]:22"
+    if v6 is not None and not _IPV6.fullmatch(v6):
+        return f"{v6!r} is not an IPv6 address"
+    if v6 is None and not _NAME.fullmatch(host):
+        return f"{host!r} is not a host name" if host else "the host is empty"
+    if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
+        return f"the port {port!r} is not a number from 1 to 65535"
+    return None
 
 
 @dataclass(frozen=True)
@@ -42,13 +71,13 @@ class HostAddress:
 
     @classmethod
     def parse(cls, text: str) -> HostAddress:
-        match = _HOST_ADDRESS.match(text)
-        if not match:
-            raise ValueError(f"{text!r} is not a host like user@host or user@host:port")
-        port = int(match["port"] or 22)
-        if not 1 <= port <= 65535:
-            raise ValueError(f"{text!r} has port {port}; ports run from 1 to 65535")
-        return cls(match["user"], match["v6"] or match["host"], port)
+        """`user@host`, `user@host:port` or `user@[ipv6]:port`."""
+        match = _ADDRESS.fullmatch(text)
+        problem = _address_problem(text, match)
+        if problem or match is None:
+            raise ValueError(f"bad host {text!r}: {problem} (expected user@host or user@host:port)")
+        port = match["port"]
+        return cls(match["user"], match["v6"] or match["host"], int(port) if port else 22)
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -82,133 +111,164 @@ class Transport(Protocol):
 
 
 def fingerprint(key: paramiko.PKey) -> str:
+    """The key's fingerprint as `ssh-keygen -lf` prints it."""
     digest = hashlib.sha256(key.asbytes()).digest()
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
+class _Bounded:
+    """Keeps the first `limit` bytes of a stream and notes whether any were dropped."""
+
+    def __init__(self, limit: int, data: bytes = b"") -> None:
+        self.limit, self.data, self.truncated = limit, bytearray(), False
+        self.add(data)
+
+    def add(self, chunk: bytes) -> None:
+        room = self.limit - len(self.data)
+        self.truncated = self.truncated or len(chunk) > room
+        self.data += chunk[: max(room, 0)]
+
+
+def _result(
+    host: HostAddress,
+    command: str,
+    status: int | None,
+    streams: tuple[_Bounded, _Bounded],
+    started: float,
+) -> CommandResult:
+    """The result of `command`; status None means it timed out. Never logs the output."""
+    out, err = streams
+    duration = time.monotonic() - started
+    logger.debug("%s: %r exited %s in %.2fs", host, command[:200], status, duration)
+    return CommandResult(
+        str(host), command, -1 if status is None else status, bytes(out.data), bytes(err.data),
+        duration, timed_out=status is None, truncated=out.truncated or err.truncated,
+    )  # fmt: skip
+
+
 class _RefuseUnknownHosts(paramiko.MissingHostKeyPolicy):
-    def __init__(self, host: HostAddress) -> None:
-        self._host = host
+    def __init__(self, host: HostAddress, known_hosts: Path) -> None:
+        self._host, self._known_hosts = host, known_hosts
 
     def missing_host_key(
         self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
     ) -> None:
         raise HostKeyError(
             str(self._host),
-            f"host key not in known_hosts: {key.get_name()} {fingerprint(key)} "
-            "(check it out of band and add it; stagger-bot never adds host keys)",
+            f"host key not in known_hosts: {key.get_name()} {fingerprint(key)} (check it out "
+            f"of band and add it to {self._known_hosts}; stagger-bot never adds host keys)",
         )
 
 
-class _Bounded:
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.parts: list[bytes] = []
-        self.size = 0
-        self.truncated = False
-
-    def add(self, data: bytes) -> None:
-        room = self.limit - self.size
-        if len(data) > room:
-            self.truncated = True
-            data = data[: max(room, 0)]
-        self.parts.append(data)
-        self.size += len(data)
-
-    def value(self) -> bytes:
-        return b"".join(self.parts)
+def _connect_failure(error: Exception, host: HostAddress, timeout: float, key: str) -> RemoteError:
+    name, text, limit = str(host), str(error) or type(error).__name__, f"{timeout:g}s"
+    if isinstance(error, paramiko.BadHostKeyException):
+        expected, got = fingerprint(error.expected_key), fingerprint(error.key)
+        reason = f"host key changed: expected {expected}, got {error.key.get_name()} {got}"
+        return HostKeyError(name, reason + "; refusing to connect")
+    if isinstance(error, paramiko.AuthenticationException) and "timeout" not in text.lower():
+        return AuthenticationFailed(name, f"the key {key} was rejected for user {host.user}")
+    if isinstance(error, NoValidConnectionsError):
+        causes = {str(getattr(e, "strerror", None) or e) for e in error.errors.values()}
+        return HostUnreachable(name, f"port {host.port}: {', '.join(sorted(causes)).lower()}")
+    if isinstance(error, socket.gaierror):
+        return HostUnreachable(name, f"cannot resolve {host.host}: {error.strerror}")
+    if "banner" in text.lower() and isinstance(error.__context__, EOFError):
+        return HostUnreachable(name, "the server closed the connection before its SSH banner")
+    if "banner" in text.lower() or "no existing session" in text.lower():
+        # paramiko gives up the handshake at `timeout` and then reports "No existing session".
+        return HostUnreachable(name, f"no SSH banner or handshake on port {host.port} in {limit}")
+    if isinstance(error, TimeoutError) or "timeout" in text.lower():
+        return HostUnreachable(name, f"no answer within {limit}")
+    if isinstance(error, OSError) and error.strerror:
+        text = error.strerror.lower()
+    return HostUnreachable(name, f"the SSH connection failed: {text}")
 
 
 class _SshSession:
     def __init__(self, client: paramiko.SSHClient, host: HostAddress, max_output: int) -> None:
-        self._client = client
-        self._host = host
-        self._max_output = max_output
+        self._client, self._host, self._max_output = client, host, max_output
 
     def run(
         self, command: str, *, stdin: bytes | None = None, timeout: float = 30.0
     ) -> CommandResult:
         started = time.monotonic()
-        deadline = started + timeout
         transport = self._client.get_transport()
         if transport is None or not transport.is_active():
             raise HostUnreachable(str(self._host), "the connection was lost")
         try:
-            channel = transport.open_session(timeout=timeout)
-            channel.settimeout(0.2)
-            channel.exec_command(command)
-            if stdin:
-                channel.sendall(stdin)
-            channel.shutdown_write()
-            out, err = _Bounded(self._max_output), _Bounded(self._max_output)
-            timed_out = False
-            while True:
-                progressed = False
-                if channel.recv_ready():
-                    out.add(channel.recv(65536))
-                    progressed = True
-                if channel.recv_stderr_ready():
-                    err.add(channel.recv_stderr(65536))
-                    progressed = True
-                if progressed:
-                    continue
-                # Paramiko buffers output before the exit status, so nothing is left unread.
-                if channel.exit_status_ready():
-                    break
-                if time.monotonic() >= deadline:
-                    timed_out = True
-                    break
-                select.select([channel], [], [], 0.05)
-            exit_status = -1 if timed_out else channel.recv_exit_status()
-            channel.close()
+            channel = transport.open_session(timeout=max(timeout, 0.1))
+            try:
+                channel.exec_command(command)
+                status, streams = self._exchange(channel, stdin or b"", started + timeout)
+            finally:
+                channel.close()
         except (paramiko.SSHException, OSError, EOFError) as error:
-            raise HostUnreachable(str(self._host), f"the connection failed: {error}") from None
-        result = CommandResult(
-            str(self._host),
-            command,
-            exit_status,
-            out.value(),
-            err.value(),
-            time.monotonic() - started,
-            timed_out,
-            out.truncated or err.truncated,
-        )
-        logger.debug(
-            "%s: exit %s in %.2fs: %s", self._host, exit_status, result.duration_s, command[:200]
-        )
-        return result
+            reason = f"the connection failed: {error or type(error).__name__}"
+            raise HostUnreachable(str(self._host), reason) from None
+        if status == -1 and not transport.is_active():
+            reason = "the connection was lost while the command ran"
+            raise HostUnreachable(str(self._host), reason)
+        return _result(self._host, command, status, streams, started)
+
+    def _exchange(
+        self, channel: paramiko.Channel, stdin: bytes, deadline: float
+    ) -> tuple[int | None, tuple[_Bounded, _Bounded]]:
+        """Feeds stdin and reads both outputs at once until EOF, exit status and deadline."""
+        out, err = _Bounded(self._max_output), _Bounded(self._max_output)
+        pending, exited_at = memoryview(stdin), None
+        while True:
+            if channel.recv_ready():
+                out.add(channel.recv(_CHUNK))
+            if channel.recv_stderr_ready():
+                err.add(channel.recv_stderr(_CHUNK))
+            if pending and channel.send_ready():
+                try:
+                    pending = pending[channel.send(bytes(pending[:_CHUNK])) :]
+                except OSError:  # the command is gone: the rest of stdin has no reader
+                    if not channel.closed:
+                        raise
+                    pending = memoryview(b"")
+            if not pending and not channel.eof_sent and not channel.closed:
+                channel.shutdown_write()
+            # OpenSSH may send the exit status before the last output, so read to EOF too.
+            unread = channel.recv_ready() or channel.recv_stderr_ready()
+            drained = (channel.eof_received or channel.closed) and not unread
+            if channel.exit_status_ready():
+                exited_at = exited_at or time.monotonic()
+                if drained or time.monotonic() - exited_at > _DRAIN_GRACE_S:
+                    return channel.recv_exit_status(), (out, err)
+            wait = min(_POLL_S, deadline - time.monotonic())
+            if wait <= 0:
+                return None, (out, err)
+            if drained:
+                channel.status_event.wait(wait)
+            elif not unread and not (pending and channel.send_ready()):
+                select.select([channel], [], [], wait)
 
 
+@dataclass(frozen=True)
 class SshTransport:
-    def __init__(
-        self,
-        key_file: Path,
-        known_hosts: Path,
-        *,
-        connect_timeout: float = 10.0,
-        max_output_bytes: int = 1_000_000,
-    ) -> None:
-        self.key_file = key_file
-        self.known_hosts = known_hosts
-        self.connect_timeout = connect_timeout
-        self.max_output_bytes = max_output_bytes
+    key_file: Path
+    known_hosts: Path
+    _: KW_ONLY
+    connect_timeout: float = 10.0
+    max_output_bytes: int = 1_000_000
 
     @contextlib.contextmanager
     def connect(self, host: HostAddress) -> Iterator[RemoteSession]:
-        name = str(host)
-        if not os.access(self.key_file, os.R_OK):
-            raise AuthenticationFailed(name, f"cannot read the SSH key file {self.key_file}")
-        client = paramiko.SSHClient()
+        key = self._load_key(str(host))
+        key_name = f"{self.key_file} ({fingerprint(key)})"
+        client = paramiko.SSHClient()  # no system or ~/.ssh known_hosts: only ours
         try:
-            if self.known_hosts.exists():
-                client.load_host_keys(str(self.known_hosts))
-            client.set_missing_host_key_policy(_RefuseUnknownHosts(host))
+            self._load_known_hosts(client, str(host))
+            client.set_missing_host_key_policy(_RefuseUnknownHosts(host, self.known_hosts))
             try:
                 client.connect(
                     host.host,
                     port=host.port,
                     username=host.user,
-                    key_filename=str(self.key_file),
+                    pkey=key,
                     look_for_keys=False,
                     allow_agent=False,
                     timeout=self.connect_timeout,
@@ -216,69 +276,64 @@ class SshTransport:
                     auth_timeout=self.connect_timeout,
                     channel_timeout=self.connect_timeout,
                 )
-            except paramiko.BadHostKeyException as error:
-                raise HostKeyError(
-                    name,
-                    f"host key changed: expected {fingerprint(error.expected_key)}, "
-                    f"got {error.key.get_name()} {fingerprint(error.key)} — refusing to connect",
-                ) from None
-            except paramiko.AuthenticationException:
-                raise AuthenticationFailed(name, f"the key {self.key_file} was rejected") from None
-            except TimeoutError:
-                raise HostUnreachable(name, f"no answer within {self.connect_timeout:g}s") from None
-            except (paramiko.SSHException, EOFError) as error:
-                raise HostUnreachable(name, f"SSH handshake failed: {error}") from None
-            except paramiko.ssh_exception.NoValidConnectionsError as error:
-                raise HostUnreachable(name, f"connection refused on port {host.port}") from error
-            except OSError as error:
-                raise HostUnreachable(name, error.strerror or str(error)) from None
+            except (paramiko.SSHException, OSError, EOFError) as error:
+                raise _connect_failure(error, host, self.connect_timeout, key_name) from None
             yield _SshSession(client, host, self.max_output_bytes)
         finally:
             client.close()
 
+    def _load_key(self, name: str) -> paramiko.PKey:
+        path = self.key_file
+        try:
+            return paramiko.PKey.from_path(path)
+        except OSError as error:
+            reason = f"cannot read the SSH key file {path}: {error.strerror or error}"
+        except (TypeError, paramiko.PasswordRequiredException):
+            reason = f"the SSH key file {path} needs a passphrase; use a key without one"
+        except (ValueError, paramiko.SSHException, UnknownKeyType, UnsupportedAlgorithm):
+            # Never the error's text: it may quote the file.
+            reason = f"the SSH key file {path} is not a private key stagger-bot can use"
+        raise AuthenticationFailed(name, reason)
+
+    def _load_known_hosts(self, client: paramiko.SSHClient, name: str) -> None:
+        path = self.known_hosts
+        try:
+            if path.exists():  # missing: every host is unknown, and the error names the file
+                client.load_host_keys(str(path))
+        except (OSError, ValueError, InvalidHostKey) as error:
+            raise HostKeyError(name, f"cannot read known_hosts file {path}: {error}") from None
+
 
 class _LocalSession:
     def __init__(self, host: HostAddress, max_output: int) -> None:
-        self._host = host
-        self._max_output = max_output
+        self._host, self._max_output = host, max_output
 
     def run(
         self, command: str, *, stdin: bytes | None = None, timeout: float = 30.0
     ) -> CommandResult:
         started = time.monotonic()
+        # Its own process group, so a timeout kills the command and everything it started.
         process = subprocess.Popen(
-            ["bash", "-c", command],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
+            ["bash", "-c", command], stdin=PIPE, stdout=PIPE, stderr=PIPE, start_new_session=True
         )
+        status: int | None
         try:
             out, err = process.communicate(stdin or b"", timeout=timeout)
-            timed_out, status = False, process.returncode
+            status = process.returncode
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             out, err = process.communicate()
-            timed_out, status = True, -1
-        limit = self._max_output
-        return CommandResult(
-            str(self._host),
-            command,
-            status,
-            out[:limit],
-            err[:limit],
-            time.monotonic() - started,
-            timed_out,
-            len(out) > limit or len(err) > limit,
-        )
+            status = None
+        streams = (_Bounded(self._max_output, out), _Bounded(self._max_output, err))
+        return _result(self._host, command, status, streams, started)
 
 
+@dataclass(frozen=True, kw_only=True)
 class LocalTransport:
     """Runs the same commands in a local shell: the rehearsal's simulated hosts."""
 
-    def __init__(self, *, max_output_bytes: int = 1_000_000) -> None:
-        self.max_output_bytes = max_output_bytes
+    max_output_bytes: int = 1_000_000
 
     @contextlib.contextmanager
     def connect(self, host: HostAddress) -> Iterator[RemoteSession]:

@@ -1,8 +1,11 @@
 """A real OpenSSH server for the tests: loopback port, its own config, host key and
-client key in a temporary folder. The machine's own sshd and root's keys are untouched.
+client key in a temporary folder. The machine's own sshd, /etc/ssh and ~/.ssh are untouched.
 
 `bind` starts sshd in a private mount namespace with a folder bound over the app
 directory, so several sshd "hosts" on one machine each have their own app files.
+
+Fixtures: `sshd` (one server for the session), `ssh_transport` (an SshTransport that
+trusts it), `sshd_factory` (more servers on demand, stopped at teardown).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import pytest
 from bot.remote import HostAddress, SshTransport
 
 SSHD = "/usr/sbin/sshd"
+READY_TIMEOUT_S = 10.0
 
 
 def _free_port() -> int:
@@ -30,88 +34,115 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _keygen(path: Path) -> None:
+def keygen(path: Path) -> Path:
+    """A new unencrypted ed25519 key pair at `path` and `path`.pub; returns `path`."""
     subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "stagger-test", "-f", str(path)],
         check=True,
         capture_output=True,
+    )
+    return path
+
+
+def _config(tmp: Path, port: int, host_key: Path) -> str:
+    return "\n".join(
+        [
+            f"Port {port}",
+            "ListenAddress 127.0.0.1",
+            f"HostKey {host_key}",
+            f"PidFile {tmp / 'sshd.pid'}",
+            f"AuthorizedKeysFile {tmp / 'authorized_keys'}",
+            "AuthenticationMethods publickey",
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PermitRootLogin prohibit-password",
+            "UsePAM no",
+            "StrictModes no",
+            "PermitUserRC no",
+            "PrintMotd no",
+            "PrintLastLog no",
+            "X11Forwarding no",
+            "LogLevel VERBOSE",
+            "MaxStartups 100",
+            "MaxSessions 50",
+            "",
+        ]
     )
 
 
 class SshdServer:
+    """One OpenSSH server on 127.0.0.1 that trusts `client_key`, for user `getpass.getuser()`."""
+
     def __init__(self, tmp: Path, *, bind: tuple[Path, Path] | None = None) -> None:
-        self.tmp = tmp
-        tmp.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
-        self.host_key = tmp / "ssh_host_ed25519_key"
-        self.client_key = tmp / "client_key"
-        _keygen(self.host_key)
-        _keygen(self.client_key)
-        self.host_key_pub = (tmp / "ssh_host_ed25519_key.pub").read_text().split(" ")[:2]
-        (tmp / "authorized_keys").write_text((tmp / "client_key.pub").read_text())
-        self.known_hosts = tmp / "known_hosts"
-        self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {' '.join(self.host_key_pub)}\n")
-        self.config = tmp / "sshd_config"
-        self.config.write_text(
-            "\n".join(
-                [
-                    f"Port {self.port}",
-                    "ListenAddress 127.0.0.1",
-                    f"HostKey {self.host_key}",
-                    f"PidFile {tmp / 'sshd.pid'}",
-                    f"AuthorizedKeysFile {tmp / 'authorized_keys'}",
-                    "PubkeyAuthentication yes",
-                    "PasswordAuthentication no",
-                    "KbdInteractiveAuthentication no",
-                    "PermitRootLogin prohibit-password",
-                    "UsePAM no",
-                    "StrictModes no",
-                    "PrintMotd no",
-                    "LogLevel VERBOSE",
-                    "MaxStartups 100",
-                    "MaxSessions 50",
-                    "",
-                ]
-            )
+        self.tmp = tmp.absolute()  # sshd wants absolute paths
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.host_key = keygen(self.tmp / "ssh_host_ed25519_key")
+        self.client_key = keygen(self.tmp / "client_key")
+        self.host_key_pub = " ".join(
+            Path(f"{self.host_key}.pub").read_text(encoding="utf-8").split()[:2]
         )
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        (self.tmp / "authorized_keys").write_bytes(Path(f"{self.client_key}.pub").read_bytes())
+        self.known_hosts = self.tmp / "known_hosts"
+        self.config = self.tmp / "sshd_config"
+        self.log = self.tmp / "sshd.log"
+        self._bind = bind
+        self._process: subprocess.Popen[bytes] | None = None
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
+        for _attempt in range(3):  # another process may take the free port before sshd binds it
+            self.port = _free_port()
+            if self._start():
+                break
+        else:
+            raise RuntimeError(f"sshd could not bind a port: {self._log_text()}")
+        self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {self.host_key_pub}\n")
+        self.host_address = HostAddress(getpass.getuser(), "127.0.0.1", self.port)
+
+    def _start(self) -> bool:
+        """Starts sshd and waits for its banner; False if the port was taken meanwhile."""
+        self.config.write_text(_config(self.tmp, self.port, self.host_key), encoding="utf-8")
         command = [SSHD, "-D", "-e", "-f", str(self.config)]
-        if bind is not None:
-            source, target = bind
+        if self._bind is not None:
+            source, target = self._bind
             script = (
                 f"mount --bind {shlex.quote(str(source))} {shlex.quote(str(target))} && exec "
                 + shlex.join(command)
             )
             command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
-        self.log = tmp / "sshd.log"
-        self._log_handle = self.log.open("wb")
-        self.process = subprocess.Popen(command, stdout=self._log_handle, stderr=subprocess.STDOUT)
-        self._wait_ready()
-        self.host_address = HostAddress(getpass.getuser(), "127.0.0.1", self.port)
-
-    def _wait_ready(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
+        with self.log.open("wb") as log:
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"sshd exited: {self.log.read_text(errors='replace')}")
+            if self._process.poll() is not None:
+                if "Address already in use" in self._log_text():
+                    return False
+                raise RuntimeError(
+                    f"sshd exited with {self._process.returncode}: {self._log_text()}"
+                )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe:
                     if probe.recv(64).startswith(b"SSH-2.0"):
-                        return
+                        return True
             except OSError:
-                # Not listening yet: wait for the process, not a fixed sleep.
+                # Not listening yet: wait on the process itself, so its death ends the wait.
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.process.wait(timeout=0.05)
-        raise RuntimeError(f"sshd did not start: {self.log.read_text(errors='replace')}")
+                    self._process.wait(timeout=0.05)
+        self.stop()
+        raise RuntimeError(f"sshd gave no banner within {READY_TIMEOUT_S}s: {self._log_text()}")
+
+    def _log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
 
     def stop(self) -> None:
-        self.process.terminate()
+        """Stops this sshd (never any other). Safe to call twice."""
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.terminate()
         try:
-            self.process.wait(timeout=5)
+            self._process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log_handle.close()
+            self._process.kill()
+            self._process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -123,10 +154,11 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
 
 @pytest.fixture
 def sshd_factory(tmp_path: Path) -> Iterator[Callable[..., SshdServer]]:
+    """`sshd_factory(name, bind=None)` starts another sshd; all are stopped at teardown."""
     servers: list[SshdServer] = []
 
-    def make(name: str, bind: tuple[Path, Path] | None = None) -> SshdServer:
-        server = SshdServer(tmp_path / f"sshd-{name}", bind=bind)
+    def make(name: str | None = None, bind: tuple[Path, Path] | None = None) -> SshdServer:
+        server = SshdServer(tmp_path / f"sshd-{name or len(servers)}", bind=bind)
         servers.append(server)
         return server
 
