@@ -29,7 +29,7 @@ SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 ENV_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 JOB_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,47}$")
-CONDITION = re.compile(r"^(change\s+)?(<|<=|>|>=)\s*(-?\d+(?:\.\d+)?)\s*(%)?$")
+CONDITION = re.compile(r"^(change\s*)?(<|<=|>|>=)\s*(-?\d+(?:\.\d+)?)\s*(%)?$")
 
 UserId = Annotated[str, Field(pattern=SLACK_USER_ID.pattern)]
 
