@@ -11,7 +11,7 @@ import re
 import tomllib
 from functools import reduce
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -71,6 +71,31 @@ class FlagSpec(_Model):
         if "\n" in value or "\r" in value:
             raise ValueError("must be a single line")
         return value
+
+
+class LogSpec(_Model):
+    """How the app's log reads: line format and the runbook's LOG PATTERNS (fixed strings)."""
+
+    format: Literal["text", "json"] = "text"
+    job_started: str = "Job started"
+    job_completed: str = "Job completed"
+    job_failed: str = "Job failed"
+    pool: str = "PoolMonitor"
+    slow_query: str = "[DB] Slow query"
+    lock_skip: str = "skipped_lock"
+    collision: str = "collision"
+    stagger_enabled: str = "Job stagger enabled"
+    stagger_disabled: str = "Job stagger disabled"
+
+    @model_validator(mode="after")
+    def _single_lines(self) -> LogSpec:
+        for name, value in self.patterns().items():
+            if not value or "\n" in value or "\r" in value:
+                raise ValueError(f"{name} must be a non-empty single line")
+        return self
+
+    def patterns(self) -> dict[str, str]:
+        return {name: value for name, value in self.model_dump().items() if name != "format"}
 
 
 class JobSpec(_Model):
@@ -195,6 +220,7 @@ class Spec(_Model):
     timezone: str = "UTC"
     ssh: SshSpec = SshSpec()
     flag: FlagSpec = FlagSpec()
+    logs: LogSpec = LogSpec()
     jobs: list[JobSpec] = Field(min_length=1)
     allow_offset_collisions: bool = False
     environments: dict[str, EnvironmentSpec] = Field(min_length=1)

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.log_lines import EventKind, LogEvent, Malformed, parse_line
+from bot.spec import LogSpec
+
+TEXT = LogSpec()
+JSON = LogSpec(format="json")
+AT = datetime(2026, 2, 1, 12, 0, 15, 123000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("line", "event"),
+    [
+        (
+            "2026-02-01 12:00:15.123 info: 🔄 Job started: Live Stats Sync",
+            LogEvent(AT, EventKind.JOB_STARTED, job="Live Stats Sync"),
+        ),
+        (
+            "2026-02-01 12:00:15.123 info: ✅ Job completed Badge Auto-Unlock (812 ms)",
+            LogEvent(AT, EventKind.JOB_COMPLETED, job="Badge Auto-Unlock"),
+        ),
+        (
+            "2026-02-01 12:00:15.123 error: ❌ Job failed: Telegram Settlement - timeout",
+            LogEvent(AT, EventKind.JOB_FAILED, job="Telegram Settlement"),
+        ),
+        (
+            "2026-02-01 12:00:15.123 info: [PoolMonitor] active=17 utilization 85.5% waiting=3",
+            LogEvent(AT, EventKind.POOL, value=85.5),
+        ),
+        (
+            "2026-02-01 12:00:15.123 warn: [DB] Slow query 1532ms SELECT 1",
+            LogEvent(AT, EventKind.SLOW_QUERY),
+        ),
+        (
+            "2026-02-01 12:00:15.123 info: referral tier2 skipped_lock",
+            LogEvent(AT, EventKind.LOCK_SKIP),
+        ),
+        (
+            "2026-02-01 12:00:15.123 warn: offset collision between A and B",
+            LogEvent(AT, EventKind.COLLISION),
+        ),
+        (
+            "2026-02-01 12:00:15.123 info: ⏸️ Job stagger disabled",
+            LogEvent(AT, EventKind.STAGGER_DISABLED),
+        ),
+        (
+            "2026-02-01T12:00:15.123Z info: ▶️ Job stagger enabled",
+            LogEvent(AT, EventKind.STAGGER_ENABLED),
+        ),
+        (
+            "2026-02-01 13:00:15.123+01:00 info: 🔄 Job started Prediction Matcher",
+            LogEvent(AT, EventKind.JOB_STARTED, job="Prediction Matcher"),
+        ),
+    ],
+)
+def test_text_lines_become_events(line: str, event: LogEvent) -> None:
+    assert parse_line(line.encode() + b"\n", TEXT) == event
+
+
+def test_json_lines_become_events() -> None:
+    line = (
+        b'{"level":"info","message":"\\u2705 Job completed: Live Stats Sync",'
+        b'"timestamp":"2026-02-01T12:00:15.123Z"}'
+    )
+    assert parse_line(line, JSON) == LogEvent(AT, EventKind.JOB_COMPLETED, job="Live Stats Sync")
+
+
+def test_unrelated_lines_are_not_events() -> None:
+    assert parse_line(b"2026-02-01 12:00:15.123 info: GET /health 200\n", TEXT) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "spec", "reason"),
+    [
+        (b"\xff\xfe garbage Job started\n", TEXT, "not UTF-8"),
+        (b"Job started without a timestamp\n", TEXT, "no timestamp"),
+        (b"2026-02-31 12:00:00.000 info: Job started X\n", TEXT, "unreadable timestamp"),
+        (b"2026-02-01 12:00:00.000 info: PoolMonitor tick\n", TEXT, "without 'utilization N%'"),
+        (b'{"level":"info","message":"Job started"}', JSON, "timestamp and message"),
+        (b"not json at all", JSON, "timestamp and message"),
+    ],
+)
+def test_malformed_lines_say_why(line: bytes, spec: LogSpec, reason: str) -> None:
+    parsed = parse_line(line, spec)
+    assert isinstance(parsed, Malformed) and reason in parsed.reason
+
+
+def test_patterns_come_from_the_spec() -> None:
+    spec = LogSpec(job_started="JOB BEGIN")
+    assert parse_line(
+        b"2026-02-01 12:00:15.123 info: JOB BEGIN Live Stats Sync\n", spec
+    ) == LogEvent(AT, EventKind.JOB_STARTED, job="Live Stats Sync")
+    assert parse_line(b"2026-02-01 12:00:15.123 info: Job started Live Stats Sync\n", spec) is None
