@@ -1,0 +1,157 @@
+"""Incremental log scans on a host: only new bytes are read, only matching lines travel.
+
+Per host and file a cursor (inode, offset) is kept. The next scan reads the bytes added
+since; `grep -F` on the host filters them, so a 1 GB log with 10 MB of relevant lines
+moves about 10 MB. A rotated file (new inode, or a shorter file) is read from its start,
+after the rest of the old one when it is still there as `<file>.1`. A partial last line
+waits for the next scan.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from bot.errors import RemoteError
+from bot.log_lines import LogEvent, Malformed, parse_line
+from bot.remote import CommandResult, RemoteSession
+from bot.spec import LogSpec
+
+_TAIL_WINDOW = 1 << 20  # where to look for the start of a partial last line
+
+
+@dataclass(frozen=True)
+class LogCursor:
+    inode: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    events: tuple[LogEvent, ...]
+    malformed: int
+    cursor: LogCursor
+    bytes_scanned: int
+    rotated: bool = False
+
+
+@dataclass(frozen=True)
+class _Range:
+    path: str
+    start: int
+    end: int
+
+
+def scan_log(
+    session: RemoteSession,
+    host: str,
+    path: str,
+    spec: LogSpec,
+    cursor: LogCursor | None,
+    *,
+    timeout: float = 120.0,
+) -> ScanResult:
+    """Events logged since `cursor` (from the file's start when None)."""
+    current, previous = _stat(session, path, timeout)
+    if current is None:
+        raise RemoteError(host, f"log file {path} not found")
+    inode, size = current
+    ranges: list[_Range] = []
+    rotated = cursor is not None and (cursor.inode != inode or size < cursor.offset)
+    if cursor is None:
+        ranges.append(_Range(path, 0, size))
+    elif not rotated:
+        ranges.append(_Range(path, cursor.offset, size))
+    else:
+        if previous is not None and previous[0] == cursor.inode and previous[1] >= cursor.offset:
+            ranges.append(_Range(f"{path}.1", cursor.offset, previous[1]))
+        ranges.append(_Range(path, 0, size))
+    events: list[LogEvent] = []
+    malformed = 0
+    scanned = 0
+    end = 0
+    for part in ranges:
+        part_events, part_malformed, end = _scan_range(session, part, spec, timeout)
+        events.extend(part_events)
+        malformed += part_malformed
+        scanned += end - part.start
+    return ScanResult(tuple(events), malformed, LogCursor(inode, end), scanned, rotated)
+
+
+def _stat(
+    session: RemoteSession, path: str, timeout: float
+) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    quoted, rotated = shlex.quote(path), shlex.quote(f"{path}.1")
+    result = session.run(
+        f"stat -c '%i %s' -- {quoted} 2>/dev/null || echo -; "
+        f"stat -c '%i %s' -- {rotated} 2>/dev/null || echo -",
+        timeout=timeout,
+    )
+    _require(result, path)
+    lines = result.stdout.decode("ascii", errors="replace").split("\n")
+    return _inode_size(lines[0]), _inode_size(lines[1] if len(lines) > 1 else "-")
+
+
+def _inode_size(line: str) -> tuple[int, int] | None:
+    fields = line.split()
+    if len(fields) != 2 or not all(field.isdigit() for field in fields):
+        return None
+    return int(fields[0]), int(fields[1])
+
+
+def _require(result: CommandResult, path: str) -> None:
+    if not result.ok:
+        why = "timed out" if result.timed_out else f"exit {result.exit_status}"
+        detail = result.stderr.decode("utf-8", errors="replace").strip()[:200]
+        raise RemoteError(result.host, f"reading {path} failed ({why}) {detail}".strip())
+
+
+def _scan_range(
+    session: RemoteSession, part: _Range, spec: LogSpec, timeout: float
+) -> tuple[list[LogEvent], int, int]:
+    """Matching events in [start, end) and where the last whole line ends."""
+    length = part.end - part.start
+    if length <= 0:
+        return [], 0, part.start
+    quoted = shlex.quote(part.path)
+    patterns = " ".join(f"-e {shlex.quote(value)}" for value in spec.patterns().values())
+    result = session.run(
+        f"tail -c +{part.end} -- {quoted} | head -c 1 | od -An -tx1; echo; "
+        f"tail -c +{part.start + 1} -- {quoted} | head -c {length} "
+        f"| LC_ALL=C grep -a -b -F {patterns}; rc=$?; [ $rc -le 1 ]",
+        timeout=timeout,
+    )
+    _require(result, part.path)
+    last_byte, _, matches = result.stdout.partition(b"\n\n")
+    whole_end = part.end
+    if last_byte.strip() != b"0a":
+        whole_end = _start_of_partial_line(session, part, timeout)
+    events: list[LogEvent] = []
+    malformed = 0
+    for line in matches.split(b"\n"):
+        offset_text, colon, content = line.partition(b":")
+        if not colon or not offset_text.isdigit():
+            continue
+        if part.start + int(offset_text) + len(content) >= whole_end:
+            continue  # the partial last line, or past it
+        parsed = parse_line(content, spec)
+        if isinstance(parsed, Malformed):
+            malformed += 1
+        elif parsed is not None:
+            events.append(parsed)
+    return events, malformed, whole_end
+
+
+def _start_of_partial_line(session: RemoteSession, part: _Range, timeout: float) -> int:
+    window_start = max(part.start, part.end - _TAIL_WINDOW)
+    result = session.run(
+        f"tail -c +{window_start + 1} -- {shlex.quote(part.path)} "
+        f"| head -c {part.end - window_start}",
+        timeout=timeout,
+    )
+    _require(result, part.path)
+    newline = result.stdout.rfind(b"\n")
+    if newline < 0:
+        # No line ends in the last MiB: read nothing this time rather than split a line.
+        return part.start
+    return window_start + newline + 1
