@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from bot.approvals import ApprovalRequest, Status
 from bot.flag_change import ChangeOutcome
+from bot.kpi_report import KpiReport
 from bot.replies import Block
+from bot.spec import Spec
 
 APPROVE_ACTION = "stagger_approve"
 DENY_ACTION = "stagger_deny"
@@ -88,3 +90,43 @@ def outcome_text(title: str, outcome: ChangeOutcome) -> str:
         mark = ":white_check_mark:" if host.verified else ":x:"
         lines.append(f"{mark} `{host.host}` — {escape(host.detail)}")
     return "\n".join(lines)
+
+
+_VERDICT_MARK = {
+    "met": ":white_check_mark:",
+    "not met": ":large_yellow_circle:",
+    "alert": ":red_circle:",
+    "unavailable": ":grey_question:",
+}
+
+
+def format_value(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    text = f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+    return text + unit
+
+
+def kpi_table_text(report: KpiReport, spec: Spec) -> str:
+    """The KPI table as a monospace block, one row per KPI with its verdict."""
+    rows = [f"{'KPI':<24}{'value':>10}  {'target':<16}{'alert':<16}verdict"]
+    for judgement in report.judgements:
+        kpi = spec.kpis[judgement.kpi]
+        rows.append(
+            f"{kpi.label[:23]:<24}{format_value(judgement.value, kpi.unit):>10}  "
+            f"{kpi.target:<16}{kpi.alert:<16}{judgement.verdict.value}"
+            + (f" ({judgement.reason})" if judgement.reason else "")
+        )
+    extra = [
+        f"{name}: {format_value(report.measurements[name].value)}"
+        for name in ("job_starts", "job_completions", "job_failures", "slow_queries")
+    ]
+    hosts = [
+        f"{_VERDICT_MARK['unavailable'] if host.error else ':white_check_mark:'} `{host.host}`"
+        + (f" — unavailable: {escape(host.error)}" if host.error else "")
+        for host in report.hosts
+    ]
+    return (
+        f"*KPIs for {report.env}* — {report.start:%Y-%m-%d %H:%M} to {report.end:%H:%M} UTC\n"
+        + "```\n" + "\n".join(rows) + "\n```\n" + ", ".join(extra) + "\n" + "\n".join(hosts)
+    )  # fmt: skip

@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--user", required=True, help="Slack user ID to act as, e.g. U0OPS1.")
     cmd.add_argument("text", help="The command text, e.g. \"rollback prod --reason 'pool 90%%'\".")
 
+    kpi = commands.add_parser("kpi", help="Measure an environment's KPIs now and print them.")
+    kpi.add_argument("env", help="Environment name from the spec, e.g. prod.")
+    kpi.add_argument("--window", default="6h", help="How far back: 30m, 6h, 2d (default 6h).")
+    kpi.add_argument("--json", action="store_true", help="Print JSON for scripts.")
+
     check = commands.add_parser("check-config", help="Validate a rollout spec; exit 2 on errors.")
     check.add_argument("file", nargs="?", type=Path, help="Spec file (default: $STAGGER_CONFIG).")
 
@@ -95,6 +100,8 @@ def _run(arguments: argparse.Namespace, settings: Settings) -> int:
         return _audit(arguments, settings, spec)
     if arguments.command == "cmd":
         return _cmd(arguments, settings, spec)
+    if arguments.command == "kpi":
+        return _kpi(arguments, settings, spec)
     if arguments.command == "serve":
         return _serve(arguments, settings, spec)
     if arguments.command == "socket":
@@ -132,6 +139,21 @@ def _cmd(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
     print(reply.text)
     run_followups(reply)
     return EXIT_OK if reply.ok else EXIT_FAILED
+
+
+def _kpi(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
+    from bot.blocks import kpi_table_text
+    from bot.kpi_json import report_json
+    from bot.kpi_report import measure, parse_window
+    from bot.runtime import build_context
+
+    if spec.environment(arguments.env) is None:
+        known = ", ".join(spec.environments)
+        raise StaggerError(f"unknown environment {arguments.env!r} (known: {known})")
+    context = build_context(settings, spec)
+    report = measure(context, arguments.env, parse_window(arguments.window))
+    print(report_json(report) if arguments.json else kpi_table_text(report, spec))
+    return EXIT_OK
 
 
 def _slack_parts(settings: Settings, spec: Spec, need_app_token: bool = False) -> Any:

@@ -1,0 +1,86 @@
+"""Log events and scan cursors, kept in the store so each scan reads only new bytes and
+any window can be measured later."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from bot.clock import parse_iso
+from bot.log_lines import EventKind, LogEvent
+from bot.log_source import LogCursor
+from bot.store import Store
+
+
+def _stamp(moment: datetime) -> str:
+    # Millisecond precision: job start seconds are judged against their offsets.
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class EventLog:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        with store.transaction() as db:
+            if "log_cursors" not in db.table_names():
+                db.table("log_cursors").create(
+                    {"env": str, "host": str, "path": str, "inode": int, "offset": int},
+                    pk=("env", "host", "path"),
+                )
+            if "log_events" not in db.table_names():
+                db.table("log_events").create(
+                    {"env": str, "host": str, "at": str, "kind": str, "job": str, "value": float}
+                )
+                db.table("log_events").create_index(["env", "at"])
+
+    def cursor(self, env: str, host: str, path: str) -> LogCursor | None:
+        rows = list(
+            self._store.read()
+            .table("log_cursors")
+            .rows_where("env = ? AND host = ? AND path = ?", [env, host, path])
+        )
+        return LogCursor(rows[0]["inode"], rows[0]["offset"]) if rows else None
+
+    def append(
+        self, env: str, host: str, path: str, events: Iterable[LogEvent], cursor: LogCursor
+    ) -> None:
+        """Events and the cursor after them, in one transaction: none twice, none lost."""
+        with self._store.transaction() as db:
+            db.table("log_events").insert_all(
+                {
+                    "env": env,
+                    "host": host,
+                    "at": _stamp(event.at),
+                    "kind": event.kind.value,
+                    "job": event.job,
+                    "value": event.value,
+                }
+                for event in events
+            )
+            db.table("log_cursors").upsert(
+                {
+                    "env": env,
+                    "host": host,
+                    "path": path,
+                    "inode": cursor.inode,
+                    "offset": cursor.offset,
+                },
+                pk=("env", "host", "path"),
+            )
+
+    def events(self, env: str, host: str, start: datetime, end: datetime) -> list[LogEvent]:
+        rows = self._store.read().execute(
+            "SELECT at, kind, job, value FROM log_events "
+            "WHERE env = ? AND host = ? AND at >= ? AND at < ? ORDER BY at",
+            [env, host, _stamp(start), _stamp(end)],
+        )
+        return [
+            LogEvent(_parse(at), EventKind(kind), job=job, value=value)
+            for at, kind, job, value in rows
+        ]
+
+
+def _parse(text: str) -> datetime:
+    if "." not in text:
+        return parse_iso(text)
+    whole, fraction = text.rstrip("Z").split(".")
+    return parse_iso(whole + "Z").replace(microsecond=int(fraction.ljust(6, "0")[:6]))

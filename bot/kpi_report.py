@@ -1,0 +1,120 @@
+"""Measuring an environment: scan every host's log (in parallel), keep the events, and
+judge the window's KPIs. A host that can't be read is `unavailable` with its reason; the
+others are still reported."""
+
+from __future__ import annotations
+
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.context import BotContext
+from bot.errors import RemoteError, UsageError
+from bot.event_log import EventLog
+from bot.kpis import log_kpis
+from bot.log_lines import LogEvent
+from bot.log_source import scan_log
+from bot.remote import HostAddress
+from bot.thresholds import Judgement, Measurement, judge_all
+
+logger = logging.getLogger(__name__)
+
+_WINDOW = re.compile(r"^(\d{1,4})([mhd])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_window(text: str) -> timedelta:
+    match = _WINDOW.match(text.strip().lower())
+    if match is None or int(match[1]) == 0:
+        raise UsageError(f"`{text}` is not a window like 30m, 6h or 2d.", "kpi")
+    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+@dataclass(frozen=True)
+class HostReport:
+    host: str
+    error: str | None
+    measurements: dict[str, Measurement]
+
+
+@dataclass(frozen=True)
+class KpiReport:
+    env: str
+    start: datetime
+    end: datetime
+    hosts: tuple[HostReport, ...]
+    measurements: dict[str, Measurement]
+    judgements: tuple[Judgement, ...]
+
+
+def expected_offsets(context: BotContext, env: str) -> dict[str, int]:
+    """Where each job should start now: its offset with the stagger on, :00 with it off."""
+    state = context.store.env_state(env)
+    return {
+        job.name: 0
+        if state.stagger_enabled is False or job.key in state.disabled_jobs
+        else job.offset_s
+        for job in context.spec.jobs
+    }
+
+
+def _scan_host(context: BotContext, env: str, host: HostAddress, events: EventLog) -> str | None:
+    environment = context.spec.environments[env]
+    path = environment.log_file_path
+    try:
+        with context.transport.connect(host) as session:
+            cursor = events.cursor(env, str(host), path)
+            result = scan_log(session, str(host), path, context.spec.logs, cursor)
+    except RemoteError as error:
+        return error.reason
+    events.append(env, str(host), path, result.events, result.cursor)
+    if result.malformed:
+        logger.info("%s: %d malformed log line(s) skipped", host, result.malformed)
+    return None
+
+
+def measure(context: BotContext, env: str, window: timedelta) -> KpiReport:
+    environment = context.spec.environments[env]
+    events = EventLog(context.store)
+    hosts = environment.host_addresses
+    with ThreadPoolExecutor(max_workers=len(hosts), thread_name_prefix="kpi") as pool:
+        errors = list(pool.map(lambda host: _scan_host(context, env, host, events), hosts))
+    end = context.clock.now()
+    start = end - window
+    offsets = expected_offsets(context, env)
+    reports: list[HostReport] = []
+    answered: list[list[LogEvent]] = []
+    for host, error in zip(hosts, errors, strict=True):
+        if error is not None:
+            reports.append(HostReport(str(host), error, {}))
+            continue
+        host_events = events.events(env, str(host), start, end)
+        answered.append(host_events)
+        reports.append(HostReport(str(host), None, log_kpis(host_events, offsets)))
+    measurements = _combine(answered, offsets, reports)
+    return KpiReport(
+        env, start, end, tuple(reports), measurements,
+        tuple(judge_all(context.spec.kpis, measurements)),
+    )  # fmt: skip
+
+
+def _combine(
+    answered: list[list[LogEvent]], offsets: dict[str, int], reports: list[HostReport]
+) -> dict[str, Measurement]:
+    down = [report.host for report in reports if report.error]
+    if not answered:
+        reason = "no host could be read: " + "; ".join(f"{r.host}: {r.error}" for r in reports)
+        return {name: Measurement(None, reason=reason) for name in log_kpis([], offsets)}
+    combined = log_kpis(sorted((e for h in answered for e in h), key=lambda e: e.at), offsets)
+    # Each host runs its own jobs: concurrency is per host, not summed across hosts.
+    combined["max_concurrent_jobs"] = Measurement(
+        max(r.measurements["max_concurrent_jobs"].value or 0.0 for r in reports if not r.error)
+    )
+    if down:
+        note = "partial: " + ", ".join(down) + " unavailable"
+        combined = {
+            name: Measurement(m.value, m.baseline, m.reason or note) for name, m in combined.items()
+        }
+    return combined
