@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
 
 from bot.audit import AuditEntry, AuditTrail
 from bot.clock import Clock
@@ -20,6 +23,8 @@ class BotContext:
     transport: Transport
     poster: Poster
     clock: Clock
+    # DSNs by variable name (an environment's `database_url_env`), kept secret.
+    database_urls: Mapping[str, SecretStr] = field(default_factory=dict)
 
     def record(self, entry: AuditEntry) -> int:
         return self.audit.record(entry, self.clock.now())

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.context import BotContext
+from bot.db_source import DatabaseUnavailable, db_kpis
 from bot.errors import RemoteError, UsageError
 from bot.event_log import EventLog
 from bot.kpis import log_kpis
@@ -94,10 +95,35 @@ def measure(context: BotContext, env: str, window: timedelta) -> KpiReport:
         answered.append(host_events)
         reports.append(HostReport(str(host), None, log_kpis(host_events, offsets)))
     measurements = _combine(answered, offsets, reports)
+    measurements.update(database_measurements(context, env, start, end))
     return KpiReport(
         env, start, end, tuple(reports), measurements,
         tuple(judge_all(context.spec.kpis, measurements)),
     )  # fmt: skip
+
+
+def database_measurements(
+    context: BotContext, env: str, start: datetime, end: datetime
+) -> dict[str, Measurement]:
+    """job_duration_avg, db_metadata_errors and db_max_overlap, or why they are unavailable."""
+    names = ("job_duration_avg", "db_metadata_errors", "db_max_overlap")
+    variable = context.spec.environments[env].database_url_env
+    dsn = context.database_urls.get(variable) if variable else None
+    if dsn is None:
+        reason = f"{variable} is not set" if variable else "no database_url_env for this env"
+        return {name: Measurement(None, reason=reason) for name in names}
+    try:
+        kpis = db_kpis(dsn.get_secret_value(), context.spec.database, start, end)
+    except DatabaseUnavailable as error:
+        return {name: Measurement(None, reason=f"database unavailable: {error}") for name in names}
+    no_runs = "no completed job runs in the window"
+    return {
+        "job_duration_avg": Measurement(
+            kpis.avg_duration_ms, reason="" if kpis.avg_duration_ms is not None else no_runs
+        ),
+        "db_metadata_errors": Measurement(float(kpis.metadata_errors)),
+        "db_max_overlap": Measurement(float(kpis.max_overlap)),
+    }
 
 
 def _combine(

@@ -60,4 +60,5 @@ def build_context(
         ),
         poster=poster,
         clock=clock or SystemClock(),
+        database_urls=settings.database_urls,
     )

@@ -98,6 +98,22 @@ class LogSpec(_Model):
         return {name: value for name, value in self.model_dump().items() if name != "format"}
 
 
+class DatabaseSpec(_Model):
+    """The app's job-execution table, read for the database KPIs (read-only)."""
+
+    table: str = Field(
+        default="job_execution_logs", pattern=r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$"
+    )
+    job_name: str = Field(default="job_name", pattern=r"^[a-z_][a-z0-9_]*$")
+    started_at: str = Field(default="started_at", pattern=r"^[a-z_][a-z0-9_]*$")
+    completed_at: str = Field(default="completed_at", pattern=r"^[a-z_][a-z0-9_]*$")
+    status: str = Field(default="status", pattern=r"^[a-z_][a-z0-9_]*$")
+    error_message: str = Field(default="error_message", pattern=r"^[a-z_][a-z0-9_]*$")
+    failed_status: str = "failed"
+    connect_timeout_s: int = Field(default=5, ge=1, le=60)
+    statement_timeout_ms: int = Field(default=10000, ge=100, le=600000)
+
+
 class JobSpec(_Model):
     key: str = Field(pattern=JOB_KEY.pattern)
     name: str = Field(min_length=1)
@@ -221,6 +237,7 @@ class Spec(_Model):
     ssh: SshSpec = SshSpec()
     flag: FlagSpec = FlagSpec()
     logs: LogSpec = LogSpec()
+    database: DatabaseSpec = DatabaseSpec()
     jobs: list[JobSpec] = Field(min_length=1)
     allow_offset_collisions: bool = False
     environments: dict[str, EnvironmentSpec] = Field(min_length=1)

@@ -1,0 +1,153 @@
+"""Database KPIs against the machine's real PostgreSQL (127.0.0.1:5432, database test)."""
+
+from __future__ import annotations
+
+import io
+import statistics
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bot.clock import ManualClock
+from bot.db_source import DatabaseUnavailable, db_kpis
+from bot.kpi_report import measure
+from bot.poster import ConsolePoster
+from bot.remote import LocalTransport
+from bot.runtime import build_context
+from bot.settings import Settings
+from bot.spec import DatabaseSpec, parse_spec
+from tests.conftest import make_app_dir, spec_data
+
+DSN = "postgresql://postgres@127.0.0.1:5432/test"
+T0 = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+
+# (job, start second, duration ms or None for never completed, status, error)
+ROWS = [
+    ("Live Stats Sync", 0, 1000, "completed", None),
+    ("Live Stats Sync", 60, 3000, "completed", None),
+    ("Live Stats Sync", 120, 2000, "failed", "metadata column missing"),
+    ("Badge Auto-Unlock", 0, 500, "completed", None),
+    ("Badge Auto-Unlock", 300, 700, "failed", "timeout"),
+    ("Referral Tier 2 Processor", 0.2, None, "running", None),  # never completes
+    ("Referral Tier 2 Processor", 4000, 100, "completed", None),  # outside the window
+]
+
+
+@pytest.fixture
+def schema() -> Iterator[DatabaseSpec]:
+    name = f"stagger_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(DSN, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {name}")
+        connection.execute(
+            f"CREATE TABLE {name}.job_execution_logs (id serial, job_name text, "
+            "started_at timestamptz, completed_at timestamptz, status text, "
+            "error_message text, metadata jsonb)"
+        )
+        for job, second, duration, status, error in ROWS:
+            started = T0 + timedelta(seconds=second)
+            completed = None if duration is None else started + timedelta(milliseconds=duration)
+            connection.execute(
+                f"INSERT INTO {name}.job_execution_logs (job_name, started_at, completed_at, "
+                "status, error_message) VALUES (%s, %s, %s, %s, %s)",
+                (job, started, completed, status, error),
+            )
+    yield DatabaseSpec(table=f"{name}.job_execution_logs")
+    with psycopg.connect(DSN, autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+def p95(values: list[float]) -> float:
+    """percentile_cont's linear interpolation, written independently."""
+    ordered = sorted(values)
+    rank = 0.95 * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def test_per_job_numbers_match_the_rows(schema: DatabaseSpec) -> None:
+    kpis = db_kpis(DSN, schema, T0, T0 + timedelta(hours=1))
+    by_job = {job.job: job for job in kpis.jobs}
+    live = by_job["Live Stats Sync"]
+    assert (live.runs, live.failures) == (3, 1)
+    assert live.avg_duration_ms == pytest.approx(statistics.mean([1000, 3000, 2000]))
+    assert live.p95_duration_ms == pytest.approx(p95([1000, 3000, 2000]))
+    assert by_job["Referral Tier 2 Processor"].runs == 1
+    assert by_job["Referral Tier 2 Processor"].avg_duration_ms is None
+    assert kpis.runs == 6
+    assert kpis.avg_duration_ms == pytest.approx(statistics.mean([1000, 3000, 2000, 500, 700]))
+    assert kpis.metadata_errors == 1
+
+
+def test_overlap_counts_the_run_that_never_completed(schema: DatabaseSpec) -> None:
+    kpis = db_kpis(DSN, schema, T0, T0 + timedelta(hours=1))
+    # From 0.2 s to 0.5 s: Live Stats Sync, Badge Auto-Unlock and the unfinished referral run.
+    assert kpis.max_overlap == 3
+
+
+def test_an_empty_window_has_no_duration_rather_than_zero(schema: DatabaseSpec) -> None:
+    kpis = db_kpis(DSN, schema, T0 - timedelta(days=1), T0 - timedelta(hours=1))
+    assert (kpis.runs, kpis.avg_duration_ms, kpis.max_overlap) == (0, None, 0)
+
+
+def test_an_unreachable_database_is_unavailable_with_a_reason_and_no_password() -> None:
+    with pytest.raises(DatabaseUnavailable) as caught:
+        db_kpis("postgresql://app:hunter2@127.0.0.1:1/goalgpt", DatabaseSpec(), T0, T0)
+    assert "hunter2" not in str(caught.value)
+    assert "refused" in str(caught.value).lower() or "connect" in str(caught.value).lower()
+
+
+def test_a_missing_database_or_table_is_named(schema: DatabaseSpec) -> None:
+    with pytest.raises(DatabaseUnavailable, match="does not exist"):
+        db_kpis("postgresql://postgres@127.0.0.1:5432/no_such_db_stagger", schema, T0, T0)
+    with pytest.raises(DatabaseUnavailable, match="does not exist"):
+        db_kpis(DSN, DatabaseSpec(table="no_such_table_stagger"), T0, T0)
+
+
+def test_a_slow_database_hits_the_statement_timeout(schema: DatabaseSpec) -> None:
+    slow_view = schema.table.split(".")[0] + ".slow_jobs"
+    with psycopg.connect(DSN, autocommit=True) as connection:
+        connection.execute(
+            f"CREATE VIEW {slow_view} AS SELECT l.* FROM {schema.table} l, pg_sleep(2)"
+        )
+    slow = DatabaseSpec(table=slow_view, statement_timeout_ms=200)
+    with pytest.raises(DatabaseUnavailable, match="statement_timeout"):
+        db_kpis(DSN, slow, T0, T0 + timedelta(hours=1))
+
+
+def test_the_transaction_is_read_only(schema: DatabaseSpec) -> None:
+    db_kpis(DSN, schema, T0, T0 + timedelta(hours=1))
+    with psycopg.connect(DSN) as connection:
+        count = connection.execute(f"SELECT count(*) FROM {schema.table}").fetchone()
+    assert count == (len(ROWS),)
+
+
+def test_the_kpi_report_carries_database_kpis_or_why_not(
+    schema: DatabaseSpec, tmp_path: Path, clock: ManualClock
+) -> None:
+    app = make_app_dir(tmp_path / "app")
+    data = spec_data(
+        ["sim@prod-1.example.com"], app, known_hosts=tmp_path / "kh", key_file=tmp_path / "k"
+    )
+    data["database"] = {"table": schema.table}
+    spec = parse_spec(data)
+    clock.set(T0 + timedelta(hours=1))
+    settings = Settings.from_environ(
+        {"STAGGER_DB": str(tmp_path / "s.db"), "PROD_DATABASE_URL": DSN}
+    )
+    context = build_context(
+        settings, spec, transport=LocalTransport(), poster=ConsolePoster(io.StringIO()), clock=clock
+    )
+    report = measure(context, "prod", timedelta(hours=1))
+    assert report.measurements["job_duration_avg"].value == pytest.approx(1440.0)
+    assert report.measurements["db_metadata_errors"].value == 1
+    judged = {j.kpi: j for j in report.judgements}
+    assert judged["db_metadata_errors"].verdict.value == "alert"
+    assert judged["job_duration_avg"].reason == "no baseline captured"
+
+    staging = measure(context, "staging", timedelta(hours=1))
+    assert staging.measurements["job_duration_avg"].reason == "STAGING_DATABASE_URL is not set"
