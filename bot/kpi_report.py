@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.baselines import Baselines, with_baseline
 from bot.context import BotContext
 from bot.db_source import DatabaseUnavailable, db_kpis
 from bot.errors import RemoteError, UsageError
@@ -96,6 +97,7 @@ def measure(context: BotContext, env: str, window: timedelta) -> KpiReport:
         reports.append(HostReport(str(host), None, log_kpis(host_events, offsets)))
     measurements = _combine(answered, offsets, reports)
     measurements.update(database_measurements(context, env, start, end))
+    measurements = with_baseline(measurements, Baselines(context.store).latest(env))
     return KpiReport(
         env, start, end, tuple(reports), measurements,
         tuple(judge_all(context.spec.kpis, measurements)),

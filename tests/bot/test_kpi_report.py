@@ -114,3 +114,35 @@ def test_kpi_cli_rejects_a_bad_window_and_env(tmp_path: Path, bot: Bot) -> None:
         check=False,
     )
     assert result.returncode == 1 and "unknown environment 'qa'" in result.stderr
+
+
+def test_a_captured_baseline_makes_relative_targets_judgeable(bot: Bot) -> None:
+    write_log(bot)
+    assert (
+        "Capturing the baseline for prod"
+        in bot.command(OPERATOR, "baseline capture prod 6h").json()["text"]
+    )
+    posted = bot.slack.wait_for(
+        lambda call: "Baseline for prod captured" in call.text, method="chat.postMessage"
+    )
+    assert "lock_skips 1" in posted.text and "pool_util_max 90" in posted.text
+    assert "job_duration_avg" in posted.text  # named as not available: no database here
+    shown = bot.command(OPERATOR, "baseline show prod").json()["text"]
+    assert "*Baseline for prod*" in shown and f"<@{OPERATOR}>" in shown
+
+    with (bot.app_dir / "logs" / "combined.log").open("a", encoding="utf-8") as log:
+        log.write("2026-02-01 11:30:00.000 info: x skipped_lock\n" * 4)
+    report = measure(bot.context, "prod", parse_window("6h"))
+    lock = next(j for j in report.judgements if j.kpi == "lock_skips")
+    assert (lock.value, lock.baseline, lock.change_pct) == (5.0, 1.0, 400.0)
+    assert lock.verdict.value == "alert"  # +400% against an alert at +10%
+    audit = bot.context.audit.latest("prod", 1)[0]
+    assert audit["action"] == "baseline.captured" and audit["actor"] == OPERATOR
+
+
+def test_no_baseline_yet_is_said_plainly(bot: Bot) -> None:
+    assert (
+        bot.command(OPERATOR, "baseline show staging").json()["text"]
+        == "No baseline captured for staging yet."
+    )
+    assert "Say `capture` or `show`" in bot.command(OPERATOR, "baseline drop prod").json()["text"]
