@@ -288,8 +288,9 @@ class Spec(_Model):
         return [phase for phase in self.phases if phase.env == env]
 
 
-def _collisions(jobs: list[JobSpec]) -> list[str]:
-    """Seconds of one full cycle where two jobs start together."""
+def find_collisions(jobs: list[JobSpec]) -> list[tuple[int, tuple[str, ...]]]:
+    """Each second of one full cycle (the intervals' least common multiple) where two or
+    more jobs start, with their keys."""
     cycle = reduce(math.lcm, (job.interval_s for job in jobs), 1)
     if cycle > 7 * 86400:
         return []
@@ -297,7 +298,11 @@ def _collisions(jobs: list[JobSpec]) -> list[str]:
     for job in jobs:
         for second in range(job.offset_s, cycle, job.interval_s):
             starts.setdefault(second, []).append(job.key)
-    clashing = sorted({tuple(keys) for keys in starts.values() if len(keys) > 1})
+    return sorted((second, tuple(keys)) for second, keys in starts.items() if len(keys) > 1)
+
+
+def _collisions(jobs: list[JobSpec]) -> list[str]:
+    clashing = sorted({keys for _, keys in find_collisions(jobs)})
     return [
         f"jobs: {' and '.join(keys)} start in the same second "
         "(set allow_offset_collisions = true to accept this)"

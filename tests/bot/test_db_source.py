@@ -151,3 +151,33 @@ def test_the_kpi_report_carries_database_kpis_or_why_not(
 
     staging = measure(context, "staging", timedelta(hours=1))
     assert staging.measurements["job_duration_avg"].reason == "STAGING_DATABASE_URL is not set"
+
+
+def test_offsets_predicts_overlap_from_the_databases_durations(
+    schema: DatabaseSpec, tmp_path: Path, clock: ManualClock
+) -> None:
+    from bot.replies import Invocation
+    from bot.slack_app import run_followups
+    from commands import dispatch
+
+    data = spec_data(
+        ["sim@prod-1.example.com"], tmp_path, known_hosts=tmp_path / "kh", key_file=tmp_path / "k"
+    )
+    data["database"] = {"table": schema.table}
+    console = io.StringIO()
+    settings = Settings.from_environ(
+        {"STAGGER_DB": str(tmp_path / "s.db"), "PROD_DATABASE_URL": DSN}
+    )
+    context = build_context(
+        settings,
+        parse_spec(data),
+        transport=LocalTransport(),
+        poster=ConsolePoster(console),
+        clock=clock,
+    )
+    clock.set(T0 + timedelta(hours=1))
+    reply = dispatch(context, Invocation(user="U0OPS1", text="offsets prod"))
+    assert reply.text == "Reading job durations…"
+    run_followups(reply)
+    # Live Stats Sync (:45, 2 s avg) and Badge Auto-Unlock (:05, 0.6 s avg) never meet.
+    assert "at most 1 job(s) at once; measured in the same window: 3" in console.getvalue()

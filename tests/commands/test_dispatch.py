@@ -92,3 +92,9 @@ def test_audit_lists_the_newest_entries_first(context: BotContext) -> None:
     assert "rollback.requested* staging" in lines[1] and "second" in lines[1]
     assert "rollback.requested* prod" in lines[2]
     assert len(say(context, "audit prod").splitlines()) == 2
+
+
+def test_offsets_without_a_database_says_why_there_is_no_prediction(context: BotContext) -> None:
+    text = say(context, "offsets prod")
+    assert ":white_check_mark: PASSED" in text
+    assert "No predicted overlap: PROD_DATABASE_URL is not set" in text
