@@ -14,14 +14,25 @@ from bot.audit import AuditEntry
 from bot.context import BotContext
 from bot.errors import StaggerError, UsageError, UserError
 from bot.replies import Invocation, Reply
-from commands import approve, audit, baseline, deny, help, kpi, offsets, rollback, status
+from commands import (
+    analysis,
+    approve,
+    audit,
+    baseline,
+    deny,
+    help,
+    kpi,
+    offsets,
+    rollback,
+    status,
+)
 from commands.parsing import split_words
 
 logger = logging.getLogger(__name__)
 
 COMMANDS: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (help, status, kpi, baseline, offsets, rollback, approve, deny, audit)
+    for module in (help, status, kpi, baseline, analysis, offsets, rollback, approve, deny, audit)
 }
 
 

@@ -181,3 +181,52 @@ def test_offsets_predicts_overlap_from_the_databases_durations(
     run_followups(reply)
     # Live Stats Sync (:45, 2 s avg) and Badge Auto-Unlock (:05, 0.6 s avg) never meet.
     assert "at most 1 job(s) at once; measured in the same window: 3" in console.getvalue()
+
+
+def test_analysis_compares_now_with_the_baseline_per_kpi_and_per_job(
+    schema: DatabaseSpec, tmp_path: Path, clock: ManualClock
+) -> None:
+    from bot.baselines import Baseline, Baselines
+    from bot.replies import Invocation
+    from bot.slack_app import run_followups
+    from commands import dispatch
+
+    app = make_app_dir(tmp_path / "app")
+    data = spec_data(
+        ["sim@prod-1.example.com"], app, known_hosts=tmp_path / "kh", key_file=tmp_path / "k"
+    )
+    data["database"] = {"table": schema.table}
+    console = io.StringIO()
+    settings = Settings.from_environ(
+        {"STAGGER_DB": str(tmp_path / "s.db"), "PROD_DATABASE_URL": DSN}
+    )
+    context = build_context(
+        settings,
+        parse_spec(data),
+        transport=LocalTransport(),
+        poster=ConsolePoster(console),
+        clock=clock,
+    )
+    clock.set(T0 + timedelta(hours=1))
+    assert (
+        "baseline capture prod"
+        in dispatch(context, Invocation(user="U0OPS1", text="analysis prod")).text
+    )
+    # Baseline: the first minute only (Live Stats Sync 1000 ms, Badge 500 ms, unfinished referral).
+    Baselines(context.store).save(
+        Baseline(
+            "prod",
+            T0,
+            T0,
+            T0 + timedelta(seconds=59),
+            "U0OPS1",
+            {"job_duration_avg": 750.0, "db_metadata_errors": 0.0},
+        )
+    )
+    reply = dispatch(context, Invocation(user="U0OPS1", text="analysis prod 1h"))
+    run_followups(reply)
+    rows = {" ".join(line.split()) for line in console.getvalue().splitlines()}
+    assert "job_duration_avg 750 1440 +92.0%" in rows
+    assert "db_metadata_errors 0 1 new" in rows
+    assert "Live Stats Sync 1→3 0→1 1000→2000 +100.0%" in rows
+    assert "Badge Auto-Unlock 1→2 0→1 500→600 +20.0%" in rows
