@@ -17,7 +17,13 @@ from bot.log_lines import LogEvent, Malformed, parse_line
 from bot.remote import CommandResult, RemoteSession
 from bot.spec import LogSpec
 
-_TAIL_WINDOW = 1 << 20  # where to look for the start of a partial last line
+_TAIL_WINDOW = 64 * 1024  # where to look for the start of a partial last line
+_FIRST_CHUNK = 32 * 1024 * 1024  # log bytes per command; halved while the output overflows
+_SMALLEST_CHUNK = 64 * 1024
+
+
+class _OutputTooLarge(Exception):
+    """The matching lines of a chunk overflowed the transport's output limit."""
 
 
 @dataclass(frozen=True)
@@ -71,11 +77,37 @@ def scan_log(
     scanned = 0
     end = 0
     for part in ranges:
-        part_events, part_malformed, end = _scan_range(session, part, spec, timeout)
+        part_events, part_malformed, end = _scan_in_chunks(session, host, part, spec, timeout)
         events.extend(part_events)
         malformed += part_malformed
         scanned += end - part.start
     return ScanResult(tuple(events), malformed, LogCursor(inode, end), scanned, rotated)
+
+
+def _scan_in_chunks(
+    session: RemoteSession, host: str, part: _Range, spec: LogSpec, timeout: float
+) -> tuple[list[LogEvent], int, int]:
+    """The range, a chunk per command, so no command's output outgrows the transport."""
+    events: list[LogEvent] = []
+    malformed = 0
+    position, chunk = part.start, _FIRST_CHUNK
+    while position < part.end:
+        piece = _Range(part.path, position, min(part.end, position + chunk))
+        try:
+            chunk_events, chunk_malformed, whole_end = _scan_range(session, piece, spec, timeout)
+        except _OutputTooLarge:
+            if chunk <= _SMALLEST_CHUNK:
+                raise RemoteError(
+                    host, f"{part.path}: matching lines too dense to read within the output limit"
+                ) from None
+            chunk //= 2
+            continue
+        events.extend(chunk_events)
+        malformed += chunk_malformed
+        if whole_end == position:
+            break  # no whole line yet: it waits for the next scan
+        position = whole_end
+    return events, malformed, position
 
 
 def _stat(
@@ -122,6 +154,8 @@ def _scan_range(
         timeout=timeout,
     )
     _require(result, part.path)
+    if result.truncated:
+        raise _OutputTooLarge
     last_byte, _, matches = result.stdout.partition(b"\n\n")
     whole_end = part.end
     if last_byte.strip() != b"0a":
@@ -150,8 +184,10 @@ def _start_of_partial_line(session: RemoteSession, part: _Range, timeout: float)
         timeout=timeout,
     )
     _require(result, part.path)
+    if result.truncated:
+        raise _OutputTooLarge
     newline = result.stdout.rfind(b"\n")
     if newline < 0:
-        # No line ends in the last MiB: read nothing this time rather than split a line.
+        # No line ends in the window: read nothing this time rather than split a line.
         return part.start
     return window_start + newline + 1

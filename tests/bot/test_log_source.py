@@ -178,3 +178,15 @@ def test_a_missing_log_file_is_an_error_naming_it(
 ) -> None:
     with pytest.raises(RemoteError, match=r"combined\.log not found"):
         scan(ssh_transport, sshd, tmp_path / "combined.log", None)
+
+
+def test_a_scan_bigger_than_the_output_limit_is_read_in_chunks_and_loses_nothing(
+    sshd: SshdServer, tmp_path: Path
+) -> None:
+    log = tmp_path / "combined.log"
+    log.write_bytes(generate(3000, seed=4))
+    small = SshTransport(sshd.client_key, sshd.known_hosts, max_output_bytes=70_000)
+    result = scan(small, sshd, log, None)
+    assert kinds(result)[EventKind.JOB_STARTED] == grep_count(log, "Job started")
+    assert [e.value for e in result.events if e.kind is EventKind.POOL] == pool_values(log)
+    assert result.cursor.offset == log.stat().st_size
