@@ -40,7 +40,7 @@ _ADDRESS = re.compile(
     r"(?P<user>[^@]*)@(?:\[(?P<v6>[^]]*)\]|(?P<host>[^@:[\]]*))(?::(?P<port>.*))?"
 )
 _CHUNK = 65536
-_POLL_S = 0.05
+_POLL_S = 0.01  # select() wakes on output, not on the exit status: keep this short
 _DRAIN_GRACE_S = 2.0  # after the exit status, for output held open by a background child
 
 

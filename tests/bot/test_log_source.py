@@ -185,8 +185,21 @@ def test_a_scan_bigger_than_the_output_limit_is_read_in_chunks_and_loses_nothing
 ) -> None:
     log = tmp_path / "combined.log"
     log.write_bytes(generate(3000, seed=4))
-    small = SshTransport(sshd.client_key, sshd.known_hosts, max_output_bytes=70_000)
+    small = SshTransport(sshd.client_key, sshd.known_hosts, max_output_bytes=120_000)
     result = scan(small, sshd, log, None)
     assert kinds(result)[EventKind.JOB_STARTED] == grep_count(log, "Job started")
     assert [e.value for e in result.events if e.kind is EventKind.POOL] == pool_values(log)
     assert result.cursor.offset == log.stat().st_size
+
+
+def test_a_long_partial_last_line_is_found_and_waits(
+    ssh_transport: SshTransport, sshd: SshdServer, tmp_path: Path
+) -> None:
+    log = tmp_path / "combined.log"
+    log.write_bytes(
+        b"2026-02-01 12:00:00.000 info: Job started: A\n"
+        b"2026-02-01 12:00:01.000 info: Job started: B " + b"x" * 40000
+    )
+    first = scan(ssh_transport, sshd, log, None)
+    assert [event.job for event in first.events] == ["A"]
+    assert first.cursor.offset == len(b"2026-02-01 12:00:00.000 info: Job started: A\n")
