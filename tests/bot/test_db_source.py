@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from bot.clock import ManualClock
+from bot.context import BotContext
 from bot.db_source import DatabaseUnavailable, db_kpis
 from bot.kpi_report import measure
 from bot.poster import ConsolePoster
@@ -153,15 +154,13 @@ def test_the_kpi_report_carries_database_kpis_or_why_not(
     assert staging.measurements["job_duration_avg"].reason == "STAGING_DATABASE_URL is not set"
 
 
-def test_offsets_predicts_overlap_from_the_databases_durations(
+def db_context(
     schema: DatabaseSpec, tmp_path: Path, clock: ManualClock
-) -> None:
-    from bot.replies import Invocation
-    from bot.slack_app import run_followups
-    from commands import dispatch
-
+) -> tuple[BotContext, io.StringIO]:
+    """A bot on a local shell and this test's job table, at T0 + 1h, posting to a console."""
+    app = make_app_dir(tmp_path / "app")
     data = spec_data(
-        ["sim@prod-1.example.com"], tmp_path, known_hosts=tmp_path / "kh", key_file=tmp_path / "k"
+        ["sim@prod-1.example.com"], app, known_hosts=tmp_path / "kh", key_file=tmp_path / "k"
     )
     data["database"] = {"table": schema.table}
     console = io.StringIO()
@@ -169,13 +168,21 @@ def test_offsets_predicts_overlap_from_the_databases_durations(
         {"STAGGER_DB": str(tmp_path / "s.db"), "PROD_DATABASE_URL": DSN}
     )
     context = build_context(
-        settings,
-        parse_spec(data),
-        transport=LocalTransport(),
-        poster=ConsolePoster(console),
+        settings, parse_spec(data), transport=LocalTransport(), poster=ConsolePoster(console),
         clock=clock,
-    )
+    )  # fmt: skip
     clock.set(T0 + timedelta(hours=1))
+    return context, console
+
+
+def test_offsets_predicts_overlap_from_the_databases_durations(
+    schema: DatabaseSpec, tmp_path: Path, clock: ManualClock
+) -> None:
+    from bot.replies import Invocation
+    from bot.slack_app import run_followups
+    from commands import dispatch
+
+    context, console = db_context(schema, tmp_path, clock)
     reply = dispatch(context, Invocation(user="U0OPS1", text="offsets prod"))
     assert reply.text == "Reading job durations…"
     run_followups(reply)
@@ -191,23 +198,7 @@ def test_analysis_compares_now_with_the_baseline_per_kpi_and_per_job(
     from bot.slack_app import run_followups
     from commands import dispatch
 
-    app = make_app_dir(tmp_path / "app")
-    data = spec_data(
-        ["sim@prod-1.example.com"], app, known_hosts=tmp_path / "kh", key_file=tmp_path / "k"
-    )
-    data["database"] = {"table": schema.table}
-    console = io.StringIO()
-    settings = Settings.from_environ(
-        {"STAGGER_DB": str(tmp_path / "s.db"), "PROD_DATABASE_URL": DSN}
-    )
-    context = build_context(
-        settings,
-        parse_spec(data),
-        transport=LocalTransport(),
-        poster=ConsolePoster(console),
-        clock=clock,
-    )
-    clock.set(T0 + timedelta(hours=1))
+    context, console = db_context(schema, tmp_path, clock)
     assert (
         "baseline capture prod"
         in dispatch(context, Invocation(user="U0OPS1", text="analysis prod")).text
