@@ -28,3 +28,10 @@ class BotContext:
 
     def record(self, entry: AuditEntry) -> int:
         return self.audit.record(entry, self.clock.now())
+
+    def database_url(self, env: str) -> SecretStr | str:
+        """The env's DSN, or (as a plain str) why there is none."""
+        variable = self.spec.environments[env].database_url_env
+        if variable is None:
+            return f"{env} has no database_url_env in the spec"
+        return self.database_urls.get(variable) or f"{variable} is not set"

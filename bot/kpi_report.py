@@ -109,11 +109,9 @@ def database_measurements(
 ) -> dict[str, Measurement]:
     """job_duration_avg, db_metadata_errors and db_max_overlap, or why they are unavailable."""
     names = ("job_duration_avg", "db_metadata_errors", "db_max_overlap")
-    variable = context.spec.environments[env].database_url_env
-    dsn = context.database_urls.get(variable) if variable else None
-    if dsn is None:
-        reason = f"{variable} is not set" if variable else "no database_url_env for this env"
-        return {name: Measurement(None, reason=reason) for name in names}
+    dsn = context.database_url(env)
+    if isinstance(dsn, str):
+        return {name: Measurement(None, reason=dsn) for name in names}
     try:
         kpis = db_kpis(dsn.get_secret_value(), context.spec.database, start, end)
     except DatabaseUnavailable as error:

@@ -157,13 +157,12 @@ def _scan_range(
     length = part.end - part.start
     if length <= 0:
         return [], 0, part.start
-    quoted = shlex.quote(part.path)
     window_start = max(part.start, part.end - _TAIL_WINDOW)
     window_length = part.end - window_start
     patterns = " ".join(f"-e {shlex.quote(value)}" for value in spec.patterns().values())
     result = session.run(
-        f"tail -c +{window_start + 1} -- {quoted} | head -c {window_length}; "
-        f"tail -c +{part.start + 1} -- {quoted} | head -c {length} "
+        f"{_bytes_of(part.path, window_start, part.end)}; "
+        f"{_bytes_of(part.path, part.start, part.end)} "
         f"| LC_ALL=C grep -a -b -F {patterns}; rc=$?; [ $rc -le 1 ]",
         timeout=timeout,
     )
@@ -173,14 +172,9 @@ def _scan_range(
     window, matches = result.stdout[:window_length], result.stdout[window_length:]
     if len(window) != window_length:
         raise _FileChanged
-    whole_end = part.end
-    if not window.endswith(b"\n"):
-        newline = window.rfind(b"\n")
-        whole_end = (
-            window_start + newline + 1
-            if newline >= 0
-            else _start_of_long_partial_line(session, part, timeout)
-        )
+    whole_end = _end_of_last_line(window, window_start)
+    if whole_end is None:
+        whole_end = _start_of_long_partial_line(session, part, timeout)
     events: list[LogEvent] = []
     malformed = 0
     for line in matches.split(b"\n"):
@@ -199,14 +193,21 @@ def _scan_range(
 
 def _start_of_long_partial_line(session: RemoteSession, part: _Range, timeout: float) -> int:
     window_start = max(part.start, part.end - _LONG_LINE_WINDOW)
-    result = session.run(
-        f"tail -c +{window_start + 1} -- {shlex.quote(part.path)} "
-        f"| head -c {part.end - window_start}",
-        timeout=timeout,
-    )
+    result = session.run(_bytes_of(part.path, window_start, part.end), timeout=timeout)
     _require(result, part.path)
     if result.truncated:
         raise _OutputTooLarge
-    newline = result.stdout.rfind(b"\n")
+    end = _end_of_last_line(result.stdout, window_start)
     # No line ends in the window either: read nothing this time rather than split a line.
-    return part.start if newline < 0 else window_start + newline + 1
+    return part.start if end is None else end
+
+
+def _bytes_of(path: str, start: int, end: int) -> str:
+    """A shell pipeline printing bytes [start, end) of `path`; tail seeks, so it is cheap."""
+    return f"tail -c +{start + 1} -- {shlex.quote(path)} | head -c {end - start}"
+
+
+def _end_of_last_line(window: bytes, window_start: int) -> int | None:
+    """Where the last whole line in `window` ends, as a file offset; None if none ends."""
+    newline = window.rfind(b"\n")
+    return None if newline < 0 else window_start + newline + 1

@@ -74,10 +74,9 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
             f"against the baseline of {since:%Y-%m-%d %H:%M}–{until:%Y-%m-%d %H:%M}\n"
             "```\n" + "\n".join(kpi_rows(report)) + "\n```"
         )
-        variable = context.spec.environments[env].database_url_env
-        dsn = context.database_urls.get(variable) if variable else None
-        if dsn is None:
-            text += f"\n_Per job: {variable or 'database_url_env'} is not set._"
+        dsn = context.database_url(env)
+        if isinstance(dsn, str):
+            text += f"\n_Per job: {dsn}._"
         else:
             try:
                 spec = context.spec.database

@@ -26,12 +26,9 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
             text=table + "\n_Give an environment to predict the overlap from its durations._"
         )
     env = require_env(context.spec, words[0], NAME)
-    variable = context.spec.environments[env].database_url_env
-    dsn = context.database_urls.get(variable) if variable else None
-    if dsn is None:
-        return Reply(
-            text=table + f"\n_No predicted overlap: {variable or 'database_url_env'} is not set._"
-        )
+    dsn = context.database_url(env)
+    if isinstance(dsn, str):
+        return Reply(text=table + f"\n_No predicted overlap: {dsn}._")
     channel = invocation.channel or context.spec.channel
 
     def predict() -> None:
