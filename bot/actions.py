@@ -28,9 +28,9 @@ from bot.audit import AuditEntry
 from bot.clock import isoformat
 from bot.context import BotContext
 from bot.errors import NotAllowed, UserError
+from bot.execution import execute_request
 from bot.replies import Reply, Source
 from bot.request_message import refresh_request_message
-from bot.rollback import RollbackRunner, execute_quietly
 
 logger = logging.getLogger(__name__)
 
@@ -88,30 +88,92 @@ class Actions:
             expires_at=expiry(policy, now),
             required=policy.required,
         )
+        return self.submit(request, source)
+
+    def propose_rollback(self, env: str, reason: str, *, auto: bool) -> Reply:
+        """The bot's own rollback request (a failed validation or a fired trigger): posted
+        for the approvers, or run at once where the env sets `auto_rollback`."""
+        open_rollbacks = [
+            request
+            for request in self.context.store.open_requests(env)
+            if request.action == "rollback" and not request.args
+        ]
+        if open_rollbacks:
+            return Reply(text=f"A rollback of {env} is already open as `{open_rollbacks[0].id}`.")
+        environment = self.context.spec.environments[env]
+        now = self.context.clock.now()
+        request = ApprovalRequest(
+            id=new_request_id(),
+            action="rollback",
+            env=env,
+            args={},
+            requester="stagger-bot",
+            reason=reason,
+            created_at=now,
+            expires_at=expiry(environment.approvals, now),
+            required=0 if auto else environment.approvals.required,
+        )
+        return self.submit(request, "scheduler")
+
+    def submit(self, request: ApprovalRequest, source: Source) -> Reply:
+        """Store a new request, audit it, and post it for approval (or start it at once
+        where no approval is required). A rollback closes pending transitions of its env."""
+        context = self.context
         context.store.add_request(request)
         context.record(
             AuditEntry(
-                user,
+                request.requester,
                 source,
-                "rollback.requested",
-                env,
-                {**arguments, "request": request.id},
+                f"{request.action}.requested",
+                request.env,
+                {**request.args, "request": request.id},
                 "pending",
-                reason,
+                request.reason,
             )
         )
-        if policy.required == 0:
+        if request.action == "rollback":
+            self._preempt_transitions(request)
+        if request.required == 0:
             return self._start_without_approval(request, source)
+        policy = context.spec.environments[request.env].approvals
         return Reply(
             text=(
-                f"Rollback request `{request.id}` for {request.target} "
-                f"posted in <#{spec.channel}>; "
-                f"it needs {policy.required} approval(s) from "
+                f"{request.action.capitalize()} request `{request.id}` for {request.target} "
+                f"posted in <#{context.spec.channel}>; "
+                f"it needs {request.required} approval(s) from "
                 + ", ".join(f"<@{approver}>" for approver in policy.approvers)
                 + f" within {policy.expires_after_min} min."
             ),
             followups=(lambda: self._post_request(request),),
         )
+
+    def _preempt_transitions(self, rollback: ApprovalRequest) -> None:
+        for pending in self.context.store.open_requests(rollback.env):
+            if pending.action != "transition" or not self.context.store.transition(
+                pending.id,
+                (Status.PENDING,),
+                Status.CANCELLED,
+                decided_by="stagger-bot",
+                decided_at=self.context.clock.now(),
+                outcome=f"pre-empted by rollback {rollback.id}",
+            ):
+                continue
+            self.context.record(
+                AuditEntry(
+                    "bot",
+                    "bot",
+                    "transition.cancelled",
+                    pending.env,
+                    {"request": pending.id, "rollback": rollback.id},
+                    "cancelled",
+                    "pre-empted by a rollback request",
+                )
+            )
+            refresh_request_message(
+                self.context,
+                replace(pending, status=Status.CANCELLED),
+                f"Cancelled: rollback {rollback.id} was requested. Nothing was run.",
+            )
 
     def _post_request(self, request: ApprovalRequest) -> None:
         channel = self.context.spec.channel
@@ -149,21 +211,22 @@ class Actions:
             AuditEntry(
                 "bot",
                 source,
-                "rollback.approved",
+                f"{request.action}.approved",
                 request.env,
                 {"request": request.id},
                 "ok",
-                "no approval required for this environment",
+                "no approval required",
             )
         )
         executing = replace(request, status=Status.EXECUTING)
 
         def post_and_execute() -> None:
             self._post_request_executing(executing)
-            RollbackRunner(self.context).execute(request.id)
+            execute_request(self.context, request.id)
 
         return Reply(
-            text=f"Rolling back {request.target} now (`{request.id}`, no approval required).",
+            text=f"{'Rolling back' if request.action == 'rollback' else 'Moving'} "
+            f"{request.target} now (`{request.id}`, no approval required).",
             followups=(post_and_execute,),
         )
 
@@ -190,6 +253,16 @@ class Actions:
         if isinstance(decision, Refuse):
             self._refuse(request, user, source, "approve", decision, now)
         assert isinstance(decision, Approve)
+        busy = [
+            other
+            for other in context.store.open_requests(request.env)
+            if other.status is Status.EXECUTING and other.id != request.id
+        ]
+        if busy and decision.complete:
+            raise UserError(
+                f"`{busy[0].id}` ({busy[0].description}) is executing on {request.env} right "
+                "now; approve again when its result is posted (seconds)."
+            )
         if not context.store.record_approval(request, decision.approved_by):
             raise UserError(f"Request `{request.id}` changed while you clicked; look again.")
         context.record(
@@ -218,7 +291,7 @@ class Actions:
         refresh_request_message(self.context, executing, f"Approved by <@{user}>; executing.")
         return Reply(
             text=f"Approved `{request.id}`; executing {request.description} now.",
-            followups=(lambda: execute_quietly(self.context, request.id),),
+            followups=(lambda: execute_request(self.context, request.id),),
         )
 
     def deny(self, request_id: str, user: str, source: Source, reason: str) -> Reply:

@@ -50,13 +50,19 @@ class ApprovalRequest:
 
     @property
     def target(self) -> str:
-        """`prod`, or `prod (job LIVE_STATS_SYNC)`."""
+        """`prod`, `prod (job LIVE_STATS_SYNC)`, or for a transition `prod to prod-stagger`."""
+        if self.action == "transition":
+            return f"{self.env} to {self.args.get('phase', '?')}"
         job = self.args.get("job")
         return self.env + (f" (job {job})" if job else "")
 
     @property
+    def forced(self) -> bool:
+        return self.args.get("forced") == "yes"
+
+    @property
     def description(self) -> str:
-        return f"{self.action} {self.target}"
+        return f"{self.action} {self.target}" + (" (forced)" if self.forced else "")
 
 
 @dataclass(frozen=True)

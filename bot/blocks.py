@@ -10,6 +10,7 @@ from bot.spec import Spec
 
 APPROVE_ACTION = "stagger_approve"
 DENY_ACTION = "stagger_deny"
+REQUEST_ROLLBACK_ACTION = "stagger_request_rollback"
 
 _STATUS_MARK = {
     Status.PENDING: ":hourglass_flowing_sand:",
@@ -43,7 +44,8 @@ def request_summary(request: ApprovalRequest) -> str:
         f"*{escape(request.description)}* — request `{request.id}`\n"
         f"*Requested by:* <@{request.requester}>\n"
         f"*Reason:* {escape(request.reason) or '_none given_'}\n"
-        f"*Approvals:* {approvals} ({approvers})\n"
+        + (f"*Gates:*\n{request.args['gates']}\n" if request.args.get("gates") else "")
+        + f"*Approvals:* {approvals} ({approvers})\n"
         f"*Expires:* <!date^{int(request.expires_at.timestamp())}^{{time}} {{date_short}}|"
         f"{request.expires_at:%Y-%m-%d %H:%M} UTC>"
     )
@@ -70,6 +72,26 @@ def approval_request_blocks(request: ApprovalRequest) -> list[Block]:
                     "style": "danger",
                     "value": request.id,
                 },
+            ],
+        },
+    ]
+
+
+def rollback_offer_blocks(text: str, env: str) -> list[Block]:
+    """A message with a one-click `Request rollback` (it still needs the approvals)."""
+    return [
+        section(text),
+        {
+            "type": "actions",
+            "block_id": f"offer:{env}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": REQUEST_ROLLBACK_ACTION,
+                    "text": {"type": "plain_text", "text": f"Request rollback of {env}"},
+                    "style": "danger",
+                    "value": env,
+                }
             ],
         },
     ]

@@ -157,6 +157,8 @@ def _kpi(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
 
 
 def _slack_parts(settings: Settings, spec: Spec, need_app_token: bool = False) -> Any:
+    from bot.check_schedule import CheckSchedule
+    from bot.execution import recover_interrupted
     from bot.poster import SlackPoster, web_client
     from bot.runtime import build_context
     from bot.scheduler import build_scheduler
@@ -178,9 +180,8 @@ def _slack_parts(settings: Settings, spec: Spec, need_app_token: bool = False) -
     context = build_context(settings, spec, poster=SlackPoster(client))
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack")
     app = build_app(context, settings.slack_signing_secret.get_secret_value(), client, executor)
-    from bot.rollback import RollbackRunner
-
-    RollbackRunner(context).recover_interrupted()
+    recover_interrupted(context)
+    CheckSchedule(context.store).release_running()
     scheduler = build_scheduler(context)
     return executor, app, scheduler
 

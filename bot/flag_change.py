@@ -90,7 +90,7 @@ def _apply_on_host(
 ) -> HostOutcome:
     try:
         with transport.connect(host) as session:
-            return _HostRun(session, environment, change, timeouts, stamp, observe).run(str(host))
+            return _HostRun(session, environment, change, timeouts, stamp, observe).run(host)
     except RemoteError as error:
         return HostOutcome(str(host), False, error.reason)
     except Exception as error:  # a host's failure must never hide the other hosts' results
@@ -122,8 +122,9 @@ class _HostRun:
         self.observe(result)
         return result
 
-    def run(self, host: str) -> HostOutcome:
-        env_path = self.environment.env_file_path
+    def run(self, address: HostAddress) -> HostOutcome:
+        host = str(address)
+        env_path = self.environment.env_file_on(address)
         read = self._run(f"cat -- {shlex.quote(env_path)}")
         if not read.ok:
             return HostOutcome(host, False, f"cannot read {env_path}: {_why(read)}")
@@ -137,13 +138,14 @@ class _HostRun:
             return HostOutcome(host, False, f"{env_path} does not hold what was written", backup)
         if read_env_value(new, self.change.key) != self.change.value:
             return HostOutcome(host, False, f"{self.change.key} did not take in {env_path}", backup)
-        log_path = self.environment.log_file_path
+        log_path = self.environment.log_file_on(address)
         size = self._run(f"stat -c %s -- {shlex.quote(log_path)} 2>/dev/null || echo 0")
         offset = (
             int(size.stdout.strip() or b"0") if size.ok and size.stdout.strip().isdigit() else 0
         )
         reload = self._run(
-            f"cd -- {shlex.quote(self.environment.app_dir)} && {self.environment.reload_command}"
+            f"cd -- {shlex.quote(self.environment.app_dir_on(address))} && "
+            f"{self.environment.reload_command}"
         )
         if not reload.ok:
             return HostOutcome(host, False, f"reload failed: {_why(reload)}", backup)

@@ -64,7 +64,7 @@ def expected_offsets(context: BotContext, env: str) -> dict[str, int]:
 
 def _scan_host(context: BotContext, env: str, host: HostAddress, events: EventLog) -> str | None:
     environment = context.spec.environments[env]
-    path = environment.log_file_path
+    path = environment.log_file_on(host)
     try:
         with context.transport.connect(host) as session:
             cursor = events.cursor(env, str(host), path)
@@ -102,6 +102,12 @@ def measure(context: BotContext, env: str, window: timedelta) -> KpiReport:
         env, start, end, tuple(reports), measurements,
         tuple(judge_all(context.spec.kpis, measurements)),
     )  # fmt: skip
+
+
+def measure_since(context: BotContext, env: str, start: datetime) -> KpiReport:
+    """The KPIs from `start` (a phase's beginning) until now; at least the last minute."""
+    window = max(context.clock.now() - start, timedelta(minutes=1))
+    return measure(context, env, window)
 
 
 def database_measurements(

@@ -1,8 +1,7 @@
 """Executing an approved rollback on every host, and reporting what happened.
 
-Only a request claimed as EXECUTING (one atomic UPDATE) is run, so a double click or a
-retry can't run it twice; a request left EXECUTING by a crash is reported at start as
-interrupted, never re-run silently.
+A full rollback verified on every host ends the rollout's current phase as `rolled back`;
+a per-job rollback leaves the phase alone.
 """
 
 from __future__ import annotations
@@ -15,16 +14,14 @@ from bot import blocks
 from bot.approvals import ApprovalRequest, Status
 from bot.audit import AuditEntry
 from bot.context import BotContext
-from bot.flag_change import ChangeOutcome, FlagChange, Timeouts, apply_everywhere
-from bot.remote import CommandResult
+from bot.errors import UserError
+from bot.flag_change import ChangeOutcome, FlagChange
+from bot.request_change import apply_for_request
 from bot.request_message import refresh_request_message
 from bot.store import EnvState
+from bot.timeline import ROLLED_BACK, Entry, Timeline
 
 logger = logging.getLogger(__name__)
-
-
-def execute_quietly(context: BotContext, request_id: str) -> None:
-    RollbackRunner(context).execute(request_id)
 
 
 class RollbackRunner:
@@ -68,32 +65,7 @@ class RollbackRunner:
             )
         )
 
-        def observe(result: CommandResult) -> None:
-            context.record(
-                AuditEntry(
-                    "bot",
-                    "bot",
-                    "ssh",
-                    request.env,
-                    {
-                        "request": request.id,
-                        "host": result.host,
-                        "command": result.command,
-                        "exit_status": result.exit_status,
-                        "duration_s": round(result.duration_s, 3),
-                    },
-                    "ok" if result.ok else ("timeout" if result.timed_out else "failed"),
-                )
-            )
-
-        outcome = apply_everywhere(
-            environment,
-            change,
-            context.transport,
-            timeouts=Timeouts(context.spec.ssh.command_timeout_s, flag.verify_timeout_s),
-            stamp=context.clock.now().strftime("%Y%m%dT%H%M%SZ"),
-            observe=observe,
-        )
+        outcome = apply_for_request(context, request, environment, change)
         self._finish(request, outcome)
         return outcome
 
@@ -169,51 +141,28 @@ class RollbackRunner:
                 replace(state, disabled_jobs=jobs, note=f"{job_key} rolled back by {request.id}")
             )
         else:
+            note = f"{request.id}: {request.reason}" if request.reason else request.id
             store.set_env_state(
                 EnvState(
                     env=request.env,
-                    phase="rolled back",
+                    phase=ROLLED_BACK,
                     stagger_enabled=False,
                     since=now,
                     disabled_jobs=state.disabled_jobs,
-                    note=f"{request.id}: {request.reason}" if request.reason else request.id,
+                    note=note,
                 )
             )
+            self._abort_rollout(request, now, note)
 
-    def recover_interrupted(self) -> list[ApprovalRequest]:
-        """At start: requests left EXECUTING by a crash are reported, never re-run silently."""
-        interrupted = []
-        for request in self.context.store.requests_in(Status.EXECUTING):
-            if not self.context.store.transition(
-                request.id,
-                (Status.EXECUTING,),
-                Status.INTERRUPTED,
-                outcome="the bot stopped while executing it",
-            ):
-                continue
-            self.context.record(
-                AuditEntry(
-                    "bot",
-                    "bot",
-                    "rollback.interrupted",
-                    request.env,
-                    {"request": request.id},
-                    "failed",
-                    "the bot stopped during execution; hosts were not verified",
-                )
-            )
-            self.context.poster.post(
-                self.context.spec.channel,
-                f":warning: *{request.description} (`{request.id}`) was interrupted*: "
-                "the bot stopped while executing it, so the hosts are not verified. "
-                "Check `/stagger status` and request it again if it is still needed.",
-                thread_ts=request.message_ts,
-                broadcast=True,
-            )
-            refresh_request_message(
-                self.context,
-                replace(request, status=Status.INTERRUPTED),
-                "Interrupted; not verified.",
-            )
-            interrupted.append(request)
-        return interrupted
+    def _abort_rollout(self, request: ApprovalRequest, now: datetime, note: str) -> None:
+        timeline = Timeline(self.context.store)
+        current = timeline.current()
+        if current is None or current.is_terminal:
+            return
+        entry = Entry(
+            ROLLED_BACK, request.env, now, "rolled back", request.id, request.approved_by, note=note
+        )
+        try:
+            timeline.enter(entry, expected_current=current.id)
+        except UserError:
+            logger.warning("the rollout moved while rollback %s finished", request.id)

@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltResponse
 from slack_sdk import WebClient
 
-from bot.blocks import APPROVE_ACTION, DENY_ACTION
+from bot.blocks import APPROVE_ACTION, DENY_ACTION, REQUEST_ROLLBACK_ACTION
 from bot.context import BotContext
 from bot.replies import Invocation, Reply
 from commands import dispatch
@@ -66,10 +66,9 @@ def build_app(
         ack()
         user = str(body.get("user", {}).get("id", ""))
         channel = str(body.get("channel", {}).get("id") or context.spec.channel)
-        request_id = str(action.get("value", ""))[:40]
+        value = str(action.get("value", ""))[:40]
         reply = dispatch(
-            context,
-            Invocation(user=user, text=f"{verb} {shlex.quote(request_id)}", channel=channel),
+            context, Invocation(user=user, text=f"{verb} {shlex.quote(value)}", channel=channel)
         )
         context.poster.ephemeral(channel, user, reply.text)
         run_followups(reply)
@@ -81,6 +80,10 @@ def build_app(
     @app.action(DENY_ACTION)
     def on_deny(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         on_button("deny", ack, body, action)
+
+    @app.action(REQUEST_ROLLBACK_ACTION)
+    def on_request_rollback(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        on_button("rollback", ack, body, action)
 
     return app
 

@@ -33,6 +33,29 @@ CONDITION = re.compile(r"^(change\s*)?(<|<=|>|>=)\s*(-?\d+(?:\.\d+)?)\s*(%)?$")
 
 UserId = Annotated[str, Field(pattern=SLACK_USER_ID.pattern)]
 
+# What the bot measures: from the logs, and from the job-execution table.
+LOG_KPI_NAMES = (
+    "pool_util_avg",
+    "pool_util_max",
+    "job_starts",
+    "job_completions",
+    "job_failures",
+    "error_rate",
+    "lock_skips",
+    "slow_queries",
+    "max_concurrent_jobs",
+    "collision_warnings",
+    "offset_misses",
+)
+DB_KPI_NAMES = ("job_duration_avg", "db_metadata_errors", "db_max_overlap")
+MEASURED_KPI_NAMES = LOG_KPI_NAMES + DB_KPI_NAMES
+
+
+def check_condition(value: str) -> str:
+    if not CONDITION.match(value.strip()):
+        raise ValueError(f"{value!r} is not a condition like '< 40', '> 60' or 'change <= -30%'")
+    return value.strip()
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -144,6 +167,9 @@ class EnvironmentSpec(_Model):
     reload_command: str = Field(default="pm2 reload ecosystem.config.js", min_length=1)
     database_url_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
     approvals: ApprovalPolicy
+    # Roll back at once (and say why) when a validation check or a trigger fails,
+    # instead of proposing it to the approvers.
+    auto_rollback: bool = False
 
     @field_validator("hosts")
     @classmethod
@@ -159,6 +185,8 @@ class EnvironmentSpec(_Model):
     def _absolute(cls, value: str) -> str:
         if not value.startswith("/"):
             raise ValueError("must be an absolute path")
+        if "{" in value.replace("{host}", "") or "}" in value.replace("{host}", ""):
+            raise ValueError("the only placeholder allowed is {host}")
         return value.rstrip("/") or "/"
 
     @field_validator("env_file", "log_file")
@@ -172,22 +200,36 @@ class EnvironmentSpec(_Model):
     def host_addresses(self) -> list[HostAddress]:
         return [HostAddress.parse(host) for host in self.hosts]
 
-    @property
-    def env_file_path(self) -> str:
-        return f"{self.app_dir}/{self.env_file}"
+    def app_dir_on(self, host: HostAddress) -> str:
+        """The app's folder on `host`; `{host}` in app_dir stands for the host's name."""
+        return self.app_dir.replace("{host}", host.host)
 
-    @property
-    def log_file_path(self) -> str:
-        return f"{self.app_dir}/{self.log_file}"
+    def env_file_on(self, host: HostAddress) -> str:
+        return f"{self.app_dir_on(host)}/{self.env_file}"
+
+    def log_file_on(self, host: HostAddress) -> str:
+        return f"{self.app_dir_on(host)}/{self.log_file}"
 
 
 class PhaseSpec(_Model):
+    """One runbook phase: where it runs, the flag it sets on entry, how long it must run,
+    and its success criteria (KPI name -> condition, like the KPI table's targets)."""
+
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,47}$")
     env: str
     stagger: bool
     min_duration_h: float = Field(ge=0)
     max_duration_h: float | None = Field(default=None, gt=0)
     description: str = ""
+    success: dict[str, str] = {}
+
+    @field_validator("success")
+    @classmethod
+    def _criteria(cls, success: dict[str, str]) -> dict[str, str]:
+        for kpi in success:
+            if kpi not in MEASURED_KPI_NAMES:
+                raise ValueError(f"unknown KPI {kpi!r}; known: {', '.join(MEASURED_KPI_NAMES)}")
+        return {kpi: check_condition(condition) for kpi, condition in success.items()}
 
     @model_validator(mode="after")
     def _max_after_min(self) -> PhaseSpec:
@@ -210,11 +252,7 @@ class KpiSpec(_Model):
     @field_validator("target", "alert")
     @classmethod
     def _condition(cls, value: str) -> str:
-        if not CONDITION.match(value.strip()):
-            raise ValueError(
-                f"{value!r} is not a condition like '< 40', '> 60' or 'change <= -30%'"
-            )
-        return value.strip()
+        return check_condition(value)
 
 
 class TriggerSpec(_Model):
@@ -227,7 +265,29 @@ class TriggerSpec(_Model):
     @field_validator("condition")
     @classmethod
     def _condition(cls, value: str) -> str:
-        return KpiSpec._condition(value)
+        return check_condition(value)
+
+
+class ValidationSpec(_Model):
+    """The runbook's first-30-minute validation after the stagger goes on."""
+
+    checks_after_min: list[int] = Field(default=[5, 15, 30], min_length=1)
+    max_concurrent_jobs: int = Field(default=2, ge=1)
+
+    @field_validator("checks_after_min")
+    @classmethod
+    def _ascending(cls, minutes: list[int]) -> list[int]:
+        if any(m <= 0 for m in minutes) or minutes != sorted(set(minutes)):
+            raise ValueError("must be positive minutes in ascending order, each once")
+        return minutes
+
+
+class AlertSpec(_Model):
+    """How often the thresholds and rollback triggers are evaluated, and over what window."""
+
+    every_min: int = Field(default=5, ge=1, le=24 * 60)
+    window_min: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    remind_every_min: int = Field(default=60, ge=1)
 
 
 class Spec(_Model):
@@ -244,6 +304,8 @@ class Spec(_Model):
     phases: list[PhaseSpec] = []
     kpis: dict[str, KpiSpec] = {}
     rollback_triggers: list[TriggerSpec] = []
+    validation: ValidationSpec = ValidationSpec()
+    alerts: AlertSpec = AlertSpec()
 
     @field_validator("environments")
     @classmethod
@@ -286,6 +348,9 @@ class Spec(_Model):
 
     def phases_of(self, env: str) -> list[PhaseSpec]:
         return [phase for phase in self.phases if phase.env == env]
+
+    def phase(self, name: str) -> PhaseSpec | None:
+        return next((phase for phase in self.phases if phase.name == name), None)
 
 
 def find_collisions(jobs: list[JobSpec]) -> list[tuple[int, tuple[str, ...]]]:

@@ -15,14 +15,18 @@ from bot.context import BotContext
 from bot.errors import StaggerError, UsageError, UserError
 from bot.replies import Invocation, Reply
 from commands import (
+    advance,
     analysis,
     approve,
     audit,
     baseline,
     deny,
     help,
+    history,
     kpi,
     offsets,
+    phase,
+    report,
     rollback,
     status,
 )
@@ -32,7 +36,22 @@ logger = logging.getLogger(__name__)
 
 COMMANDS: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (help, status, kpi, baseline, analysis, offsets, rollback, approve, deny, audit)
+    for module in (
+        help,
+        status,
+        advance,
+        phase,
+        history,
+        report,
+        kpi,
+        baseline,
+        analysis,
+        offsets,
+        rollback,
+        approve,
+        deny,
+        audit,
+    )
 }
 
 

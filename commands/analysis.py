@@ -1,7 +1,10 @@
-"""`/stagger analysis <env> [window]`: the runbook's before/after comparison — now against
-the env's baseline, KPI by KPI, and job by job from the database."""
+"""`/stagger analysis <env> [window]`: the runbook's before/after comparison — the current
+phase (or the window given) against the env's baseline phase, KPI by KPI, and job by job
+from the database."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from bot.baselines import Baselines
 from bot.blocks import format_value
@@ -11,13 +14,12 @@ from bot.errors import UsageError
 from bot.kpi_report import KpiReport, measure, parse_window
 from bot.replies import Invocation, Reply
 from bot.thresholds import change_pct
+from bot.timeline import Timeline
 from commands.parsing import require_env
 
 NAME = "analysis"
 USAGE = "analysis <env> [window]"
-SUMMARY = (
-    "Before/after: the KPIs over a window (default 24h) against the baseline, per KPI and per job."
-)
+SUMMARY = "Before/after: the current phase (or a window) against the baseline, per KPI and per job."
 
 
 def _change(now: float | None, before: float | None) -> str:
@@ -58,7 +60,13 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
     if len(words) > 2:
         raise UsageError(f"Unexpected `{words[2]}`.", NAME)
     env = require_env(context.spec, words[0] if words else None, NAME)
-    window = parse_window(words[1] if len(words) > 1 else "24h")
+    phase = Timeline(context.store).last_of(env)
+    if len(words) > 1:
+        window = parse_window(words[1])
+    elif phase is not None and phase.ended_at is None:
+        window = max(context.clock.now() - phase.started_at, timedelta(minutes=1))
+    else:
+        window = parse_window("24h")
     baseline = Baselines(context.store).latest(env)
     if baseline is None:
         return Reply(

@@ -28,9 +28,14 @@ class Parsed:
     options: dict[str, str] = field(default_factory=dict)
 
 
-def parse_options(words: list[str], command: str, value_options: tuple[str, ...]) -> Parsed:
-    """`--name VALUE` or `--name=VALUE` for the options given; anything else starting
-    with `--` is refused by name."""
+def parse_options(
+    words: list[str],
+    command: str,
+    value_options: tuple[str, ...],
+    flags: tuple[str, ...] = (),
+) -> Parsed:
+    """`--name VALUE` or `--name=VALUE` for the options given, `--flag` (value "yes") for
+    the flags; anything else starting with `--` is refused by name."""
     positionals: list[str] = []
     options: dict[str, str] = {}
     index = 0
@@ -38,6 +43,10 @@ def parse_options(words: list[str], command: str, value_options: tuple[str, ...]
         word = words[index]
         if word.startswith("--") and len(word) > 2:
             name, _, inline = word.partition("=")
+            if name in flags and not inline:
+                options[name] = "yes"
+                index += 1
+                continue
             if name not in value_options:
                 raise UsageError(f"Unknown option `{name}`.", command)
             if inline:

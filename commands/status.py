@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from bot.clock import describe_duration, isoformat
 from bot.context import BotContext
 from bot.errors import UsageError
+from bot.phases import next_phase
 from bot.replies import Invocation, Reply
+from bot.timeline import Timeline
 from commands.parsing import require_env
 
 NAME = "status"
 USAGE = "status [env]"
-SUMMARY = "Phase, stagger flag and open requests of each environment."
+SUMMARY = "The rollout's phase; each environment's flag and open requests."
+
+
+def rollout_line(context: BotContext, now: datetime) -> str:
+    current = Timeline(context.store).current()
+    if current is None:
+        first = context.spec.phases[0].name if context.spec.phases else "none"
+        return f"Rollout: *not started*; first phase {first} (`/stagger advance`)."
+    line = (
+        f"Rollout: *{current.phase}* on {current.env} since {isoformat(current.started_at)} "
+        f"({describe_duration(current.elapsed(now))}"
+    )
+    phase = context.spec.phase(current.phase)
+    if phase is not None:
+        minimum = timedelta(hours=phase.min_duration_h)
+        left = minimum - current.elapsed(now)
+        line += (
+            f" of at least {describe_duration(minimum)}; {describe_duration(left)} to go"
+            if left > timedelta(0)
+            else f"; its {describe_duration(minimum)} minimum is done"
+        )
+    following = next_phase(context.spec, current)
+    return line + ")" + (f"; next: {following.name}." if following else ".")
 
 
 def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
@@ -18,7 +44,7 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
         raise UsageError(f"Unexpected `{words[1]}`.", NAME)
     envs = [require_env(context.spec, words[0], NAME)] if words else list(context.spec.environments)
     now = context.clock.now()
-    lines: list[str] = []
+    lines = [rollout_line(context, now)]
     for env in envs:
         environment = context.spec.environments[env]
         state = context.store.env_state(env)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import shlex
 import threading
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from bot.clock import ManualClock
@@ -22,7 +24,7 @@ from bot.remote import Transport
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.slack_app import build_app
-from bot.spec import Spec, parse_spec
+from bot.spec import DatabaseSpec, Spec, parse_spec
 from tests.slack_requests import SlackSender
 from tests.slack_standin import SlackStandIn
 
@@ -205,6 +207,42 @@ def bot_factory(
 @pytest.fixture
 def bot(bot_factory: Any) -> Bot:
     return bot_factory()
+
+
+DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@dataclass(frozen=True)
+class JobTable:
+    """An empty job_execution_logs table in its own schema of the machine's PostgreSQL."""
+
+    spec: DatabaseSpec
+
+    def add(
+        self, job: str, started: datetime, duration_ms: float | None, status: str, error: str | None
+    ) -> None:
+        completed = None if duration_ms is None else started + timedelta(milliseconds=duration_ms)
+        with psycopg.connect(DSN, autocommit=True) as connection:
+            connection.execute(
+                f"INSERT INTO {self.spec.table} (job_name, started_at, completed_at, "
+                "status, error_message) VALUES (%s, %s, %s, %s, %s)",
+                (job, started, completed, status, error),
+            )
+
+
+@pytest.fixture
+def job_table() -> Iterator[JobTable]:
+    name = f"stagger_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(DSN, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {name}")
+        connection.execute(
+            f"CREATE TABLE {name}.job_execution_logs (id serial, job_name text, "
+            "started_at timestamptz, completed_at timestamptz, status text, "
+            "error_message text, metadata jsonb)"
+        )
+    yield JobTable(DatabaseSpec(table=f"{name}.job_execution_logs"))
+    with psycopg.connect(DSN, autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA {name} CASCADE")
 
 
 def quote(text: str) -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import statistics
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,9 +19,8 @@ from bot.remote import LocalTransport
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.spec import DatabaseSpec, parse_spec
-from tests.conftest import make_app_dir, spec_data
+from tests.conftest import DSN, JobTable, make_app_dir, spec_data
 
-DSN = "postgresql://postgres@127.0.0.1:5432/test"
 T0 = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 
 # (job, start second, duration ms or None for never completed, status, error)
@@ -39,26 +36,10 @@ ROWS = [
 
 
 @pytest.fixture
-def schema() -> Iterator[DatabaseSpec]:
-    name = f"stagger_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(DSN, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {name}")
-        connection.execute(
-            f"CREATE TABLE {name}.job_execution_logs (id serial, job_name text, "
-            "started_at timestamptz, completed_at timestamptz, status text, "
-            "error_message text, metadata jsonb)"
-        )
-        for job, second, duration, status, error in ROWS:
-            started = T0 + timedelta(seconds=second)
-            completed = None if duration is None else started + timedelta(milliseconds=duration)
-            connection.execute(
-                f"INSERT INTO {name}.job_execution_logs (job_name, started_at, completed_at, "
-                "status, error_message) VALUES (%s, %s, %s, %s, %s)",
-                (job, started, completed, status, error),
-            )
-    yield DatabaseSpec(table=f"{name}.job_execution_logs")
-    with psycopg.connect(DSN, autocommit=True) as connection:
-        connection.execute(f"DROP SCHEMA {name} CASCADE")
+def schema(job_table: JobTable) -> DatabaseSpec:
+    for job, second, duration, status, error in ROWS:
+        job_table.add(job, T0 + timedelta(seconds=second), duration, status, error)
+    return job_table.spec
 
 
 def p95(values: list[float]) -> float:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from bot.approvals import Status
 from bot.blocks import APPROVE_ACTION, DENY_ACTION
+from bot.execution import recover_interrupted
 from bot.rollback import RollbackRunner
 from jobs import expire_requests
 from tests.conftest import ENV_FILE, LEAD, LEAD_2, OPERATOR, SIGNING_SECRET, STRANGER, Bot
@@ -193,7 +194,7 @@ def test_per_job_rollback_sets_only_that_jobs_switch(bot: Bot) -> None:
 def test_a_rollback_interrupted_by_a_crash_is_reported_not_rerun(bot: Bot) -> None:
     request_id = request_rollback(bot)
     assert bot.store.transition(request_id, (Status.PENDING,), Status.EXECUTING)
-    interrupted = RollbackRunner(bot.context).recover_interrupted()
+    interrupted = recover_interrupted(bot.context)
     assert [request.id for request in interrupted] == [request_id]
     bot.slack.wait_for(lambda call: "was interrupted" in call.text, method="chat.postMessage")
     assert bot.store.request(request_id).status is Status.INTERRUPTED

@@ -139,3 +139,36 @@ def test_unreadable_and_invalid_toml_files_are_reported(tmp_path: Path) -> None:
     bad.write_text("channel = \n")
     with pytest.raises(SpecError, match="not valid TOML"):
         load_spec(bad)
+
+
+def test_phase_success_criteria_name_measured_kpis_and_valid_conditions() -> None:
+    data = example()
+    data["phases"][1]["success"] = {"pool_util": "< 50", "error_rate": "about the same"}
+    joined = "\n".join(problems_of(data))
+    assert "phases[1].success: unknown KPI 'pool_util'" in joined
+    data["phases"][1]["success"] = {"error_rate": "about the same"}
+    assert "'about the same' is not a condition" in "\n".join(problems_of(data))
+
+
+def test_validation_minutes_must_ascend() -> None:
+    data = example()
+    data["validation"]["checks_after_min"] = [15, 5]
+    assert "validation.checks_after_min: must be positive minutes in ascending order" in (
+        "\n".join(problems_of(data))
+    )
+
+
+def test_host_in_app_dir_stands_for_each_hosts_name() -> None:
+    data = example()
+    data["environments"]["prod"]["app_dir"] = "/srv/{host}/goalgpt"
+    data["environments"]["prod"]["hosts"] = [
+        "root@web-1.example.com",
+        "root@web-2.example.com:2222",
+    ]
+    prod = parse_spec(data).environments["prod"]
+    assert [prod.env_file_on(host) for host in prod.host_addresses] == [
+        "/srv/web-1.example.com/goalgpt/.env",
+        "/srv/web-2.example.com/goalgpt/.env",
+    ]
+    data["environments"]["prod"]["app_dir"] = "/srv/{user}/goalgpt"
+    assert "the only placeholder allowed is {host}" in "\n".join(problems_of(data))

@@ -82,7 +82,8 @@ def test_status_shows_phase_flag_and_open_requests(context: BotContext) -> None:
         f"`{request.id}` rollback prod — pending, 0/1 approvals, requested by <@{OPERATOR}>"
         in status
     )
-    assert "staging" not in say(context, "status prod")
+    assert "*staging*" not in say(context, "status prod")
+    assert "Rollout: *not started*; first phase staging-baseline" in status
 
 
 def test_audit_lists_the_newest_entries_first(context: BotContext) -> None:

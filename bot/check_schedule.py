@@ -1,0 +1,123 @@
+"""Checks due at a fixed time after a phase starts (the first-30-minute validation),
+kept in the store so that a restart neither skips nor repeats one.
+
+A check is claimed (pending -> running) by one atomic UPDATE before it runs and marked
+done after its result is posted; one left running by a crash is run again at start,
+since its result may never have been posted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.clock import isoformat, parse_iso
+from bot.store import Store
+
+
+@dataclass(frozen=True)
+class ScheduledCheck:
+    id: int
+    env: str
+    phase_id: int
+    label: str
+    due_at: datetime
+    thread_ts: str | None
+    status: str
+    result: str = ""
+
+
+class CheckSchedule:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        with store.transaction() as db:
+            if "scheduled_checks" not in db.table_names():
+                db.table("scheduled_checks").create(
+                    {
+                        "id": int,
+                        "env": str,
+                        "phase_id": int,
+                        "label": str,
+                        "due_at": str,
+                        "thread_ts": str,
+                        "status": str,
+                        "result": str,
+                    },
+                    pk="id",
+                )
+                db.table("scheduled_checks").create_index(["status", "due_at"])
+
+    def schedule(
+        self, env: str, phase_id: int, thread_ts: str | None, due: list[tuple[str, datetime]]
+    ) -> None:
+        with self._store.transaction() as db:
+            db.table("scheduled_checks").insert_all(
+                {
+                    "env": env,
+                    "phase_id": phase_id,
+                    "label": label,
+                    "due_at": isoformat(at),
+                    "thread_ts": thread_ts,
+                    "status": "pending",
+                    "result": "",
+                }
+                for label, at in due
+            )
+
+    def due(self, now: datetime) -> list[ScheduledCheck]:
+        rows = (
+            self._store.read()
+            .table("scheduled_checks")
+            .rows_where(
+                "status = 'pending' AND due_at <= ?", [isoformat(now)], order_by="due_at, id"
+            )
+        )
+        return [_check(row) for row in rows]
+
+    def claim(self, check_id: int) -> bool:
+        return self._set_status(check_id, "pending", "running")
+
+    def finish(self, check_id: int, status: str, result: str) -> None:
+        with self._store.transaction() as db:
+            db.execute(
+                "UPDATE scheduled_checks SET status = ?, result = ? WHERE id = ?",
+                [status, result, check_id],
+            )
+
+    def release_running(self) -> int:
+        """At start: checks a crash left running go back to pending, to be run once more."""
+        with self._store.transaction() as db:
+            cursor = db.execute(
+                "UPDATE scheduled_checks SET status = 'pending' WHERE status = 'running'"
+            )
+            return cursor.rowcount
+
+    def of_phase(self, phase_id: int) -> list[ScheduledCheck]:
+        rows = (
+            self._store.read()
+            .table("scheduled_checks")
+            .rows_where("phase_id = ?", [phase_id], order_by="due_at, id")
+        )
+        return [_check(row) for row in rows]
+
+    def _set_status(self, check_id: int, old: str, new: str) -> bool:
+        with self._store.transaction() as db:
+            cursor = db.execute(
+                "UPDATE scheduled_checks SET status = ? WHERE id = ? AND status = ?",
+                [new, check_id, old],
+            )
+            return cursor.rowcount == 1
+
+
+def _check(row: dict[str, Any]) -> ScheduledCheck:
+    return ScheduledCheck(
+        id=row["id"],
+        env=row["env"],
+        phase_id=row["phase_id"],
+        label=row["label"],
+        due_at=parse_iso(row["due_at"]),
+        thread_ts=row["thread_ts"],
+        status=row["status"],
+        result=row["result"] or "",
+    )

@@ -1,0 +1,38 @@
+"""`/stagger history [env]`: the rollout's timeline, phase by phase."""
+
+from __future__ import annotations
+
+from bot.clock import describe_duration
+from bot.context import BotContext
+from bot.errors import UsageError
+from bot.replies import Invocation, Reply
+from bot.timeline import Timeline
+from commands.parsing import require_env
+
+NAME = "history"
+USAGE = "history [env]"
+SUMMARY = "Each phase so far: start, end, duration, who approved, how it ended."
+
+
+def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
+    if len(words) > 1:
+        raise UsageError(f"Unexpected `{words[1]}`.", NAME)
+    env = require_env(context.spec, words[0], NAME) if words else None
+    records = Timeline(context.store).history(env)
+    if not records:
+        return Reply(text="No phase has started yet" + (f" on {env}." if env else "."))
+    now = context.clock.now()
+    lines = [f"*Rollout history*{f' ({env})' if env else ''}:"]
+    for record in records:
+        end = f"{record.ended_at:%Y-%m-%d %H:%M}" if record.ended_at else "now"
+        approvers = ", ".join(f"<@{user}>" for user in record.approved_by) or "no approval"
+        how = record.ended_how or "running"
+        lines.append(
+            f"• *{record.phase}* ({record.env}) {record.started_at:%Y-%m-%d %H:%M} → {end} UTC, "
+            f"{describe_duration(record.elapsed(now))}; approved by {approvers}"
+            + (f" via `{record.request_id}`" if record.request_id else "")
+            + (" — *forced*" if record.forced else "")
+            + f"; {how}"
+            + (f" — {record.note}" if record.note else "")
+        )
+    return Reply(text="\n".join(lines))

@@ -1,0 +1,41 @@
+"""`/stagger phase <name> [--force --reason TEXT]`: request a named phase."""
+
+from __future__ import annotations
+
+from bot.context import BotContext
+from bot.errors import UsageError
+from bot.replies import Invocation, Reply
+from bot.spec import PhaseSpec
+from bot.transitions import Transitions
+from commands.parsing import Parsed, parse_options, single_line
+
+NAME = "phase"
+USAGE = "phase <name> [--force --reason TEXT]"
+SUMMARY = "Request a named phase; out of order only with --force (one approval more)."
+
+
+def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
+    parsed = parse_options(words, NAME, ("--reason",), ("--force",))
+    known = ", ".join(f"`{phase.name}`" for phase in context.spec.phases)
+    if not parsed.positionals:
+        raise UsageError(f"Which phase? Known: {known}.", NAME)
+    if len(parsed.positionals) > 1:
+        raise UsageError(f"Unexpected `{parsed.positionals[1]}`.", NAME)
+    target = context.spec.phase(parsed.positionals[0].lower())
+    if target is None:
+        raise UsageError(f"Unknown phase `{parsed.positionals[0][:48]}`. Known: {known}.", NAME)
+    return request_phase(context, invocation, parsed, target)
+
+
+def request_phase(
+    context: BotContext, invocation: Invocation, parsed: Parsed, target: PhaseSpec
+) -> Reply:
+    """The request for `target`, with `--force` and `--reason` as typed."""
+    return Transitions(context).request(
+        invocation.user,
+        invocation.source,
+        target,
+        force="--force" in parsed.options,
+        reason=single_line(parsed.options.get("--reason", ""), "reason"),
+        channel=invocation.channel or context.spec.channel,
+    )

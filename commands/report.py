@@ -1,0 +1,44 @@
+"""`/stagger report [env]`: the success report (baseline, now, change, target per KPI)
+over the env's latest phase, as far as the rollout has come."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.context import BotContext
+from bot.errors import UsageError
+from bot.kpi_report import measure, measure_since
+from bot.replies import Invocation, Reply
+from bot.rollout_report import report_table
+from bot.timeline import Timeline
+from commands.parsing import require_env
+
+NAME = "report"
+USAGE = "report [env]"
+SUMMARY = "Per KPI: baseline, now, change and target, over the env's latest phase."
+
+
+def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
+    if len(words) > 1:
+        raise UsageError(f"Unexpected `{words[1]}`.", NAME)
+    timeline = Timeline(context.store)
+    current = timeline.current()
+    default = current.env if current else next(iter(context.spec.environments))
+    env = require_env(context.spec, words[0] if words else default, NAME)
+    phase = timeline.last_of(env)
+    channel = invocation.channel or context.spec.channel
+
+    def post_report() -> None:
+        if phase is None:
+            report, span = measure(context, env, timedelta(hours=24)), "the last 24 h"
+        else:
+            report = measure_since(context, env, phase.started_at)
+            span = f"phase {phase.phase} (since {phase.started_at:%Y-%m-%d %H:%M} UTC)"
+        context.poster.post(
+            channel,
+            f"*Report for {env}* over {span}; rollout: "
+            f"*{current.phase if current else 'not started'}*\n"
+            + report_table(context.spec, report),
+        )
+
+    return Reply(text=f"Measuring {env}; the report follows.", followups=(post_report,))

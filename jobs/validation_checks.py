@@ -1,0 +1,78 @@
+"""The first-30-minute validation: run each check that has come due, post it in the
+transition's thread, and propose (or, under `auto_rollback`, run) a rollback when a
+check fails."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from bot.actions import Actions
+from bot.audit import AuditEntry
+from bot.check_schedule import CheckSchedule, ScheduledCheck
+from bot.checks import CheckState, overall
+from bot.clock import describe_duration
+from bot.context import BotContext
+from bot.kpi_report import measure_since
+from bot.timeline import Timeline
+from bot.validation import validate
+
+logger = logging.getLogger(__name__)
+
+_WORD = {CheckState.MET: "passed", CheckState.NOT_MET: "failed", CheckState.UNKNOWN: "not verified"}
+_HEADLINE = {
+    CheckState.MET: ":white_check_mark: *Validation {label} passed*",
+    CheckState.NOT_MET: ":x: *Validation {label} FAILED*",
+    CheckState.UNKNOWN: ":grey_question: *Validation {label} could not be verified*",
+}
+
+
+def run(context: BotContext, now: datetime) -> list[tuple[ScheduledCheck, CheckState]]:
+    schedule = CheckSchedule(context.store)
+    current = Timeline(context.store).current()
+    done: list[tuple[ScheduledCheck, CheckState]] = []
+    for check in schedule.due(now):
+        if not schedule.claim(check.id):
+            continue
+        if current is None or current.id != check.phase_id:
+            schedule.finish(check.id, "skipped", "the phase ended before the check was due")
+            continue
+        report = measure_since(context, check.env, current.started_at)
+        results = validate(report.measurements, context.spec.validation)
+        outcome = overall(results)
+        late = now - check.due_at
+        headline = _HEADLINE[outcome].format(label=check.label) + f" ({current.phase}, {check.env})"
+        if late > timedelta(minutes=2):
+            headline += f" — ran {describe_duration(late)} late (the bot was not running)"
+        context.poster.post(
+            context.spec.channel,
+            headline + "\n" + "\n".join(result.line() for result in results),
+            thread_ts=check.thread_ts,
+            broadcast=outcome is not CheckState.MET,
+        )
+        context.record(
+            AuditEntry(
+                "bot",
+                "scheduler",
+                "validation.check",
+                check.env,
+                {"check": check.label, "phase": current.phase},
+                _WORD[outcome],
+                "; ".join(f"{r.name}: {r.state.value}" for r in results),
+            )
+        )
+        if outcome is not CheckState.MET:
+            failing = ", ".join(r.name for r in results if r.state is not CheckState.MET)
+            environment = context.spec.environments[check.env]
+            reply = Actions(context).propose_rollback(
+                check.env,
+                f"validation {check.label} after {current.phase}: {_WORD[outcome]} ({failing})",
+                # Only a definite failure rolls back on its own; missing data is proposed.
+                auto=environment.auto_rollback and outcome is CheckState.NOT_MET,
+            )
+            context.poster.post(context.spec.channel, reply.text, thread_ts=check.thread_ts)
+            for followup in reply.followups:
+                followup()
+        schedule.finish(check.id, "done", _WORD[outcome])
+        done.append((check, outcome))
+    return done

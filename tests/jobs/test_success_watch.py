@@ -1,0 +1,99 @@
+"""The success declaration: after the last phase's minimum duration, with no rollback and
+every target met, the report is posted once and the rollout marked succeeded."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from pydantic import SecretStr
+
+from bot.timeline import ROLLED_BACK, SUCCEEDED, Entry, Timeline
+from jobs import success_watch
+from tests.app_logs import Traffic, append_log
+from tests.conftest import DSN, START, Bot, JobTable
+from tests.rollout_state import save_baseline, start_phase
+
+BASELINE = {
+    "pool_util_avg": 85.0,
+    "pool_util_max": 95.0,
+    "job_duration_avg": 1000.0,
+    "error_rate": 2.0,
+    "lock_skips": 50.0,
+    "max_concurrent_jobs": 8.0,
+}
+
+
+@pytest.fixture
+def rollout(bot: Bot, job_table: JobTable) -> Bot:
+    """prod-stagger with a 1 h minimum, the logs and job rows of a good hour."""
+    spec = bot.context.spec
+    phases = [*spec.phases[:-1], spec.phases[-1].model_copy(update={"min_duration_h": 1.0})]
+    bot.context.spec = spec.model_copy(update={"phases": phases, "database": job_table.spec})
+    bot.context.database_urls = {"PROD_DATABASE_URL": SecretStr(DSN)}
+    save_baseline(bot, "prod", START, **BASELINE)
+    start_phase(bot, "prod-stagger", START)
+    append_log(
+        bot.app_dir / "logs" / "combined.log",
+        bot.context.spec,
+        START,
+        60,
+        Traffic(staggered=True, pool_util=30.0, run_s=0.5),
+    )
+    for minute in range(60):
+        job_table.add(
+            "Live Stats Sync", START + timedelta(minutes=minute, seconds=45), 500, "completed", None
+        )
+    return bot
+
+
+def at(bot: Bot, minutes: int) -> datetime:
+    bot.clock.set(START + timedelta(minutes=minutes))
+    return bot.clock.now()
+
+
+def test_success_is_declared_once_with_the_report(rollout: Bot) -> None:
+    assert not success_watch.run(rollout.context, at(rollout, 59))
+    assert success_watch.run(rollout.context, at(rollout, 61))
+    posted = rollout.slack.wait_for(
+        lambda call: "Rollout succeeded" in call.text, method="chat.postMessage"
+    )
+    assert "Job Duration" in posted.text and "1000ms" in posted.text and "500ms" in posted.text
+    assert "-50.0%" in posted.text and "change <= -30%" in posted.text
+    current = Timeline(rollout.store).current()
+    assert current is not None and current.phase == SUCCEEDED
+    assert not success_watch.run(rollout.context, at(rollout, 70))
+    assert len([c for c in rollout.slack.of("chat.postMessage") if "succeeded" in c.text]) == 1
+    assert "Rollout: *succeeded*" in rollout.command("U0OPS1", "status").json()["text"]
+
+
+def test_a_rollout_that_was_rolled_back_is_not_declared_a_success(rollout: Bot) -> None:
+    timeline = Timeline(rollout.store)
+    current = timeline.current()
+    assert current is not None
+    # An earlier rollback, then a forced resume of prod-stagger.
+    rolled = timeline.enter(Entry(ROLLED_BACK, "prod", START, "rolled back"), current.id)
+    timeline.enter(Entry("prod-stagger", "prod", START, "forced", forced=True), rolled.id)
+    assert not success_watch.run(rollout.context, at(rollout, 61))
+    held = rollout.slack.wait_for(
+        lambda call: "success cannot be declared yet" in call.text, method="chat.postMessage"
+    )
+    assert ":x: all phases without rollback: rolled back 1 time(s)" in held.text
+    assert not success_watch.run(rollout.context, at(rollout, 71))
+    assert (
+        len([c for c in rollout.slack.of("chat.postMessage") if "cannot be declared" in c.text])
+        == 1
+    )
+
+
+def test_without_the_database_the_duration_target_is_unknown_and_nothing_is_declared(
+    rollout: Bot,
+) -> None:
+    rollout.context.database_urls = {}
+    assert not success_watch.run(rollout.context, at(rollout, 61))
+    held = rollout.slack.wait_for(
+        lambda call: "cannot be declared yet" in call.text, method="chat.postMessage"
+    )
+    assert (
+        ":grey_question: job_duration_avg change <= -20%: PROD_DATABASE_URL is not set" in held.text
+    )

@@ -1,0 +1,36 @@
+"""Putting the rollout into a phase directly, so a job's test starts where it matters."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.baselines import Baseline, Baselines
+from bot.check_schedule import CheckSchedule
+from bot.store import EnvState
+from bot.timeline import Entry, PhaseRecord, Timeline
+from tests.conftest import LEAD, Bot
+
+
+def start_phase(bot: Bot, phase: str, at: datetime, thread_ts: str | None = None) -> PhaseRecord:
+    spec = bot.context.spec.phase(phase)
+    assert spec is not None
+    timeline = Timeline(bot.store)
+    current = timeline.current()
+    record = timeline.enter(
+        Entry(phase, spec.env, at, "advanced", None, (LEAD,)),
+        expected_current=current.id if current else None,
+    )
+    bot.store.set_env_state(EnvState(spec.env, phase, spec.stagger, at))
+    if spec.stagger:
+        minutes = bot.context.spec.validation.checks_after_min
+        CheckSchedule(bot.store).schedule(
+            spec.env,
+            record.id,
+            thread_ts,
+            [(f"+{m} min", at + timedelta(minutes=m)) for m in minutes],
+        )
+    return record
+
+
+def save_baseline(bot: Bot, env: str, at: datetime, **values: float) -> None:
+    Baselines(bot.store).save(Baseline(env, at, at - timedelta(hours=24), at, "test", dict(values)))
