@@ -21,6 +21,10 @@ class Breach:
     closed_at: datetime | None
     detail: str
     message_ts: str | None
+    reminded_at: datetime | None = None
+
+    def last_said(self) -> datetime:
+        return self.reminded_at or self.opened_at
 
 
 class Breaches:
@@ -37,6 +41,7 @@ class Breaches:
                         "closed_at": str,
                         "detail": str,
                         "message_ts": str,
+                        "reminded_at": str,
                     },
                     pk="id",
                 )
@@ -62,6 +67,7 @@ class Breaches:
                     "closed_at": None,
                     "detail": detail,
                     "message_ts": None,
+                    "reminded_at": None,
                 }
             )
             assert table.last_pk is not None
@@ -86,6 +92,20 @@ class Breaches:
     def set_message(self, breach_id: int, ts: str) -> None:
         with self._store.transaction() as db:
             db.execute("UPDATE breaches SET message_ts = ? WHERE id = ?", [ts, breach_id])
+
+    def reminded(self, breach_id: int, now: datetime) -> None:
+        with self._store.transaction() as db:
+            db.execute(
+                "UPDATE breaches SET reminded_at = ? WHERE id = ?", [isoformat(now), breach_id]
+            )
+
+    def open_breach(self, env: str, key: str) -> Breach | None:
+        rows = list(
+            self._store.read()
+            .table("breaches")
+            .rows_where("env = ? AND key = ? AND closed_at IS NULL", [env, key])
+        )
+        return _breach(rows[0]) if rows else None
 
     def open_breaches(self, env: str | None = None) -> list[Breach]:
         where = "closed_at IS NULL" + (" AND env = ?" if env else "")
@@ -118,4 +138,5 @@ def _breach(row: dict[str, Any]) -> Breach:
         closed_at=parse_iso(row["closed_at"]) if row["closed_at"] else None,
         detail=row["detail"] or "",
         message_ts=row["message_ts"],
+        reminded_at=parse_iso(row["reminded_at"]) if row["reminded_at"] else None,
     )

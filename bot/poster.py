@@ -7,7 +7,7 @@ import logging
 from typing import Any, Protocol, TextIO
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -37,6 +37,19 @@ class Poster(Protocol):
     ) -> bool: ...
 
     def ephemeral(self, channel: str, user: str, text: str) -> bool: ...
+
+    def upload(
+        self,
+        channel: str,
+        content: bytes,
+        filename: str,
+        title: str,
+        *,
+        thread_ts: str | None = None,
+        comment: str | None = None,
+    ) -> bool: ...
+
+    def publish_home(self, user: str, view: dict[str, Any]) -> bool: ...
 
 
 def web_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
@@ -96,6 +109,38 @@ class SlackPoster:
             return False
         return True
 
+    def upload(
+        self,
+        channel: str,
+        content: bytes,
+        filename: str,
+        title: str,
+        *,
+        thread_ts: str | None = None,
+        comment: str | None = None,
+    ) -> bool:
+        try:
+            self._client.files_upload_v2(
+                channel=channel,
+                content=content,
+                filename=filename,
+                title=title,
+                thread_ts=thread_ts,
+                initial_comment=comment,
+            )
+        except (SlackApiError, SlackRequestError, OSError) as error:
+            logger.error("upload of %s failed: %s", filename, _describe(error))
+            return False
+        return True
+
+    def publish_home(self, user: str, view: dict[str, Any]) -> bool:
+        try:
+            self._client.views_publish(user_id=user, view=view)
+        except (SlackApiError, OSError) as error:
+            logger.error("views.publish failed: %s", _describe(error))
+            return False
+        return True
+
 
 def _describe(error: Exception) -> str:
     if isinstance(error, SlackApiError):
@@ -130,4 +175,23 @@ class ConsolePoster:
 
     def ephemeral(self, channel: str, user: str, text: str) -> bool:
         self._out.write(f"(only <@{user}> sees) {text}\n")
+        return True
+
+    def upload(
+        self,
+        channel: str,
+        content: bytes,
+        filename: str,
+        title: str,
+        *,
+        thread_ts: str | None = None,
+        comment: str | None = None,
+    ) -> bool:
+        prefix = "  ↳ " if thread_ts else f"[{channel}] "
+        note = f"{comment}\n{' ' * len(prefix)}" if comment else ""
+        self._out.write(f"{prefix}{note}[file {filename}: {title}, {len(content)} bytes]\n")
+        self._out.flush()
+        return True
+
+    def publish_home(self, user: str, view: dict[str, Any]) -> bool:
         return True

@@ -1,8 +1,9 @@
 """The one scheduler, started only by the process that serves Slack.
 
 Each job is a plain function of (context, now) in `jobs/`; here they get their cadence.
-No job runs concurrently with itself (max_instances=1), and a run missed while the
-process was busy is coalesced into one.
+No job runs concurrently with itself (max_instances=1), a run missed while the process
+was busy is coalesced into one, and where two processes share a store only the holder
+of the lease (`bot.lease`) runs the jobs.
 """
 
 from __future__ import annotations
@@ -15,18 +16,32 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.context import BotContext
-from jobs import expire_requests, success_watch, trigger_watch, validation_checks
+from bot.lease import Lease, process_name
+from jobs import (
+    alert_watch,
+    checkpoints,
+    daily_analysis,
+    expire_requests,
+    success_watch,
+    validation_checks,
+)
 
 logger = logging.getLogger(__name__)
 
 
-def build_scheduler(context: BotContext) -> BackgroundScheduler:
+def build_scheduler(context: BotContext, lease: Lease | None = None) -> BackgroundScheduler:
+    """Every job first takes or renews the lease: one process of many runs them."""
     scheduler = BackgroundScheduler(timezone=context.spec.timezone)
+    lease = lease or Lease(context.store, process_name())
 
     def add(job_id: str, job: Callable[[BotContext, datetime], Any], seconds: int) -> None:
         def run() -> None:
             try:
-                job(context, context.clock.now())
+                now = context.clock.now()
+                if lease.hold(now):
+                    job(context, now)
+                else:
+                    logger.debug("%s skipped: another process holds the scheduler lease", job_id)
             except Exception:
                 logger.exception("scheduled job %s failed", job_id)
 
@@ -36,6 +51,8 @@ def build_scheduler(context: BotContext) -> BackgroundScheduler:
 
     add("expire_requests", expire_requests.run, 30)
     add("validation_checks", validation_checks.run, 30)
-    add("trigger_watch", trigger_watch.run, context.spec.alerts.every_min * 60)
+    add("alert_watch", alert_watch.run, context.spec.alerts.every_min * 60)
+    add("checkpoints", checkpoints.run, 60)
+    add("daily_analysis", daily_analysis.run, 600)
     add("success_watch", success_watch.run, 600)
     return scheduler

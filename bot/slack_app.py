@@ -15,6 +15,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltResponse
 from slack_sdk import WebClient
 
+from bot.app_home import home_view
 from bot.blocks import APPROVE_ACTION, DENY_ACTION, REQUEST_ROLLBACK_ACTION
 from bot.context import BotContext
 from bot.replies import Invocation, Reply
@@ -80,6 +81,11 @@ def build_app(
     @app.action(DENY_ACTION)
     def on_deny(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         on_button("deny", ack, body, action)
+
+    @app.event("app_home_opened")
+    def on_home_opened(event: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home" and event.get("user"):
+            context.poster.publish_home(str(event["user"]), home_view(context, context.clock.now()))
 
     @app.action(REQUEST_ROLLBACK_ACTION)
     def on_request_rollback(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from functools import reduce
 from pathlib import Path
 from typing import Annotated, Literal
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -283,11 +284,32 @@ class ValidationSpec(_Model):
 
 
 class AlertSpec(_Model):
-    """How often the thresholds and rollback triggers are evaluated, and over what window."""
+    """How often the thresholds and rollback triggers are evaluated, and over what window;
+    how often a lasting breach is recalled; how long a KPI may be unavailable unannounced."""
 
     every_min: int = Field(default=5, ge=1, le=24 * 60)
     window_min: int = Field(default=60, ge=1, le=7 * 24 * 60)
     remind_every_min: int = Field(default=60, ge=1)
+    unavailable_grace_min: int = Field(default=15, ge=1)
+
+
+class CheckpointSpec(_Model):
+    """The runbook's KPI checkpoints (crontab `0 */6 * * *`) and daily SQL analysis days."""
+
+    cron: str = "0 */6 * * *"
+    # A checkpoint missed (the bot was down) is still posted within this time; older
+    # ones are listed in one line instead of being replayed.
+    grace_min: int = Field(default=30, ge=1)
+    analysis_days: list[int] = [1, 2, 3, 7]
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as error:
+            raise ValueError(f"{value!r} is not a crontab expression: {error}") from None
+        return value
 
 
 class Spec(_Model):
@@ -306,6 +328,7 @@ class Spec(_Model):
     rollback_triggers: list[TriggerSpec] = []
     validation: ValidationSpec = ValidationSpec()
     alerts: AlertSpec = AlertSpec()
+    checkpoints: CheckpointSpec = CheckpointSpec()
 
     @field_validator("environments")
     @classmethod

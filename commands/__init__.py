@@ -20,6 +20,7 @@ from commands import (
     approve,
     audit,
     baseline,
+    checkpoint,
     deny,
     help,
     history,
@@ -28,7 +29,9 @@ from commands import (
     phase,
     report,
     rollback,
+    silence,
     status,
+    unsilence,
 )
 from commands.parsing import split_words
 
@@ -44,12 +47,15 @@ COMMANDS: dict[str, ModuleType] = {
         history,
         report,
         kpi,
+        checkpoint,
         baseline,
         analysis,
         offsets,
         rollback,
         approve,
         deny,
+        silence,
+        unsilence,
         audit,
     )
 }

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.breaches import Breaches
 from bot.clock import describe_duration, isoformat
 from bot.context import BotContext
 from bot.errors import UsageError
 from bot.phases import next_phase
 from bot.replies import Invocation, Reply
+from bot.silences import Silences
 from bot.timeline import Timeline
 from commands.parsing import require_env
 
@@ -68,4 +70,19 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
                 f"{len(request.approved_by)}/{request.required} approvals, "
                 f"requested by <@{request.requester}>"
             )
+    lines.extend(alert_lines(context, now))
     return Reply(text="\n".join(lines))
+
+
+def alert_lines(context: BotContext, now: datetime) -> list[str]:
+    lines = [
+        f":red_circle: {breach.env}: {breach.detail} (since {breach.opened_at:%m-%d %H:%M} UTC)"
+        for breach in Breaches(context.store).open_breaches()
+        if breach.key.startswith(("kpi:", "trigger:"))
+    ]
+    lines.extend(
+        f":mute: {silence.kpi} silenced until {silence.until:%m-%d %H:%M} UTC by <@{silence.by}>"
+        + (f": {silence.reason}" if silence.reason else "")
+        for silence in Silences(context.store).active(now)
+    )
+    return lines

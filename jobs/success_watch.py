@@ -1,6 +1,7 @@
 """The success declaration: when the last phase has run its minimum duration with no
-rollback in the rollout, no rollback trigger fired during it, and its success criteria
-and every KPI target are met, post the report and mark the rollout `succeeded`."""
+rollback in the rollout, no rollback trigger fired during it, every checkpoint of it met
+the targets, and its success criteria and every KPI target are met now, post the report
+and mark the rollout `succeeded`."""
 
 from __future__ import annotations
 
@@ -8,12 +9,24 @@ from datetime import datetime, timedelta
 
 from bot.audit import AuditEntry
 from bot.breaches import Breaches
+from bot.checkpoints import Checkpoint, Checkpoints
 from bot.context import BotContext
 from bot.kpi_report import measure_since
 from bot.phases import Gate, GateState, all_met, criteria_gates, gates_text
 from bot.rollout_report import report_table, targets_met
 from bot.timeline import ROLLED_BACK, SUCCEEDED, Entry, Timeline
-from jobs.trigger_watch import PREFIX
+from jobs.alert_watch import PREFIX
+
+
+def _checkpoints_gate(checkpoints: list[Checkpoint]) -> Gate:
+    missed = [c for c in checkpoints if not c.all_met]
+    name = "every checkpoint met the targets"
+    if missed:
+        listed = ", ".join(f"{c.slot:%m-%d %H:%M}" for c in missed[:6])
+        return Gate(
+            name, GateState.NOT_MET, f"{len(missed)} of {len(checkpoints)} did not: {listed}"
+        )
+    return Gate(name, GateState.MET, f"{len(checkpoints)} of {len(checkpoints)}")
 
 
 def run(context: BotContext, now: datetime) -> bool:
@@ -40,6 +53,7 @@ def run(context: BotContext, now: datetime) -> bool:
             GateState.NOT_MET if fired else GateState.MET,
             ", ".join(b.key.removeprefix(PREFIX) for b in fired) or "none",
         ),
+        _checkpoints_gate(Checkpoints(context.store).of_phase(current.id)),
         *criteria_gates(last, report.measurements),
         Gate(
             "every KPI target met",

@@ -95,10 +95,11 @@ class SlackSender:
         sign_with: str | None = None,
         retry_num: int | None = None,
         signature_header: str | None = None,
+        content_type: str = "application/x-www-form-urlencoded",
     ) -> HttpReply:
         stamp = str(timestamp if timestamp is not None else int(time.time()))
         headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Type": content_type,
             "X-Slack-Request-Timestamp": stamp,
             "X-Slack-Signature": signature_header
             if signature_header is not None
@@ -135,3 +136,18 @@ class SlackSender:
             return HttpReply(response.status, response.read().decode())
         finally:
             connection.close()
+
+    def event(self, event: dict[str, Any], **kwargs: Any) -> HttpReply:
+        """An Events API delivery (JSON), as Slack sends `app_home_opened` and the like."""
+        body = json.dumps(
+            {
+                "token": "legacy-verification-token",
+                "team_id": "T0TEAM",
+                "api_app_id": "A0STAGGER",
+                "type": "event_callback",
+                "event_id": f"Ev{int(time.time() * 1000)}",
+                "event_time": int(time.time()),
+                "event": event,
+            }
+        )
+        return self.send(body, content_type="application/json", **kwargs)

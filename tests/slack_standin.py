@@ -44,6 +44,7 @@ class Fault:
 class SlackStandIn:
     def __init__(self) -> None:
         self.calls: list[ApiCall] = []
+        self.uploads: dict[str, bytes] = {}
         self._faults: dict[str, list[Fault]] = {}
         self._condition = threading.Condition()
         self._ts = 1700000000.000100
@@ -51,7 +52,10 @@ class SlackStandIn:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                standin._handle(self)
+                if self.path.startswith("/upload/"):
+                    standin._receive_upload(self)
+                else:
+                    standin._handle(self)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -104,12 +108,30 @@ class SlackStandIn:
             response.update(channel=params.get("channel"), ts=params.get("ts") or ts)
         elif method == "auth.test":
             response.update(user_id="UBOT", team_id="T0TEAM", bot_id="B0BOT")
+        elif method == "files.getUploadURLExternal":
+            file_id = f"F{len(self.calls):07d}"
+            port = self._server.server_address[1]
+            response.update(file_id=file_id, upload_url=f"http://127.0.0.1:{port}/upload/{file_id}")
+        elif method == "files.completeUploadExternal":
+            response.update(files=[{"id": item["id"]} for item in json.loads(params["files"])])
         body = json.dumps(response).encode()
         request.send_response(200)
         request.send_header("Content-Type", "application/json")
         request.send_header("Content-Length", str(len(body)))
         request.end_headers()
         request.wfile.write(body)
+
+    def _receive_upload(self, request: BaseHTTPRequestHandler) -> None:
+        """The upload URL files.getUploadURLExternal handed out: keep the bytes."""
+        length = int(request.headers.get("Content-Length") or 0)
+        data = request.rfile.read(length)
+        with self._condition:
+            self.uploads[request.path.removeprefix("/upload/")] = data
+            self._condition.notify_all()
+        request.send_response(200)
+        request.send_header("Content-Length", "2")
+        request.end_headers()
+        request.wfile.write(b"OK")
 
     # -- looking at what was called ------------------------------------------------------
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
+from bot.checkpoints import Checkpoints
 from bot.timeline import ROLLED_BACK, SUCCEEDED, Entry, Timeline
 from jobs import success_watch
 from tests.app_logs import Traffic, append_log
@@ -97,3 +98,14 @@ def test_without_the_database_the_duration_target_is_unknown_and_nothing_is_decl
     assert (
         ":grey_question: job_duration_avg change <= -20%: PROD_DATABASE_URL is not set" in held.text
     )
+
+
+def test_a_checkpoint_that_missed_its_targets_holds_the_declaration(rollout: Bot) -> None:
+    current = Timeline(rollout.store).current()
+    assert current is not None
+    Checkpoints(rollout.store).add(
+        "prod", current.id, START + timedelta(minutes=30), {}, {"pool_util_avg": "alert"}, None
+    )
+    assert not success_watch.run(rollout.context, at(rollout, 61))
+    held = rollout.slack.wait_for(lambda call: "cannot be declared yet" in call.text)
+    assert ":x: every checkpoint met the targets: 1 of 1 did not: 02-01 12:30" in held.text

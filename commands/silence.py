@@ -1,0 +1,58 @@
+"""`/stagger silence <kpi|all> <duration> [--reason TEXT]`: mute a KPI's alert posts for a
+while (never the rollback triggers)."""
+
+from __future__ import annotations
+
+from bot.audit import AuditEntry
+from bot.context import BotContext
+from bot.errors import NotAllowed, UsageError
+from bot.kpi_report import parse_window
+from bot.replies import Invocation, Reply
+from bot.silences import ALL, Silences
+from commands.parsing import parse_options, single_line
+
+NAME = "silence"
+USAGE = "silence <kpi|all> <duration> [--reason TEXT]"
+SUMMARY = "Mute a KPI's alerts (or all) for a while, like 2h; triggers still propose rollback."
+
+
+def kpi_name(context: BotContext, word: str, command: str) -> str:
+    if word.lower() == ALL:
+        return ALL
+    if word in context.spec.kpis:
+        return word
+    known = ", ".join(f"`{name}`" for name in context.spec.kpis)
+    raise UsageError(f"Unknown KPI `{word[:40]}`. Known: {known}, or `all`.", command)
+
+
+def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
+    parsed = parse_options(words, NAME, ("--reason",))
+    if len(parsed.positionals) != 2:
+        raise UsageError("Name a KPI (or `all`) and a duration.", NAME)
+    kpi = kpi_name(context, parsed.positionals[0], NAME)
+    duration = parse_window(parsed.positionals[1])
+    reason = single_line(parsed.options.get("--reason", ""), "reason")
+    spec = context.spec
+    if (
+        spec.operators
+        and invocation.user not in spec.operators
+        and not any(
+            invocation.user in env.approvals.approvers for env in spec.environments.values()
+        )
+    ):
+        raise NotAllowed(f"<@{invocation.user}> is not an operator; ask one of the operators.")
+    now = context.clock.now()
+    silence = Silences(context.store).add(kpi, now + duration, invocation.user, reason, now)
+    context.record(
+        AuditEntry(
+            invocation.user, invocation.source, "silence", None,
+            {"kpi": kpi, "until": silence.until.isoformat()}, "ok", reason,
+        )
+    )  # fmt: skip
+    what = "every KPI's alerts" if kpi == ALL else f"{kpi} alerts"
+    return Reply(
+        text=f":mute: <@{invocation.user}> silenced {what} until "
+        f"{silence.until:%Y-%m-%d %H:%M} UTC" + (f": {reason}" if reason else "") + ". "
+        "Rollback triggers still propose rollbacks.",
+        public=True,
+    )

@@ -1,0 +1,195 @@
+"""The alert cadence while a stagger phase runs: KPI alert thresholds, unavailable KPIs,
+and the runbook's ROLLBACK TRIGGERS, from one measurement of the last `window_min`.
+
+Each condition is a breach in the store, so it is announced once, even across a
+restart: a KPI in alert is posted with a rollback button, recalled at most every
+`remind_every_min` while it lasts, and answered `resolved` in its thread when it clears;
+a KPI unavailable for `unavailable_grace_min` is an alert itself (the bot never goes
+quiet because its data went away); a trigger that starts firing proposes a rollback
+(or runs one, under `auto_rollback`). Silences mute alert posts, never triggers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot import blocks
+from bot.actions import Actions
+from bot.audit import AuditEntry
+from bot.blocks import format_value
+from bot.breaches import Breaches
+from bot.context import BotContext
+from bot.kpi_report import KpiReport, measure
+from bot.silences import Silences
+from bot.thresholds import FiredTrigger, Judgement, Verdict, fired_triggers
+from bot.timeline import PhaseRecord, Timeline
+
+PREFIX = "trigger:"
+KPI_PREFIX = "kpi:"
+UNAVAILABLE_PREFIX = "unavailable:"
+
+
+def run(context: BotContext, now: datetime) -> list[FiredTrigger]:
+    """The triggers that started firing in this evaluation."""
+    current = Timeline(context.store).current()
+    phase = context.spec.phase(current.phase) if current else None
+    if current is None or phase is None or not phase.stagger:
+        return []
+    window = min(timedelta(minutes=context.spec.alerts.window_min), now - current.started_at)
+    if window <= timedelta(0):
+        return []
+    report = measure(context, current.env, window)
+    _kpi_alerts(context, current, report, now)
+    _unavailable(context, current, report, now)
+    return _triggers(context, current, report, now)
+
+
+def _kpi_alerts(
+    context: BotContext, current: PhaseRecord, report: KpiReport, now: datetime
+) -> None:
+    breaches, silences = Breaches(context.store), Silences(context.store)
+    env, remind = current.env, timedelta(minutes=context.spec.alerts.remind_every_min)
+    for judgement in report.judgements:
+        key = KPI_PREFIX + judgement.kpi
+        if judgement.verdict is Verdict.UNAVAILABLE:
+            continue  # missing data neither raises nor resolves an alert
+        if judgement.verdict is not Verdict.ALERT:
+            closed = breaches.close(env, key, now)
+            if closed is not None:
+                _audit(context, env, "alert.resolved", judgement, "resolved")
+                if closed.message_ts:
+                    context.poster.post(
+                        context.spec.channel,
+                        f":white_check_mark: Resolved: {_describe(context, judgement)}.",
+                        thread_ts=closed.message_ts,
+                    )
+            continue
+        muted = silences.silenced(judgement.kpi, now) is not None
+        opened = breaches.open(env, key, now, _describe(context, judgement))
+        if opened is not None:
+            _audit(context, env, "alert.opened", judgement, "muted" if muted else "posted")
+            if not muted:
+                text = (
+                    f":red_circle: *Alert on {env}* ({current.phase}): "
+                    f"{_describe(context, judgement)}."
+                )
+                ts = context.poster.post(
+                    context.spec.channel, text, blocks.rollback_offer_blocks(text, env)
+                )
+                if ts:
+                    breaches.set_message(opened.id, ts)
+            continue
+        lasting = breaches.open_breach(env, key)
+        if lasting is not None and not muted and now - lasting.last_said() >= remind:
+            context.poster.post(
+                context.spec.channel,
+                f":red_circle: Still in alert since {lasting.opened_at:%H:%M} UTC: "
+                f"{_describe(context, judgement)}.",
+                thread_ts=lasting.message_ts,
+            )
+            breaches.reminded(lasting.id, now)
+
+
+def _unavailable(
+    context: BotContext, current: PhaseRecord, report: KpiReport, now: datetime
+) -> None:
+    breaches, silences = Breaches(context.store), Silences(context.store)
+    grace = timedelta(minutes=context.spec.alerts.unavailable_grace_min)
+    due: list[tuple[int, Judgement]] = []
+    for judgement in report.judgements:
+        key = UNAVAILABLE_PREFIX + judgement.kpi
+        if judgement.verdict is not Verdict.UNAVAILABLE:
+            closed = breaches.close(current.env, key, now)
+            if closed is not None and closed.message_ts:
+                context.poster.post(
+                    context.spec.channel,
+                    f":white_check_mark: {judgement.kpi} is measured again.",
+                    thread_ts=closed.message_ts,
+                )
+            continue
+        breaches.open(current.env, key, now, judgement.reason)
+        breach = breaches.open_breach(current.env, key)
+        if (
+            breach is not None
+            and breach.message_ts is None
+            and now - breach.opened_at >= grace
+            and silences.silenced(judgement.kpi, now) is None
+        ):
+            due.append((breach.id, judgement))
+    if not due:
+        return
+    lines = "\n".join(f"• {j.kpi}: {j.reason}" for _, j in due)
+    ts = context.poster.post(
+        context.spec.channel,
+        f":grey_question: *KPIs unavailable on {current.env}* for {describe(grace)} or more "
+        f"({current.phase}); they cannot be judged:\n{lines}",
+    )
+    for breach_id, judgement in due:
+        breaches.set_message(breach_id, ts or "unposted")
+        _audit(context, current.env, "alert.unavailable", judgement, judgement.reason)
+
+
+def _triggers(
+    context: BotContext, current: PhaseRecord, report: KpiReport, now: datetime
+) -> list[FiredTrigger]:
+    fired = fired_triggers(context.spec.rollback_triggers, report.measurements)
+    breaches = Breaches(context.store)
+    firing = {trigger.name for trigger in fired}
+    for spec_trigger in context.spec.rollback_triggers:
+        if spec_trigger.name not in firing:
+            breaches.close(current.env, PREFIX + spec_trigger.name, now)
+    new = [
+        trigger
+        for trigger in fired
+        if breaches.open(current.env, PREFIX + trigger.name, now, _trigger_text(trigger))
+    ]
+    if not new:
+        return []
+    for trigger in new:
+        context.record(
+            AuditEntry(
+                "bot", "scheduler", "trigger.fired", current.env,
+                {"trigger": trigger.name, "kpi": trigger.kpi, "value": trigger.value},
+                "fired", trigger.condition,
+            )
+        )  # fmt: skip
+    environment = context.spec.environments[current.env]
+    context.poster.post(
+        context.spec.channel,
+        f":rotating_light: *Rollback trigger fired on {current.env}* during {current.phase}:\n"
+        + "\n".join(f"• {_trigger_text(trigger)}" for trigger in new)
+        + ("\nRolling back now (auto_rollback)." if environment.auto_rollback else ""),
+    )
+    reason = "rollback trigger: " + "; ".join(_trigger_text(trigger) for trigger in new)
+    reply = Actions(context).propose_rollback(current.env, reason, auto=environment.auto_rollback)
+    for followup in reply.followups:
+        followup()
+    return new
+
+
+def describe(delta: timedelta) -> str:
+    return f"{int(delta.total_seconds() // 60)} min"
+
+
+def _describe(context: BotContext, judgement: Judgement) -> str:
+    kpi = context.spec.kpis[judgement.kpi]
+    value = format_value(judgement.value, kpi.unit)
+    if judgement.change_pct is not None and "change" in kpi.alert:
+        value += f" ({judgement.change_pct:+.0f}% against the baseline)"
+    return f"{kpi.label} is {value} (alert {kpi.alert}, target {kpi.target})"
+
+
+def _audit(context: BotContext, env: str, action: str, judgement: Judgement, result: str) -> None:
+    context.record(
+        AuditEntry(
+            "bot", "scheduler", action, env,
+            {"kpi": judgement.kpi, "value": judgement.value}, result, judgement.reason,
+        )
+    )  # fmt: skip
+
+
+def _trigger_text(trigger: FiredTrigger) -> str:
+    return (
+        f"{trigger.name}: {trigger.kpi} = {format_value(trigger.value)} "
+        f"(threshold {trigger.condition})"
+    )

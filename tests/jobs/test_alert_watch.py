@@ -1,0 +1,156 @@
+"""Rollback triggers on the alert cadence: announced once per breach with a rollback
+proposed, quiet while the breach lasts, announced again after it cleared and came back."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.blocks import REQUEST_ROLLBACK_ACTION
+from bot.breaches import Breaches
+from bot.runtime import build_context
+from bot.settings import Settings
+from jobs import alert_watch
+from tests.app_logs import Traffic, append_log
+from tests.conftest import OPERATOR, START, Bot
+from tests.rollout_state import save_baseline, start_phase
+from tests.slack_standin import ApiCall
+
+
+def at(bot: Bot, minutes: int) -> datetime:
+    bot.clock.set(START + timedelta(minutes=minutes))
+    return bot.clock.now()
+
+
+def log(bot: Bot, from_minute: int, minutes: int, traffic: Traffic) -> None:
+    path = bot.app_dir / "logs" / "combined.log"
+    append_log(path, bot.context.spec, START + timedelta(minutes=from_minute), minutes, traffic)
+
+
+def alerts(bot: Bot) -> list[str]:
+    return [c.text for c in bot.slack.of("chat.postMessage") if "Rollback trigger fired" in c.text]
+
+
+def test_a_firing_trigger_is_announced_once_with_value_and_threshold(bot: Bot) -> None:
+    save_baseline(bot, "prod", START, error_rate=0.0)
+    start_phase(bot, "prod-stagger", START)
+    log(bot, 0, 20, Traffic(staggered=False, pool_util=30.0))  # the stagger did not take
+    fired = alert_watch.run(bot.context, at(bot, 10))
+    assert {t.name for t in fired} == {
+        "Jobs fail to execute at expected offsets",
+        "Concurrent jobs still >3",
+    }
+    alert = bot.slack.wait_for(
+        lambda call: "Rollback trigger fired on prod" in call.text, method="chat.postMessage"
+    )
+    assert "Concurrent jobs still >3: max_concurrent_jobs = 8 (threshold > 3)" in alert.text
+    proposal = bot.slack.wait_for(
+        lambda call: "Approval needed" in call.text and "rollback prod" in call.text,
+        method="chat.postMessage",
+    )
+    assert "rollback trigger: " in proposal.all_text()
+
+    assert alert_watch.run(bot.context, at(bot, 15)) == []
+    assert len(alerts(bot)) == 1
+    assert len(bot.store.open_requests("prod")) == 1
+    audited = [
+        row for row in bot.context.audit.latest("prod", 50) if row["action"] == "trigger.fired"
+    ]
+    assert len(audited) == 2
+
+
+def test_a_cleared_trigger_that_returns_is_announced_again(bot: Bot) -> None:
+    save_baseline(bot, "prod", START, error_rate=0.0)
+    start_phase(bot, "prod-stagger", START)
+    log(bot, 0, 10, Traffic(staggered=True, collisions_per_hour=1))
+    assert [t.name for t in alert_watch.run(bot.context, at(bot, 10))] == [
+        "Collision warnings detected"
+    ]
+    log(bot, 10, 80, Traffic(staggered=True))
+    assert alert_watch.run(bot.context, at(bot, 75)) == []  # the 60-min window is clean
+    assert not [
+        b for b in Breaches(bot.store).open_breaches("prod") if b.key.startswith("trigger:")
+    ]
+    log(bot, 90, 10, Traffic(staggered=True, collisions_per_hour=1))
+    assert [t.name for t in alert_watch.run(bot.context, at(bot, 100))] == [
+        "Collision warnings detected"
+    ]
+    assert len(alerts(bot)) == 2
+
+
+def test_triggers_are_not_evaluated_while_the_stagger_is_off(bot: Bot) -> None:
+    start_phase(bot, "prod-baseline", START)
+    log(bot, 0, 20, Traffic(staggered=False, pool_util=90.0))
+    assert alert_watch.run(bot.context, at(bot, 10)) == []
+    assert alerts(bot) == []
+
+
+def kpi_alerts(bot: Bot) -> list[ApiCall]:
+    return [c for c in bot.slack.of("chat.postMessage") if "Alert on prod" in c.text]
+
+
+def test_a_kpi_alert_posts_once_reminds_after_the_interval_and_resolves_once(bot: Bot) -> None:
+    start_phase(bot, "prod-stagger", START)
+    log(bot, 0, 60, Traffic(staggered=True, pool_util=65.0))  # avg in alert (> 60)
+    alert_watch.run(bot.context, at(bot, 10))
+    [alert] = kpi_alerts(bot)
+    assert "Pool Utilization (Avg) is 65% (alert > 60, target < 40)" in alert.text
+    buttons = [
+        e["action_id"] for b in alert.blocks if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert buttons == [REQUEST_ROLLBACK_ACTION]
+    alert_watch.run(bot.context, at(bot, 30))
+    # A restart: a new process on the same store does not announce the breach again.
+    restarted = build_context(
+        Settings.from_environ({"STAGGER_DB": str(bot.store.path)}),
+        bot.context.spec, transport=bot.context.transport, poster=bot.context.poster,
+        clock=bot.clock,
+    )  # fmt: skip
+    alert_watch.run(restarted, at(bot, 40))
+    assert len(kpi_alerts(bot)) == 1
+    alert_watch.run(restarted, at(bot, 70))
+    reminder = bot.slack.wait_for(lambda c: "Still in alert since 12:10" in c.text)
+    assert reminder.params["thread_ts"] == alert.params["_ts"]
+    alert_watch.run(restarted, at(bot, 75))
+    assert len([c for c in bot.slack.of("chat.postMessage") if "Still in alert" in c.text]) == 1
+    log(bot, 60, 90, Traffic(staggered=True, pool_util=25.0))
+    alert_watch.run(restarted, at(bot, 125))
+    resolved = bot.slack.wait_for(lambda c: "Resolved: Pool Utilization (Avg) is 25%" in c.text)
+    assert resolved.params["thread_ts"] == alert.params["_ts"]
+    alert_watch.run(restarted, at(bot, 130))
+    assert len([c for c in bot.slack.of("chat.postMessage") if "Resolved" in c.text]) == 1
+
+
+def test_a_silenced_kpi_is_not_posted_and_status_shows_the_silence(bot: Bot) -> None:
+    start_phase(bot, "prod-stagger", START)
+    reply = bot.command(OPERATOR, "silence pool_util_avg 2h --reason 'known noisy host'")
+    assert "silenced pool_util_avg alerts until 2026-02-01 14:00 UTC" in reply.json()["text"]
+    log(bot, 0, 60, Traffic(staggered=True, pool_util=65.0))
+    alert_watch.run(bot.context, at(bot, 10))
+    assert kpi_alerts(bot) == []
+    status = bot.command(OPERATOR, "status").json()["text"]
+    assert "pool_util_avg silenced until 02-01 14:00 UTC" in status and "known noisy host" in status
+    assert "Pool Utilization (Avg) is 65%" in status  # the breach is open, just quiet
+    assert "ended 1 silence(s)" in bot.command(OPERATOR, "unsilence").json()["text"]
+    actions = [row["action"] for row in bot.context.audit.latest(None, 10)]
+    assert "silence" in actions and "unsilence" in actions
+
+
+def test_an_unavailable_kpi_is_an_alert_after_the_grace_period(bot: Bot) -> None:
+    start_phase(bot, "prod-stagger", START)
+    log(bot, 0, 60, Traffic(staggered=True))
+    alert_watch.run(bot.context, at(bot, 5))
+    alert_watch.run(bot.context, at(bot, 19))
+    assert not [c for c in bot.slack.of("chat.postMessage") if "unavailable" in c.text]
+    alert_watch.run(bot.context, at(bot, 20))
+    posted = bot.slack.wait_for(lambda c: "KPIs unavailable on prod" in c.text)
+    assert "• job_duration_avg: PROD_DATABASE_URL is not set" in posted.text
+    alert_watch.run(bot.context, at(bot, 25))
+    assert len([c for c in bot.slack.of("chat.postMessage") if "KPIs unavailable" in c.text]) == 1
+
+
+def test_a_429_from_slack_delays_the_alert_but_loses_nothing(bot: Bot) -> None:
+    start_phase(bot, "prod-stagger", START)
+    log(bot, 0, 60, Traffic(staggered=True, pool_util=65.0))
+    bot.slack.fail_next("chat.postMessage", 429, retry_after=1)
+    alert_watch.run(bot.context, at(bot, 10))
+    assert len(kpi_alerts(bot)) == 1
