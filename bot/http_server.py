@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
+
+logger = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -25,9 +28,21 @@ def wsgi_app(app: App, health: Callable[[], dict[str, Any]]) -> WsgiApp:
                 [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
             )
             return [body]
-        return slack(environ, start_response)
+        try:
+            return slack(environ, start_response)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # Bolt reads the body before it checks the signature; a body it can't parse
+            # (an empty or broken `payload`) is the sender's fault, not a server error.
+            logger.warning("refused a request to /slack/events whose body could not be read")
+            return _plain(start_response, "400 Bad Request", "the request body could not be read")
 
     return application
+
+
+def _plain(start_response: StartResponse, status: str, text: str) -> Iterable[bytes]:
+    body = text.encode()
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def create_http_server(application: WsgiApp, host: str, port: int, threads: int = 8) -> Any:

@@ -3,6 +3,7 @@ harness that drives stagger-bot exactly as a user in Slack does."""
 
 from __future__ import annotations
 
+import io
 import shlex
 import threading
 import uuid
@@ -19,8 +20,8 @@ import pytest
 from bot.clock import ManualClock
 from bot.context import BotContext
 from bot.http_server import create_http_server, wsgi_app
-from bot.poster import SlackPoster, web_client
-from bot.remote import Transport
+from bot.poster import ConsolePoster, SlackPoster, web_client
+from bot.remote import LocalTransport, Transport
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.slack_app import build_app
@@ -243,6 +244,28 @@ def job_table() -> Iterator[JobTable]:
     yield JobTable(DatabaseSpec(table=f"{name}.job_execution_logs"))
     with psycopg.connect(DSN, autocommit=True) as connection:
         connection.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+@pytest.fixture
+def console() -> io.StringIO:
+    return io.StringIO()
+
+
+@pytest.fixture
+def context(tmp_path: Path, clock: ManualClock, console: io.StringIO) -> BotContext:
+    """The handlers with a console poster and a local shell: no Slack, no SSH."""
+    spec = parse_spec(
+        spec_data(
+            ["sim@prod-1.example.com"],
+            tmp_path / "app",
+            known_hosts=tmp_path / "known_hosts",
+            key_file=tmp_path / "key",
+        )
+    )
+    settings = Settings.from_environ({"STAGGER_DB": str(tmp_path / "stagger.db")})
+    return build_context(
+        settings, spec, transport=LocalTransport(), poster=ConsolePoster(console), clock=clock
+    )
 
 
 def quote(text: str) -> str:

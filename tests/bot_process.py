@@ -1,0 +1,93 @@
+"""`stagger-bot serve` as a real process, to kill (SIGKILL) and start again."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET
+from tests.slack_requests import SlackSender
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    """Poll a condition the test cannot be told about (another process's files)."""
+    deadline = threading.Event()
+    timer = threading.Timer(timeout, deadline.set)
+    timer.start()
+    try:
+        while not condition():
+            if deadline.wait(0.05):
+                raise AssertionError(f"timed out waiting for {what or condition}")
+    finally:
+        timer.cancel()
+
+
+class BotProcess:
+    def __init__(self, tmp: Path, spec: dict[str, Any], slack_url: str) -> None:
+        self.db = tmp / "stagger.db"
+        self.config = tmp / "stagger.toml"
+        self.config.write_text(tomli_w.dumps(spec), encoding="utf-8")
+        self.slack_url = slack_url
+        self.process: subprocess.Popen[str] | None = None
+        self.sender: SlackSender | None = None
+
+    def start(self) -> SlackSender:
+        port = free_port()
+        environment = {
+            k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "STAGGER_"))
+        }
+        environment.update(
+            STAGGER_CONFIG=str(self.config),
+            STAGGER_DB=str(self.db),
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=self.slack_url,
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        sender = SlackSender(port, SIGNING_SECRET)
+
+        def healthy() -> bool:
+            assert self.process is not None and self.process.poll() is None, "the bot exited"
+            try:
+                return sender.get("/healthz").status == 200
+            except OSError:
+                return False
+
+        wait_until(healthy, what="the bot's /healthz")
+        self.sender = sender
+        return sender
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.communicate(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.communicate(timeout=30)
+
+    def query(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(self.db, timeout=10) as connection:
+            return list(connection.execute(sql, args))

@@ -1,0 +1,110 @@
+"""The bot killed (SIGKILL) in the middle of a rollback: on restart the env file is whole,
+the audit trail tells what happened, and the rollback is reported as unfinished — never
+silently dropped, never run twice."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.blocks import APPROVE_ACTION
+from tests.bot_process import BotProcess, wait_until
+from tests.conftest import ENV_FILE, LEAD, OPERATOR, make_app_dir, spec_data
+from tests.slack_standin import SlackStandIn
+
+# The app reloads in the background: the stagger line comes seconds later, so the bot
+# is still waiting for it when it is killed.
+SLOW_RELOAD = r"""#!/bin/sh
+touch reloaded
+line='info: ⏸️ Job stagger disabled'
+nohup sh -c "sleep 3; echo \"\$(date -u '+%F %T.000') $line\" >> logs/combined.log" \
+  >/dev/null 2>&1 &
+"""
+
+
+@pytest.fixture
+def bots(tmp_path: Path) -> Iterator[list[BotProcess]]:
+    started: list[BotProcess] = []
+    yield started
+    for bot in started:
+        bot.stop()
+
+
+def request_and_approve(bot: BotProcess, slack: SlackStandIn) -> str:
+    assert bot.sender is not None
+    text = bot.sender.command(OPERATOR, "rollback prod --reason 'pool at 90%'").json()["text"]
+    request_id = next(w.strip("`") for w in text.split() if w.startswith("`R"))
+    posted = slack.wait_for(lambda c: request_id in c.text, method="chat.postMessage")
+    bot.sender.click(LEAD, APPROVE_ACTION, request_id, message_ts=posted.params["_ts"])
+    return request_id
+
+
+def restart_and_check(bot: BotProcess, slack: SlackStandIn, request_id: str) -> None:
+    bot.start()
+    slack.wait_for(lambda c: "was interrupted" in c.text and request_id in c.text)
+    assert bot.query("SELECT status FROM approvals WHERE id = ?", request_id) == [("interrupted",)]
+    actions = [row[0] for row in bot.query("SELECT action FROM audit ORDER BY id")]
+    assert actions.index("rollback.started") < actions.index("rollback.interrupted")
+    assert "rollback.finished" not in actions
+
+
+def test_killed_after_reload_before_verification(
+    tmp_path: Path, sshd: Any, slack: SlackStandIn, bots: list[BotProcess]
+) -> None:
+    app = make_app_dir(tmp_path / "app", reload_script=SLOW_RELOAD)
+    data = spec_data(
+        [str(sshd.host_address)], app, known_hosts=sshd.known_hosts, key_file=sshd.client_key,
+        verify_timeout_s=30,
+    )  # fmt: skip
+    bot = BotProcess(tmp_path, data, slack.url)
+    bots.append(bot)
+    bot.start()
+    request_id = request_and_approve(bot, slack)
+    wait_until((app / "reloaded").exists, what="the reload on the host")
+    bot.kill()
+    # The env file is whole: the new one, written atomically, with the old one kept.
+    assert (app / ".env").read_bytes() == ENV_FILE.replace(b"ENABLED=true", b"ENABLED=false")
+    backups = list(app.glob(".env.stagger-backup-*"))
+    assert len(backups) == 1 and backups[0].read_bytes() == ENV_FILE
+    assert not list(app.glob(".env.stagger-tmp-*"))
+    restart_and_check(bot, slack, request_id)
+    (app / "reloaded").unlink()
+    assert bot.sender is not None
+    reply = bot.sender.command(LEAD, f"approve {request_id}").json()["text"]
+    assert "already interrupted" in reply
+    assert not (app / "reloaded").exists() and len(list(app.glob(".env.stagger-backup-*"))) == 1
+
+
+def test_killed_after_approval_before_any_host_answered(
+    tmp_path: Path, sshd: Any, slack: SlackStandIn, bots: list[BotProcess]
+) -> None:
+    # A host that accepts the connection and never says a word: the bot waits on it.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(silent.accept()[0]), daemon=True).start()
+    app = make_app_dir(tmp_path / "app")
+    data = spec_data(
+        [f"root@127.0.0.1:{silent.getsockname()[1]}"], app,
+        known_hosts=sshd.known_hosts, key_file=sshd.client_key,
+    )  # fmt: skip
+    data["ssh"]["connect_timeout_s"] = 60
+    bot = BotProcess(tmp_path, data, slack.url)
+    bots.append(bot)
+    try:
+        bot.start()
+        request_id = request_and_approve(bot, slack)
+        wait_until(lambda: bool(accepted), what="the bot's connection to the host")
+        bot.kill()
+        restart_and_check(bot, slack, request_id)
+        assert (app / ".env").read_bytes() == ENV_FILE
+    finally:
+        for connection in accepted:
+            connection.close()
+        silent.close()

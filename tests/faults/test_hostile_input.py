@@ -1,0 +1,115 @@
+"""Hostile input: fuzzed commands and button payloads always get a clear answer (never a
+500, never a stack trace), shell metacharacters never reach a shell, and an approver list
+edited while a request is pending is honoured at click time."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import urllib.parse
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.blocks import APPROVE_ACTION, DENY_ACTION, REQUEST_ROLLBACK_ACTION
+from bot.context import BotContext
+from bot.replies import Invocation
+from commands import COMMANDS, dispatch
+from tests.conftest import ENV_FILE, LEAD, LEAD_2, OPERATOR, Bot
+from tests.slack_requests import block_action_body
+
+CRASH = "Something went wrong inside stagger-bot"
+HOSTILE = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    max_size=160,
+)
+WORDS = st.one_of(
+    HOSTILE,
+    st.builds(lambda name, rest: f"{name} {rest}", st.sampled_from(sorted(COMMANDS)), HOSTILE),
+    st.builds(
+        lambda name, env, rest: f"{name} {env} {rest}",
+        st.sampled_from(["rollback", "kpi", "phase", "silence", "analysis", "audit"]),
+        st.sampled_from(["prod", "staging", "--force", "--reason", "all", "'"]),
+        st.sampled_from(["$(id)", "`id`", "a;b", "x\ny", "--reason=", '"', "6h", "0m", "9999d"]),
+    ),
+)
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@FUZZ
+@given(text=WORDS)
+def test_any_command_text_gets_a_clear_answer(context: BotContext, text: str) -> None:
+    reply = dispatch(context, Invocation(user=OPERATOR, text=text, source="cli"))
+    assert reply.text.strip()
+    assert CRASH not in reply.text and "Traceback" not in reply.text
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    action=st.sampled_from([APPROVE_ACTION, DENY_ACTION, REQUEST_ROLLBACK_ACTION, "stagger_bogus"]),
+    value=HOSTILE,
+    user=st.text(alphabet="UW0123456789ABCDEFXYZ", min_size=0, max_size=12),
+)
+def test_any_button_payload_is_answered_without_a_server_error(
+    bot: Bot, action: str, value: str, user: str
+) -> None:
+    reply = bot.sender.send(block_action_body(user, action, value))
+    assert reply.status < 500
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    payload=st.one_of(HOSTILE, st.builds(json.dumps, st.dictionaries(HOSTILE, HOSTILE, max_size=3)))
+)
+def test_malformed_signed_payloads_are_refused_cleanly(bot: Bot, payload: str) -> None:
+    reply = bot.sender.send(urllib.parse.urlencode({"payload": payload}))
+    assert reply.status < 500
+
+
+def test_shell_metacharacters_in_a_reason_never_reach_a_shell(bot: Bot, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    reason = f"$(touch {marker}) `touch {marker}`; touch {marker} | x\n&& echo"
+    reply = bot.command(OPERATOR, f"rollback prod --reason {shlex.quote(reason)}").json()["text"]
+    request_id = bot.request_id_from(reply)
+    posted = bot.slack.wait_for(lambda c: request_id in c.text, method="chat.postMessage")
+    bot.click(LEAD, APPROVE_ACTION, request_id, message_ts=posted.params["_ts"])
+    bot.slack.wait_for(lambda c: "verified on all" in c.text, method="chat.postMessage")
+    assert not marker.exists()
+    assert bot.env_file() == ENV_FILE.replace(b"ENABLED=true", b"ENABLED=false")
+    requested = next(
+        row for row in bot.context.audit.latest("prod", 50) if row["action"] == "rollback.requested"
+    )
+    assert requested["detail"] == " ".join(reason.split())  # kept, on one line
+
+
+def test_a_job_name_with_shell_metacharacters_is_refused_by_name(bot: Bot) -> None:
+    text = bot.command(OPERATOR, "rollback prod 'LIVE;touch /tmp/x'").json()["text"]
+    assert "Unknown job `LIVE;touch /tmp/x`" in text
+    assert not bot.store.open_requests()
+
+
+def test_an_approver_list_edited_while_pending_is_honoured_at_click_time(bot: Bot) -> None:
+    reply = bot.command(OPERATOR, "rollback prod --reason 'pool at 90%'").json()["text"]
+    request_id = bot.request_id_from(reply)
+    spec = bot.context.spec
+    prod = spec.environments["prod"]
+    edited = prod.model_copy(
+        update={"approvals": prod.approvals.model_copy(update={"approvers": [LEAD_2]})}
+    )
+    bot.context.spec = spec.model_copy(
+        update={"environments": {**spec.environments, "prod": edited}}
+    )
+    bot.click(LEAD, APPROVE_ACTION, request_id)
+    bot.slack.wait_for(
+        lambda c: "is not an approver for prod" in c.text, method="chat.postEphemeral"
+    )
+    assert bot.env_file() == ENV_FILE
+    bot.click(LEAD_2, APPROVE_ACTION, request_id)
+    bot.slack.wait_for(lambda c: "verified on all" in c.text, method="chat.postMessage")
