@@ -183,13 +183,26 @@ def _slack_parts(settings: Settings, spec: Spec, need_app_token: bool = False) -
     recover_interrupted(context)
     CheckSchedule(context.store).release_running()
     scheduler = build_scheduler(context)
-    return executor, app, scheduler
+    return context, executor, app, scheduler
+
+
+def _reload_on_sighup(context: Any, settings: Settings) -> None:
+    from bot.runtime import reload_spec
+
+    def reload(signum: int, frame: object) -> None:
+        # Off the signal frame: reloading writes to the store, which takes locks.
+        threading.Thread(
+            target=reload_spec, args=(context, settings.config_path), daemon=True
+        ).start()
+
+    signal.signal(signal.SIGHUP, reload)
 
 
 def _serve(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
     from bot.http_server import create_http_server, wsgi_app
 
-    executor, app, scheduler = _slack_parts(settings, spec)
+    context, executor, app, scheduler = _slack_parts(settings, spec)
+    _reload_on_sighup(context, settings)
     port = arguments.port or settings.port
     server = create_http_server(
         wsgi_app(app, lambda: {"ok": True, "environments": sorted(spec.environments)}),
@@ -222,7 +235,8 @@ def _serve(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int
 def _socket(settings: Settings, spec: Spec) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    executor, app, scheduler = _slack_parts(settings, spec, need_app_token=True)
+    context, executor, app, scheduler = _slack_parts(settings, spec, need_app_token=True)
+    _reload_on_sighup(context, settings)
     assert settings.slack_app_token
     scheduler.start()
     try:

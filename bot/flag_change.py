@@ -174,7 +174,14 @@ def _why(result: CommandResult) -> str:
     if result.timed_out:
         return f"timed out after {result.duration_s:.0f}s"
     stderr = result.stderr.decode("utf-8", errors="replace").strip().splitlines()
-    return f"exit {result.exit_status}" + (f": {stderr[-1][:200]}" if stderr else "")
+    return f"exit {result.exit_status}" + (f": {_shorten(stderr[-1])}" if stderr else "")
+
+
+def _shorten(line: str, limit: int = 200) -> str:
+    """Long paths fill the middle of an error; its reason is at the end, so keep both ends."""
+    if len(line) <= limit:
+        return line
+    return line[: limit // 3] + " … " + line[-(limit - limit // 3 - 3) :]
 
 
 def _write_script(path: str, backup: str, old: bytes, new: bytes) -> str:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import TextIO
 
-from bot.audit import AuditTrail
+from bot.audit import AuditEntry, AuditTrail
 from bot.clock import Clock, SystemClock
 from bot.context import BotContext
+from bot.errors import SpecError
 from bot.poster import ConsolePoster, Poster, SlackPoster, web_client
 from bot.redaction import Redactor
 from bot.remote import SshTransport, Transport
 from bot.settings import Settings
-from bot.spec import Spec
+from bot.spec import Spec, load_spec
 from bot.store import Store
+
+logger = logging.getLogger(__name__)
 
 
 def secrets_of(settings: Settings) -> tuple[str, ...]:
@@ -64,3 +68,23 @@ def build_context(
         clock=clock or SystemClock(),
         database_urls=settings.database_urls,
     )
+
+
+def reload_spec(context: BotContext, path: Path) -> bool:
+    """Swap in the spec at `path` (on SIGHUP); a broken one is refused, the running spec
+    kept, and every problem logged. Cadences of scheduled jobs keep their start values."""
+    try:
+        spec = load_spec(path)
+    except SpecError as error:
+        logger.error("spec reload refused, the running spec is kept: %s", error)
+        context.record(
+            AuditEntry(
+                "bot", "bot", "spec.reload_refused", None, {"file": str(path)}, "refused",
+                "; ".join(error.problems)[:1000],
+            )
+        )  # fmt: skip
+        return False
+    context.spec = spec
+    logger.info("spec reloaded from %s", path)
+    context.record(AuditEntry("bot", "bot", "spec.reloaded", None, {"file": str(path)}, "ok"))
+    return True

@@ -74,7 +74,11 @@ def _config(tmp: Path, port: int, host_key: Path) -> str:
 class SshdServer:
     """One OpenSSH server on 127.0.0.1 that trusts `client_key`, for user `getpass.getuser()`."""
 
-    def __init__(self, tmp: Path, *, bind: tuple[Path, Path] | None = None) -> None:
+    def __init__(
+        self, tmp: Path, *, bind: tuple[Path, Path] | None = None, full_disk: bool = False
+    ) -> None:
+        """`bind=(source, target)`: this sshd (only) sees `source` at `target`. With
+        `full_disk`, target is instead a tiny tmpfs holding a copy of source, filled up."""
         self.tmp = tmp.absolute()  # sshd wants absolute paths
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.host_key = keygen(self.tmp / "ssh_host_ed25519_key")
@@ -87,6 +91,7 @@ class SshdServer:
         self.config = self.tmp / "sshd_config"
         self.log = self.tmp / "sshd.log"
         self._bind = bind
+        self._full_disk = full_disk
         self._process: subprocess.Popen[bytes] | None = None
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
         for _attempt in range(3):  # another process may take the free port before sshd binds it
@@ -103,11 +108,14 @@ class SshdServer:
         self.config.write_text(_config(self.tmp, self.port, self.host_key), encoding="utf-8")
         command = [SSHD, "-D", "-e", "-f", str(self.config)]
         if self._bind is not None:
-            source, target = self._bind
-            script = (
-                f"mount --bind {shlex.quote(str(source))} {shlex.quote(str(target))} && exec "
-                + shlex.join(command)
+            source, target = (shlex.quote(str(path)) for path in self._bind)
+            mount = (
+                f"mount -t tmpfs -o size=256k tmpfs {target} && cp -a {source}/. {target}/ && "
+                f"{{ dd if=/dev/zero of={target}/filler bs=4k 2>/dev/null; true; }}"
+                if self._full_disk
+                else f"mount --bind {source} {target}"
             )
+            script = f"{mount} && exec " + shlex.join(command)
             command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
         with self.log.open("wb") as log:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -154,11 +162,16 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
 
 @pytest.fixture
 def sshd_factory(tmp_path: Path) -> Iterator[Callable[..., SshdServer]]:
-    """`sshd_factory(name, bind=None)` starts another sshd; all are stopped at teardown."""
+    """`sshd_factory(name, bind=None, full_disk=False)` starts another sshd; all are
+    stopped at teardown."""
     servers: list[SshdServer] = []
 
-    def make(name: str | None = None, bind: tuple[Path, Path] | None = None) -> SshdServer:
-        server = SshdServer(tmp_path / f"sshd-{name or len(servers)}", bind=bind)
+    def make(
+        name: str | None = None, bind: tuple[Path, Path] | None = None, full_disk: bool = False
+    ) -> SshdServer:
+        server = SshdServer(
+            tmp_path / f"sshd-{name or len(servers)}", bind=bind, full_disk=full_disk
+        )
         servers.append(server)
         return server
 

@@ -113,3 +113,31 @@ def test_a_missing_env_file_fails_that_host_without_creating_one(
     assert not outcome.hosts[0].verified and "cannot read" in outcome.hosts[0].detail
     assert not (roots[0] / ".env").exists()
     assert outcome.hosts[1].verified
+
+
+def test_a_full_disk_fails_the_write_and_leaves_the_env_file_whole(
+    tmp_path: Path, sshd_factory: Callable[..., SshdServer]
+) -> None:
+    app_dir = tmp_path / "var-www-goalgpt"
+    app_dir.mkdir()
+    server = sshd_factory("full", bind=(make_app_dir(tmp_path / "host"), app_dir), full_disk=True)
+    environment = EnvironmentSpec.model_validate(
+        {
+            "hosts": [str(server.host_address)],
+            "app_dir": str(app_dir),
+            "reload_command": "sh reload.sh",
+            "approvals": {"approvers": ["U0LEAD1"], "required": 1},
+        }
+    )
+    transport = SshTransport(server.client_key, server.known_hosts, connect_timeout=5)
+    outcome = apply_everywhere(
+        environment, ROLLBACK, transport, timeouts=Timeouts(10, 5), stamp="T1",
+        observe=lambda result: None,
+    )  # fmt: skip
+    [host] = outcome.hosts
+    assert not host.verified
+    assert "could not write" in host.detail and "No space left on device" in host.detail
+    with transport.connect(server.host_address) as session:
+        seen = session.run(f"cat {app_dir}/.env; ls -a {app_dir}")
+    # The host's own view (its disk is a full tmpfs): the env file as it was, no temp file.
+    assert seen.stdout.startswith(ENV_FILE) and b"stagger-tmp" not in seen.stdout

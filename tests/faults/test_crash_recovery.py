@@ -4,6 +4,7 @@ silently dropped, never run twice."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 from collections.abc import Iterator
@@ -108,3 +109,26 @@ def test_killed_after_approval_before_any_host_answered(
         for connection in accepted:
             connection.close()
         silent.close()
+
+
+def test_a_corrupt_spec_on_reload_is_refused_and_the_last_good_one_kept(
+    tmp_path: Path, sshd: Any, slack: SlackStandIn, bots: list[BotProcess]
+) -> None:
+    app = make_app_dir(tmp_path / "app")
+    data = spec_data(
+        [str(sshd.host_address)], app, known_hosts=sshd.known_hosts, key_file=sshd.client_key
+    )
+    bot = BotProcess(tmp_path, data, slack.url)
+    bots.append(bot)
+    sender = bot.start()
+    assert bot.process is not None
+    good = bot.config.read_text(encoding="utf-8")
+    bot.config.write_text(good.replace("required = 1", "required = 7"), encoding="utf-8")
+    bot.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: bot.query("SELECT 1 FROM audit WHERE action = 'spec.reload_refused'") != [])
+    assert "*prod* — phase *not started*" in sender.command(OPERATOR, "status").json()["text"]
+    bot.config.write_text(good.replace('"U0OPS2"', '"U0OPS9"'), encoding="utf-8")
+    bot.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: bot.query("SELECT 1 FROM audit WHERE action = 'spec.reloaded'") != [])
+    refused = sender.command("U0OPS2", "rollback prod").json()["text"]
+    assert "is not an operator" in refused
