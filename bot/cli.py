@@ -159,7 +159,7 @@ def _kpi(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
 def _slack_parts(settings: Settings, spec: Spec, need_app_token: bool = False) -> Any:
     from bot.check_schedule import CheckSchedule
     from bot.execution import recover_interrupted
-    from bot.poster import SlackPoster, web_client
+    from bot.poster import web_client
     from bot.runtime import build_context
     from bot.scheduler import build_scheduler
     from bot.slack_app import build_app
@@ -177,7 +177,7 @@ def _slack_parts(settings: Settings, spec: Spec, need_app_token: bool = False) -
         raise StaggerError(f"set {', '.join(missing)} in the environment (see README.md)")
     assert settings.slack_bot_token and settings.slack_signing_secret
     client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    context = build_context(settings, spec, poster=SlackPoster(client))
+    context = build_context(settings, spec, slack_client=client)
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack")
     app = build_app(context, settings.slack_signing_secret.get_secret_value(), client, executor)
     recover_interrupted(context)

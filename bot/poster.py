@@ -14,6 +14,8 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.clock import Clock, SystemClock
+from bot.outbox import Outbox
 from bot.replies import Block
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,10 @@ class Poster(Protocol):
 
     def publish_home(self, user: str, view: dict[str, Any]) -> bool: ...
 
+    def flush(self) -> int:
+        """Deliver what earlier failures left queued; how many went out."""
+        ...
+
 
 def web_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
     """A WebClient that honours 429 Retry-After and retries 5xx and connection errors."""
@@ -67,8 +73,45 @@ def web_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
 
 
 class SlackPoster:
-    def __init__(self, client: WebClient) -> None:
+    """Posts through the Web API. With an outbox, a post or update Slack still refuses
+    after the client's retries is queued, and `flush` delivers it later."""
+
+    def __init__(
+        self, client: WebClient, outbox: Outbox | None = None, clock: Clock | None = None
+    ) -> None:
         self._client = client
+        self._outbox = outbox
+        self._clock = clock or SystemClock()
+
+    def _queue(self, method: str, arguments: dict[str, Any], error: Exception) -> None:
+        if self._outbox is None:
+            return
+        self._outbox.enqueue(method, arguments, self._clock.now(), _describe(error))
+        logger.warning("Slack refused a %s; queued to be delivered later", method)
+
+    def flush(self) -> int:
+        if self._outbox is None:
+            return 0
+        sent = 0
+        for call in self._outbox.pending():
+            arguments = dict(call.arguments)
+            if call.method == "post":
+                arguments["text"] = (
+                    f"_(delayed: Slack was unavailable at {call.queued_at:%H:%M} UTC)_\n"
+                    + arguments["text"]
+                )
+            try:
+                if call.method == "post":
+                    self._client.chat_postMessage(**arguments)
+                else:
+                    self._client.chat_update(**arguments)
+            except (SlackApiError, OSError) as error:
+                self._outbox.failed_again(call.id, _describe(error))
+                logger.warning("queued %s still refused: %s", call.method, _describe(error))
+                break  # Slack is still down: keep the order, try again later
+            self._outbox.delivered(call.id, self._clock.now())
+            sent += 1
+        return sent
 
     def post(
         self,
@@ -89,15 +132,23 @@ class SlackPoster:
             response = self._client.chat_postMessage(**arguments)
         except (SlackApiError, OSError) as error:
             logger.error("chat.postMessage to %s failed: %s", channel, _describe(error))
+            self._queue("post", arguments, error)
             return None
         ts = response.get("ts")
         return str(ts) if ts else None
 
     def update(self, channel: str, ts: str, text: str, blocks: list[Block] | None = None) -> bool:
+        arguments: dict[str, Any] = {
+            "channel": channel,
+            "ts": ts,
+            "text": text,
+            "blocks": blocks or [],
+        }
         try:
-            self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or [])
+            self._client.chat_update(**arguments)
         except (SlackApiError, OSError) as error:
             logger.error("chat.update of %s failed: %s", ts, _describe(error))
+            self._queue("update", arguments, error)
             return False
         return True
 
@@ -195,3 +246,6 @@ class ConsolePoster:
 
     def publish_home(self, user: str, view: dict[str, Any]) -> bool:
         return True
+
+    def flush(self) -> int:
+        return 0

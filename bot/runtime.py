@@ -7,10 +7,13 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from slack_sdk import WebClient
+
 from bot.audit import AuditEntry, AuditTrail
 from bot.clock import Clock, SystemClock
 from bot.context import BotContext
 from bot.errors import SpecError
+from bot.outbox import Outbox
 from bot.poster import ConsolePoster, Poster, SlackPoster, web_client
 from bot.redaction import Redactor
 from bot.remote import SshTransport, Transport
@@ -42,14 +45,20 @@ def build_context(
     *,
     transport: Transport | None = None,
     poster: Poster | None = None,
+    slack_client: WebClient | None = None,
     clock: Clock | None = None,
     console: TextIO | None = None,
 ) -> BotContext:
+    """`poster` wins; else Slack through `slack_client` (or one made from the token),
+    with an outbox in the store for posts Slack refuses; else the console."""
     store = Store(settings.db_path)
+    clock = clock or SystemClock()
     if poster is None:
-        if settings.slack_bot_token is not None:
-            client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-            poster = SlackPoster(client)
+        if slack_client is None and settings.slack_bot_token is not None:
+            token = settings.slack_bot_token.get_secret_value()
+            slack_client = web_client(token, settings.slack_api_url)
+        if slack_client is not None:
+            poster = SlackPoster(slack_client, Outbox(store), clock)
         else:
             poster = ConsolePoster(console or sys.stdout)
     return BotContext(
@@ -65,7 +74,7 @@ def build_context(
             max_output_bytes=32 * 1024 * 1024,
         ),
         poster=poster,
-        clock=clock or SystemClock(),
+        clock=clock,
         database_urls=settings.database_urls,
     )
 

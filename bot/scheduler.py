@@ -21,6 +21,7 @@ from jobs import (
     alert_watch,
     checkpoints,
     daily_analysis,
+    deliver_outbox,
     expire_requests,
     success_watch,
     validation_checks,
@@ -50,6 +51,7 @@ def build_scheduler(context: BotContext, lease: Lease | None = None) -> Backgrou
         )
 
     add("expire_requests", expire_requests.run, 30)
+    add("deliver_outbox", deliver_outbox.run, 60)
     add("validation_checks", validation_checks.run, 30)
     add("alert_watch", alert_watch.run, context.spec.alerts.every_min * 60)
     add("checkpoints", checkpoints.run, 60)

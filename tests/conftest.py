@@ -20,7 +20,7 @@ import pytest
 from bot.clock import ManualClock
 from bot.context import BotContext
 from bot.http_server import create_http_server, wsgi_app
-from bot.poster import ConsolePoster, SlackPoster, web_client
+from bot.poster import ConsolePoster, web_client
 from bot.remote import LocalTransport, Transport
 from bot.runtime import build_context
 from bot.settings import Settings
@@ -165,9 +165,7 @@ def start_bot(
         }
     )
     client = web_client(BOT_TOKEN, settings.slack_api_url)
-    context = build_context(
-        settings, spec, poster=SlackPoster(client), clock=clock, transport=transport
-    )
+    context = build_context(settings, spec, slack_client=client, clock=clock, transport=transport)
     executor = ThreadPoolExecutor(max_workers=8)
     app = build_app(context, SIGNING_SECRET, client, executor)
     server = create_http_server(wsgi_app(app, lambda: {"ok": True}), "127.0.0.1", 0)

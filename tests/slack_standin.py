@@ -97,7 +97,8 @@ class SlackStandIn:
             request.send_response(fault.status)
             if fault.retry_after is not None:
                 request.send_header("Retry-After", str(fault.retry_after))
-            body = b'{"ok": false, "error": "ratelimited"}'
+            error = "ratelimited" if fault.status == 429 else "internal_error"
+            body = json.dumps({"ok": False, "error": error}).encode()
             request.send_header("Content-Type", "application/json")
             request.send_header("Content-Length", str(len(body)))
             request.end_headers()

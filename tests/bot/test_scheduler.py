@@ -40,7 +40,7 @@ def test_two_processes_on_one_store_post_a_checkpoint_once(
         build_scheduler(other, Lease(other.store, "worker:2")),
     ]
     assert {job.id for job in schedulers[0].get_jobs()} == {
-        "expire_requests", "validation_checks", "alert_watch", "checkpoints",
+        "expire_requests", "deliver_outbox", "validation_checks", "alert_watch", "checkpoints",
         "daily_analysis", "success_watch",
     }  # fmt: skip
     for scheduler in schedulers:

@@ -1,0 +1,42 @@
+"""Slack down for longer than the client's retries: the post is queued in the store and
+delivered later — delayed, not lost, and still usable."""
+
+from __future__ import annotations
+
+from bot.blocks import APPROVE_ACTION
+from bot.outbox import Outbox
+from jobs import deliver_outbox
+from tests.bot_process import wait_until
+from tests.conftest import LEAD, OPERATOR, Bot
+
+
+def test_a_post_slack_refuses_is_delivered_later_with_its_buttons(bot: Bot) -> None:
+    for _ in range(4):  # the first try and the ServerErrorRetryHandler's three retries
+        bot.slack.fail_next("chat.postMessage", 500)
+    reply = bot.command(OPERATOR, "rollback prod --reason 'pool at 90%'")
+    request_id = bot.request_id_from(reply.json()["text"])
+    outbox = Outbox(bot.store)
+    wait_until(lambda: bool(outbox.pending()), what="the refused post in the outbox")
+    assert bot.slack.of("chat.postMessage") == []
+    queued = outbox.pending()
+    assert len(queued) == 1 and request_id in queued[0].arguments["text"]
+
+    assert deliver_outbox.run(bot.context, bot.clock.now()) == 1
+    [posted] = bot.slack.of("chat.postMessage")
+    assert posted.text.startswith("_(delayed: Slack was unavailable at 12:00 UTC)_")
+    assert outbox.pending() == []
+    bot.click(LEAD, APPROVE_ACTION, request_id, message_ts=posted.params["_ts"])
+    bot.slack.wait_for(lambda call: "verified on all" in call.text, method="chat.postMessage")
+
+
+def test_while_slack_stays_down_the_queue_keeps_its_order(bot: Bot) -> None:
+    outbox = Outbox(bot.store)
+    for text in ("first", "second"):
+        outbox.enqueue("post", {"channel": "C0ROLLOUT", "text": text}, bot.clock.now(), "500")
+    for _ in range(4):
+        bot.slack.fail_next("chat.postMessage", 500)
+    assert deliver_outbox.run(bot.context, bot.clock.now()) == 0
+    assert [call.attempts for call in Outbox(bot.store).pending()] == [2, 1]
+    assert deliver_outbox.run(bot.context, bot.clock.now()) == 2
+    texts = [call.text.splitlines()[-1] for call in bot.slack.of("chat.postMessage")]
+    assert texts == ["first", "second"]
