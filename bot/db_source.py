@@ -78,14 +78,14 @@ def db_kpis(dsn: str, spec: DatabaseSpec, start: datetime, end: datetime) -> DbK
     per_job, overlap, metadata = _queries(spec)
     parameters = {"start": start, "end": end, "failed": spec.failed_status}
     try:
+        # statement_timeout is set in the transaction, not through `options`, which would
+        # replace any options the DSN carries (a search_path, for one).
         with psycopg.connect(
-            dsn,
-            connect_timeout=spec.connect_timeout_s,
-            options=f"-c statement_timeout={spec.statement_timeout_ms}",
-            autocommit=False,
+            dsn, connect_timeout=spec.connect_timeout_s, autocommit=False
         ) as connection:
             connection.read_only = True
             with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL statement_timeout = {int(spec.statement_timeout_ms)}")
                 rows = cursor.execute(per_job, parameters).fetchall()
                 overlap_row = cursor.execute(overlap, parameters).fetchone()
                 metadata_row = cursor.execute(metadata, parameters).fetchone()

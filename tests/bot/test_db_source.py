@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from bot.clock import ManualClock
 from bot.context import BotContext
@@ -202,3 +203,10 @@ def test_analysis_compares_now_with_the_baseline_per_kpi_and_per_job(
     assert "db_metadata_errors 0 1 new" in rows
     assert "Live Stats Sync 1→3 0→1 1000→2000 +100.0%" in rows
     assert "Badge Auto-Unlock 1→2 0→1 500→600 +20.0%" in rows
+
+
+def test_options_in_the_dsn_such_as_a_search_path_are_kept(schema: DatabaseSpec) -> None:
+    name, table = schema.table.split(".")
+    dsn = make_conninfo(DSN, options=f"-c search_path={name}")
+    kpis = db_kpis(dsn, DatabaseSpec(table=table), T0, T0 + timedelta(hours=1))
+    assert {job.job for job in kpis.jobs} >= {"Live Stats Sync", "Badge Auto-Unlock"}
