@@ -6,7 +6,7 @@ from bot.approvals import ApprovalRequest, Status
 from bot.flag_change import ChangeOutcome
 from bot.kpi_report import KpiReport
 from bot.replies import Block
-from bot.spec import Spec
+from bot.spec import SLACK_USER_ID, Spec
 
 APPROVE_ACTION = "stagger_approve"
 DENY_ACTION = "stagger_deny"
@@ -37,12 +37,17 @@ def context(text: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
 
 
+def mention(user: str) -> str:
+    """A Slack user as a mention; the bot itself (a proposal's requester) by name."""
+    return f"<@{user}>" if SLACK_USER_ID.match(user) else user
+
+
 def request_summary(request: ApprovalRequest) -> str:
     approvals = f"{len(request.approved_by)}/{request.required}"
     approvers = ", ".join(f"<@{user}>" for user in request.approved_by) or "none yet"
     return (
         f"*{escape(request.description)}* — request `{request.id}`\n"
-        f"*Requested by:* <@{request.requester}>\n"
+        f"*Requested by:* {mention(request.requester)}\n"
         f"*Reason:* {escape(request.reason) or '_none given_'}\n"
         + (f"*Gates:*\n{request.args['gates']}\n" if request.args.get("gates") else "")
         + f"*Approvals:* {approvals} ({approvers})\n"

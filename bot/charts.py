@@ -13,20 +13,20 @@ from bot.kpi_series import Series
 
 def checkpoint_chart(
     title: str,
-    pool: tuple[Series, Series | None],
-    concurrency: tuple[Series, Series | None],
+    pool: tuple[Series, Series],
+    concurrency: tuple[Series, Series],
     *,
     pool_alert: float | None = None,
 ) -> bytes:
-    """`pool` and `concurrency` are (now, baseline); a baseline may be missing."""
-    figure = Figure(figsize=(9, 6), dpi=100)
+    """`pool` and `concurrency` are (now, baseline); a baseline may have no points."""
+    figure = Figure(figsize=(8, 5), dpi=80)
     top, bottom = figure.subplots(2, 1, sharex=True)
     for axes, (now, baseline), unit in ((top, pool, "%"), (bottom, concurrency, "jobs")):
-        if baseline is not None and baseline.hours:
+        if baseline.hours:
             axes.plot(
                 baseline.hours, baseline.values, linestyle="--", color="grey", label=baseline.label
             )
-        axes.plot(now.hours, now.values, color="tab:blue", marker=".", label=now.label)
+        axes.plot(now.hours, now.values, color="tab:blue", label=now.label)
         axes.set_ylabel(unit)
         axes.grid(alpha=0.3)
         axes.legend(loc="upper right", fontsize="small")

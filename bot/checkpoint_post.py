@@ -6,17 +6,17 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from bot.baselines import Baselines
 from bot.charts import checkpoint_chart
 from bot.checkpoint_text import checkpoint_text, phase_line
 from bot.checkpoints import Checkpoints
 from bot.context import BotContext
 from bot.event_log import EventLog
+from bot.kpi_history import EventsOf, KpiHistory
 from bot.kpi_report import measure
-from bot.kpi_series import Series, concurrency_series, pool_series
+from bot.kpi_series import series
 from bot.log_lines import LogEvent
 from bot.thresholds import Condition
-from bot.timeline import PhaseRecord
+from bot.timeline import PhaseRecord, Timeline
 
 logger = logging.getLogger(__name__)
 
@@ -48,38 +48,46 @@ def post_checkpoint(
     return ts
 
 
-def _host_events(
-    context: BotContext, env: str, start: datetime, end: datetime
-) -> list[list[LogEvent]]:
-    events = EventLog(context.store)
-    return [
-        events.events(env, str(host), start, end)
-        for host in context.spec.environments[env].host_addresses
-    ]
+def _events_of(context: BotContext, env: str) -> EventsOf:
+    log = EventLog(context.store)
+    hosts = context.spec.environments[env].host_addresses
+
+    def events(start: datetime, end: datetime) -> list[list[LogEvent]]:
+        return [log.events(env, str(host), start, end) for host in hosts]
+
+    return events
+
+
+def _baseline_phase(context: BotContext, env: str, before: PhaseRecord) -> PhaseRecord | None:
+    """The latest finished phase of `env` with the stagger off, before `before`."""
+    for record in reversed(Timeline(context.store).history(env)):
+        spec = context.spec.phase(record.phase)
+        if record.id < before.id and record.ended_at and spec is not None and not spec.stagger:
+            return record
+    return None
 
 
 def _post_chart(context: BotContext, env: str, phase: PhaseRecord, thread: str | None) -> None:
     now = context.clock.now()
-    hosts = _host_events(context, env, phase.started_at, now)
-    pool_now = pool_series(phase.phase, [e for h in hosts for e in h], phase.started_at, now)
-    busy_now = concurrency_series(phase.phase, hosts, phase.started_at, now)
-    pool_base: Series | None = None
-    busy_base: Series | None = None
-    baseline = Baselines(context.store).latest(env)
-    if baseline is not None:
-        start, end = baseline.window_start, baseline.window_end
-        end = min(end, start + (now - phase.started_at))  # the same hours of the baseline
-        base_hosts = _host_events(context, env, start, end)
-        label = f"baseline ({baseline.captured_by})"
-        pool_base = pool_series(label, [e for h in base_hosts for e in h], start, end)
-        busy_base = concurrency_series(label, base_hosts, start, end)
-    if not pool_now.hours and not busy_now.hours:
+    history = KpiHistory(context.store)
+    points = history.extend(phase.id, phase.started_at, now, _events_of(context, env))
+    if not points:
         return
+    baseline = _baseline_phase(context, env, phase)
+    base_points = (
+        history.extend(
+            baseline.id, baseline.started_at, baseline.ended_at, _events_of(context, env)
+        )
+        if baseline is not None and baseline.ended_at is not None
+        else []
+    )
+    hours = len(points)
+    label = f"baseline ({baseline.phase})" if baseline else "baseline"
     alert = context.spec.kpis.get("pool_util_avg")
     png = checkpoint_chart(
         f"{env} — {phase.phase}",
-        (pool_now, pool_base),
-        (busy_now, busy_base),
+        (series(phase.phase, points, "pool_avg"), series(label, base_points[:hours], "pool_avg")),
+        (series(phase.phase, points, "busiest"), series(label, base_points[:hours], "busiest")),
         pool_alert=_threshold(alert.alert) if alert else None,
     )
     if not context.poster.upload(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import SpecError, StaggerError
+from bot.rehearsal_scenarios import SCENARIOS
 from bot.replies import Invocation
 from bot.settings import Settings
 from bot.spec import Spec, load_spec
@@ -19,6 +20,7 @@ from bot.spec import Spec, load_spec
 logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+EXAMPLE_SPEC = Path(__file__).resolve().parent.parent / "stagger.example.toml"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +42,30 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="Port (default: $PORT or 3000).")
 
     commands.add_parser("socket", help="Connect to Slack in Socket Mode (needs SLACK_APP_TOKEN).")
+
+    rehearse = commands.add_parser(
+        "rehearse",
+        help="Rehearse the whole rollout on a simulated fleet, in accelerated time; exit 0 "
+        "when the scenario's expected outcome happened.",
+    )
+    rehearse.add_argument(
+        "--scenario",
+        choices=sorted(SCENARIOS),
+        default="happy",
+        help="What goes wrong (default: happy, where nothing does).",
+    )
+    rehearse.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        help="Simulated seconds per real second, to watch it (default: as fast as it goes).",
+    )
+    rehearse.add_argument(
+        "--keep", type=Path, help="Keep the simulated fleet and the store in this folder."
+    )
+    rehearse.add_argument(
+        "--spec", type=Path, help="Rollout spec to rehearse (default: the runbook's example)."
+    )
 
     cmd = commands.add_parser("cmd", help="Run one /stagger command locally and print the reply.")
     cmd.add_argument("--user", required=True, help="Slack user ID to act as, e.g. U0OPS1.")
@@ -87,6 +113,8 @@ def _print_spec_problems(error: SpecError) -> None:
 
 
 def _run(arguments: argparse.Namespace, settings: Settings) -> int:
+    if arguments.command == "rehearse":
+        return _rehearse(arguments, settings)
     if arguments.command == "check-config":
         path = arguments.file or settings.config_path
         spec = load_spec(path)
@@ -95,9 +123,9 @@ def _run(arguments: argparse.Namespace, settings: Settings) -> int:
             f"{len(spec.phases)} phase(s)"
         )
         return EXIT_OK
-    spec = load_spec(settings.config_path)
     if arguments.command == "audit":
-        return _audit(arguments, settings, spec)
+        return _audit(arguments, settings)
+    spec = load_spec(settings.config_path)
     if arguments.command == "cmd":
         return _cmd(arguments, settings, spec)
     if arguments.command == "kpi":
@@ -109,12 +137,17 @@ def _run(arguments: argparse.Namespace, settings: Settings) -> int:
     raise AssertionError(arguments.command)
 
 
-def _audit(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
-    from bot.runtime import build_context
+def _audit(arguments: argparse.Namespace, settings: Settings) -> int:
+    """Needs only the store: an audit trail can be checked without the spec it ran under."""
+    from bot.audit import AuditTrail
+    from bot.runtime import secrets_of
+    from bot.store import Store
 
-    context = build_context(settings, spec)
+    if not settings.db_path.is_file():
+        raise StaggerError(f"no store at {settings.db_path} (set STAGGER_DB to the bot's store)")
+    audit = AuditTrail(Store(settings.db_path), secrets_of(settings))
     if arguments.audit_command == "verify":
-        result = context.audit.verify()
+        result = audit.verify()
         if result.ok:
             print(f"audit trail OK: {result.rows_checked} row(s), chain intact")
             return EXIT_OK
@@ -122,10 +155,10 @@ def _audit(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int
         return EXIT_FAILED
     if arguments.output:
         with arguments.output.open("w", encoding="utf-8", newline="") as out:
-            count = context.audit.export(out, arguments.format)
+            count = audit.export(out, arguments.format)
         print(f"wrote {count} row(s) to {arguments.output}", file=sys.stderr)
     else:
-        context.audit.export(sys.stdout, arguments.format)
+        audit.export(sys.stdout, arguments.format)
     return EXIT_OK
 
 
@@ -184,6 +217,23 @@ def _slack_parts(settings: Settings, spec: Spec, need_app_token: bool = False) -
     CheckSchedule(context.store).release_running()
     scheduler = build_scheduler(context)
     return context, executor, app, scheduler
+
+
+def _rehearse(arguments: argparse.Namespace, settings: Settings) -> int:
+    from bot.rehearsal import Rehearsal, RehearsalOptions
+
+    spec_path = arguments.spec or EXAMPLE_SPEC
+    if not spec_path.is_file():
+        raise StaggerError(f"no spec to rehearse at {spec_path}; name one with --spec FILE")
+    database = settings.database_urls.get("DATABASE_URL")
+    options = RehearsalOptions(
+        spec_path=spec_path,
+        scenario=arguments.scenario,
+        speed=arguments.speed,
+        keep=arguments.keep,
+        database_url=database.get_secret_value() if database else None,
+    )
+    return Rehearsal(options, sys.stdout).run()
 
 
 def _reload_on_sighup(context: Any, settings: Settings) -> None:

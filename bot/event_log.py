@@ -80,7 +80,4 @@ class EventLog:
 
 
 def _parse(text: str) -> datetime:
-    if "." not in text:
-        return parse_iso(text)
-    whole, fraction = text.rstrip("Z").split(".")
-    return parse_iso(whole + "Z").replace(microsecond=int(fraction.ljust(6, "0")[:6]))
+    return parse_iso(text)

@@ -1,5 +1,5 @@
-"""KPIs over time for the checkpoint chart: pool utilization (average) and concurrent
-jobs (maximum, per host) in buckets from a phase's start. Pure."""
+"""KPIs hour by hour for the checkpoint chart: pool utilization (average) and concurrent
+jobs (the busiest host's maximum) in each hour since a phase began. Pure."""
 
 from __future__ import annotations
 
@@ -7,58 +7,62 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.kpis import in_window, max_concurrency
+from bot.kpis import max_concurrency
 from bot.log_lines import EventKind, LogEvent
+
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class HourPoint:
+    index: int  # hours since the phase began
+    pool_avg: float | None
+    busiest: float | None
 
 
 @dataclass(frozen=True)
 class Series:
     label: str
-    hours: tuple[float, ...]  # bucket start, in hours since the phase began
+    hours: tuple[float, ...]
     values: tuple[float, ...]
 
 
-def bucket_size(span: timedelta) -> timedelta:
-    """About 24 to 72 points whatever the span: 15 min for a day, 2 h for a week."""
-    for minutes in (5, 15, 30, 60, 120, 240):
-        if span / timedelta(minutes=minutes) <= 72:
-            return timedelta(minutes=minutes)
-    return timedelta(hours=6)
+def _by_hour(
+    events: Sequence[LogEvent], start: datetime, first: int, last: int
+) -> dict[int, list[LogEvent]]:
+    """One pass: each event of hours first..last (inclusive) under its hour's index."""
+    hours: dict[int, list[LogEvent]] = {}
+    for event in events:
+        index = int((event.at - start) / HOUR)
+        if first <= index <= last:
+            hours.setdefault(index, []).append(event)
+    return hours
 
 
-def _buckets(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
-    edges = []
-    moment = start
-    while moment < end:
-        edges.append((moment, min(moment + size, end)))
-        moment += size
-    return edges
+def hourly_points(
+    hosts: Sequence[Sequence[LogEvent]], start: datetime, first: int, last: int
+) -> list[HourPoint]:
+    pools: dict[int, list[float]] = {}
+    busiest: dict[int, int] = {}
+    for events in hosts:
+        for index, bucket in _by_hour(events, start, first, last).items():
+            pools.setdefault(index, []).extend(
+                e.value for e in bucket if e.kind is EventKind.POOL and e.value is not None
+            )
+            if any(e.kind is EventKind.JOB_STARTED for e in bucket):
+                ordered = sorted(bucket, key=lambda e: e.at)
+                busiest[index] = max(busiest.get(index, 0), max_concurrency(ordered))
+    return [
+        HourPoint(
+            index,
+            sum(pools[index]) / len(pools[index]) if pools.get(index) else None,
+            float(busiest[index]) if index in busiest else None,
+        )
+        for index in range(first, last + 1)
+    ]
 
 
-def pool_series(label: str, events: Sequence[LogEvent], start: datetime, end: datetime) -> Series:
-    size = bucket_size(end - start)
-    hours, values = [], []
-    for low, high in _buckets(start, end, size):
-        samples = [
-            e.value
-            for e in in_window(events, low, high)
-            if e.kind is EventKind.POOL and e.value is not None
-        ]
-        if samples:
-            hours.append((low - start) / timedelta(hours=1))
-            values.append(sum(samples) / len(samples))
-    return Series(label, tuple(hours), tuple(values))
-
-
-def concurrency_series(
-    label: str, hosts: Sequence[Sequence[LogEvent]], start: datetime, end: datetime
-) -> Series:
-    """Each host runs its own jobs: the bucket's value is the busiest host's maximum."""
-    size = bucket_size(end - start)
-    hours, values = [], []
-    for low, high in _buckets(start, end, size):
-        per_host = [in_window(events, low, high) for events in hosts]
-        if any(e.kind is EventKind.JOB_STARTED for events in per_host for e in events):
-            hours.append((low - start) / timedelta(hours=1))
-            values.append(float(max(max_concurrency(events) for events in per_host)))
-    return Series(label, tuple(hours), tuple(values))
+def series(label: str, points: Sequence[HourPoint], field: str) -> Series:
+    """The points that have a value for `field` (`pool_avg` or `busiest`)."""
+    present = [(p.index, getattr(p, field)) for p in points if getattr(p, field) is not None]
+    return Series(label, tuple(float(i) for i, _ in present), tuple(v for _, v in present))

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bot.approvals import ApprovalRequest
+from bot.blocks import format_value
 from bot.checks import Check as Gate
 from bot.checks import CheckState as GateState
 from bot.checks import all_met, checks_text
@@ -81,9 +82,9 @@ def criteria_gates(phase: PhaseSpec, measurements: Mapping[str, Measurement]) ->
         if isinstance(decided, str):
             gates.append(Gate(name, GateState.UNKNOWN, decided))
             continue
-        value = "—" if measurement.value is None else f"{measurement.value:g}"
+        value = format_value(measurement.value)
         if Condition.parse(condition).relative and measurement.baseline is not None:
-            value += f" (baseline {measurement.baseline:g})"
+            value += f" (baseline {format_value(measurement.baseline)})"
         gates.append(Gate(name, GateState.MET if decided else GateState.NOT_MET, f"now {value}"))
     return gates
 

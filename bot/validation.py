@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bot.blocks import format_value
 from bot.checks import Check, CheckState
 from bot.spec import ValidationSpec
 from bot.thresholds import Measurement
@@ -28,7 +29,7 @@ def _at_most(name: str, value: float | str, limit: float, what: str) -> Check:
     if isinstance(value, str):
         return Check(name, CheckState.UNKNOWN, value)
     outcome = CheckState.MET if value <= limit else CheckState.NOT_MET
-    return Check(name, outcome, f"{value:g} {what} (at most {limit:g})")
+    return Check(name, outcome, f"{format_value(value)} {what} (at most {format_value(limit)})")
 
 
 def validate(measurements: Mapping[str, Measurement], spec: ValidationSpec) -> list[Check]:
@@ -52,7 +53,8 @@ def validate(measurements: Mapping[str, Measurement], spec: ValidationSpec) -> l
         new_failures = Check(
             "no new failures",
             CheckState.NOT_MET if worse else CheckState.MET,
-            f"error rate {failures.value:g}% (baseline {failures.baseline:g}%)",
+            f"error rate {format_value(failures.value, '%')} "
+            f"(baseline {format_value(failures.baseline, '%')})",
         )
     return [
         offsets,

@@ -1,6 +1,6 @@
 """The runbook's SQL analysis on days 1, 2, 3 and 7 (the spec's `analysis_days`) of each
-stagger phase: the before/after against the env's baseline, posted once per day even
-across a restart (a day missed while the bot was down is posted late, once)."""
+stagger phase: the last 24 h before/after against the env's baseline, posted once per
+day even across a restart (a day missed while the bot was down is posted late, once)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from bot.analysis_report import post_analysis
 from bot.baselines import Baselines
 from bot.context import BotContext
 from bot.timeline import Timeline
+
+DAY = timedelta(hours=24)
 
 
 def run(context: BotContext, now: datetime) -> list[int]:
@@ -24,7 +26,9 @@ def run(context: BotContext, now: datetime) -> list[int]:
         if now < due or not context.store.first_time(f"analysis:{current.id}:{day}", now):
             continue
         baseline = Baselines(context.store).latest(current.env)
-        heading = f":bar_chart: *Day {day} of {current.phase}* — before/after analysis"
+        heading = (
+            f":bar_chart: *Day {day} of {current.phase}* — before/after analysis of the last 24 h"
+        )
         if baseline is None:
             context.poster.post(
                 context.spec.channel,
@@ -32,7 +36,7 @@ def run(context: BotContext, now: datetime) -> list[int]:
             )
         else:
             post_analysis(
-                context, current.env, now - current.started_at, baseline, context.spec.channel,
+                context, current.env, DAY, baseline, context.spec.channel,
                 f"analysis-{current.env}-day{day}", heading,
             )  # fmt: skip
         posted.append(day)

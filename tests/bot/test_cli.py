@@ -160,3 +160,9 @@ def test_serve_answers_signed_commands_and_stops_cleanly_on_sigterm(tmp_path: Pa
         standin.close()
     assert process.returncode == 0, stderr
     assert "serve-secret" not in stderr and "servetoken" not in stderr
+
+
+def test_audit_needs_only_the_store_and_names_a_missing_one(tmp_path: Path) -> None:
+    missing = stagger_bot("audit", "verify", db=tmp_path / "nope.db", STAGGER_CONFIG="/no/spec")
+    assert missing.returncode == 1 and "no store at" in missing.stderr
+    assert not (tmp_path / "nope.db").exists()

@@ -61,7 +61,7 @@ def test_checkpoints_fire_at_00_06_and_12_with_a_chart_each(bot: Bot) -> None:
     png = list(bot.slack.uploads.values())[-1]
     image = Image.open(io.BytesIO(png))
     image.verify()
-    assert image.format == "PNG" and image.size == (900, 600) and len(png) > 10_000
+    assert image.format == "PNG" and image.size == (640, 400) and len(png) > 10_000
     assert [c.all_met for c in Checkpoints(bot.store).of_phase(1)] == [False, False, False]
 
 

@@ -22,9 +22,9 @@ def test_analysis_is_posted_on_its_days_once_each(bot: Bot) -> None:
     assert runs == {23: [], 24: [1], 25: [], 48: [2], 80: [3]}
     headings = [c.text.splitlines()[0] for c in bot.slack.of("chat.postMessage")]
     assert headings == [
-        ":bar_chart: *Day 1 of prod-stagger* — before/after analysis",
-        ":bar_chart: *Day 2 of prod-stagger* — before/after analysis",
-        ":bar_chart: *Day 3 of prod-stagger* — before/after analysis",
+        ":bar_chart: *Day 1 of prod-stagger* — before/after analysis of the last 24 h",
+        ":bar_chart: *Day 2 of prod-stagger* — before/after analysis of the last 24 h",
+        ":bar_chart: *Day 3 of prod-stagger* — before/after analysis of the last 24 h",
     ]
 
 
