@@ -60,7 +60,7 @@ class SlackStandIn:
                     standin._handle(self)
 
             def log_message(self, format: str, *args: Any) -> None:
-                pass
+                """Quiet: the stand-in's calls are recorded, not logged to stderr."""
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
