@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress import wasyncore
 from waitress.server import create_server
 
 logger = logging.getLogger(__name__)
@@ -48,3 +50,19 @@ def _plain(start_response: StartResponse, status: str, text: str) -> Iterable[by
 def create_http_server(application: WsgiApp, host: str, port: int, threads: int = 8) -> Any:
     """A waitress server, not yet running: call `.run()` (blocks) and `.close()`."""
     return create_server(application, host=host, port=port, threads=threads, ident="stagger-bot")
+
+
+def stop_http_server(server: Any, serving: threading.Thread) -> None:
+    """Stop a server whose `.run()` loop runs in the thread `serving`.
+
+    Closing the sockets from this thread races the loop's `select()` (EBADF), so the
+    close runs inside the loop's thread, woken by waitress's trigger; with its map
+    empty the loop returns.
+    """
+
+    def close_everything() -> None:
+        wasyncore.close_all(server._map)
+
+    server.trigger.pull_trigger(close_everything)
+    serving.join(timeout=10)
+    server.task_dispatcher.shutdown(cancel_pending=False, timeout=10)

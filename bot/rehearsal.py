@@ -28,7 +28,7 @@ from bot.clock import ManualClock, describe_duration
 from bot.context import BotContext
 from bot.fleet import Fleet, FleetDatabase
 from bot.fleet_transport import FleetTransport
-from bot.http_server import create_http_server, wsgi_app
+from bot.http_server import create_http_server, stop_http_server, wsgi_app
 from bot.poster import web_client
 from bot.rehearsal_db import RehearsalDatabases
 from bot.rehearsal_scenarios import SCENARIOS, Scenario
@@ -228,8 +228,7 @@ class Rehearsal:
             self._loop(fleet, bot)
         finally:
             executor.wait_idle()
-            server.close()
-            serving.join(timeout=10)
+            stop_http_server(server, serving)
             executor.shutdown(wait=True)
             standin.close()
         return context

@@ -19,7 +19,7 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.context import BotContext
-from bot.http_server import create_http_server, wsgi_app
+from bot.http_server import create_http_server, stop_http_server, wsgi_app
 from bot.poster import ConsolePoster, web_client
 from bot.remote import LocalTransport, Transport
 from bot.runtime import build_context
@@ -198,8 +198,7 @@ def bot_factory(
 
     yield make
     for (server, executor), thread in servers:
-        server.close()
-        thread.join(timeout=10)
+        stop_http_server(server, thread)
         executor.shutdown(wait=True)  # in-flight follow-ups finish before Slack goes away
 
 

@@ -1,0 +1,56 @@
+"""The HTTP server's life cycle: it stops cleanly while clients still hold connections."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from bot.http_server import create_http_server, stop_http_server
+
+
+def _hello(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    return [b"hello"]
+
+
+def test_server_stops_with_keep_alive_clients_connected_and_no_error_in_its_thread() -> None:
+    # Closing sockets from outside the loop's thread raced its select() (EBADF in CI);
+    # pytest turns an exception in any thread into a failure, so each round must be clean.
+    for _ in range(25):
+        server = create_http_server(_hello, "127.0.0.1", 0, threads=2)
+        serving = threading.Thread(target=server.run, daemon=True)
+        serving.start()
+        connections = [
+            http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=5)
+            for _ in range(3)
+        ]
+        for connection in connections:
+            connection.request("GET", "/")
+            assert connection.getresponse().read() == b"hello"
+
+        stop_http_server(server, serving)
+
+        assert not serving.is_alive()
+        for connection in connections:
+            connection.close()
+
+
+def test_a_stopped_server_refuses_new_connections() -> None:
+    server = create_http_server(_hello, "127.0.0.1", 0, threads=1)
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    port = server.effective_port
+
+    stop_http_server(server, serving)
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/")
+        raised = None
+    except ConnectionRefusedError as error:
+        raised = error
+    finally:
+        connection.close()
+    assert isinstance(raised, ConnectionRefusedError)
