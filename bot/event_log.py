@@ -30,7 +30,9 @@ class EventLog:
                 db.table("log_events").create(
                     {"env": str, "host": str, "at": str, "kind": str, "job": str, "value": float}
                 )
-                db.table("log_events").create_index(["env", "at"])
+            # Every read is one host's window; without the host in the index each host's
+            # read walks every host's rows.
+            db.table("log_events").create_index(["env", "host", "at"], if_not_exists=True)
 
     def cursor(self, env: str, host: str, path: str) -> LogCursor | None:
         rows = list(
@@ -43,19 +45,21 @@ class EventLog:
     def append(
         self, env: str, host: str, path: str, events: Iterable[LogEvent], cursor: LogCursor
     ) -> None:
-        """Events and the cursor after them, in one transaction: none twice, none lost."""
+        """Events and the cursor after them, in one transaction: none twice, none lost.
+        The rows are built first, so the write lock is held only for the insert."""
+        rows = [
+            {
+                "env": env,
+                "host": host,
+                "at": _stamp(event.at),
+                "kind": event.kind.value,
+                "job": event.job,
+                "value": event.value,
+            }
+            for event in events
+        ]
         with self._store.transaction() as db:
-            db.table("log_events").insert_all(
-                {
-                    "env": env,
-                    "host": host,
-                    "at": _stamp(event.at),
-                    "kind": event.kind.value,
-                    "job": event.job,
-                    "value": event.value,
-                }
-                for event in events
-            )
+            db.table("log_events").insert_all(rows)
             db.table("log_cursors").upsert(
                 {
                     "env": env,
@@ -66,6 +70,12 @@ class EventLog:
                 },
                 pk=("env", "host", "path"),
             )
+
+    def prune(self, before: datetime) -> int:
+        """Forget events older than `before`; how many went."""
+        with self._store.transaction() as db:
+            cursor = db.execute("DELETE FROM log_events WHERE at < ?", [_stamp(before)])
+            return cursor.rowcount
 
     def events(self, env: str, host: str, start: datetime, end: datetime) -> list[LogEvent]:
         rows = self._store.read().execute(

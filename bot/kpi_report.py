@@ -17,7 +17,7 @@ from bot.errors import RemoteError, UsageError
 from bot.event_log import EventLog
 from bot.kpis import log_kpis
 from bot.log_lines import LogEvent
-from bot.log_source import scan_log
+from bot.log_source import scan_batches
 from bot.remote import HostAddress
 from bot.thresholds import Judgement, Measurement, judge_all
 
@@ -65,15 +65,19 @@ def expected_offsets(context: BotContext, env: str) -> dict[str, int]:
 def _scan_host(context: BotContext, env: str, host: HostAddress, events: EventLog) -> str | None:
     environment = context.spec.environments[env]
     path = environment.log_file_on(host)
+    malformed = 0
     try:
         with context.transport.connect(host) as session:
             cursor = events.cursor(env, str(host), path)
-            result = scan_log(session, str(host), path, context.spec.logs, cursor)
+            # Each batch is stored with the cursor after it: memory stays bounded, and a
+            # scan that breaks off keeps what it read.
+            for batch in scan_batches(session, str(host), path, context.spec.logs, cursor):
+                events.append(env, str(host), path, batch.events, batch.cursor)
+                malformed += batch.malformed
     except RemoteError as error:
         return error.reason
-    events.append(env, str(host), path, result.events, result.cursor)
-    if result.malformed:
-        logger.info("%s: %d malformed log line(s) skipped", host, result.malformed)
+    if malformed:
+        logger.info("%s: %d malformed log line(s) skipped", host, malformed)
     return None
 
 

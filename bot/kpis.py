@@ -11,21 +11,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from bot.log_lines import EventKind, LogEvent
+from bot.spec import LOG_KPI_NAMES
 from bot.thresholds import Measurement
 
-LOG_KPIS = (
-    "pool_util_avg",
-    "pool_util_max",
-    "job_starts",
-    "job_completions",
-    "job_failures",
-    "error_rate",
-    "lock_skips",
-    "slow_queries",
-    "max_concurrent_jobs",
-    "collision_warnings",
-    "offset_misses",
-)
+LOG_KPIS = LOG_KPI_NAMES
 _COUNTED = {
     EventKind.JOB_STARTED: "job_starts",
     EventKind.JOB_COMPLETED: "job_completions",

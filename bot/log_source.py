@@ -2,41 +2,101 @@
 
 Per host and file a cursor (inode, offset) is kept. The next scan reads the bytes added
 since; `grep -F` on the host filters them, so a 1 GB log with 10 MB of relevant lines
-moves about 10 MB. A rotated file (new inode, or a shorter file) is read from its start,
-after the rest of the old one when it is still there as `<file>.1`. A partial last line
-waits for the next scan.
+moves those 10 MB, gzip'd to about 1 MB. A rotated file (new inode, or a shorter file)
+is read from its start, after the rest of the old one when it is still there as
+`<file>.1`. A partial last line waits for the next scan.
+
+Every SSH command costs a round trip and a login-shell start on the host (0.1 s or more),
+so a scan is one command: `_SCRIPT` stats the file, chooses the ranges, finds where each
+range's last whole line ends and greps it. Its output is read back as batches of events,
+each with the cursor after it, so a caller can store a scan as it goes.
 """
 
 from __future__ import annotations
 
 import shlex
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot.errors import RemoteError
-from bot.log_lines import LogEvent, Malformed, parse_line
+from bot.log_lines import LineParser, LogEvent, Malformed
 from bot.remote import CommandResult, RemoteSession
 from bot.spec import LogSpec
 
-_TAIL_WINDOW = 16 * 1024  # sent with each scan, to find the start of a partial last line
-_LONG_LINE_WINDOW = 1024 * 1024  # fetched separately when that line is longer
-# Log bytes per command: every command costs an SSH round trip (~0.1 s on loopback), so
-# start with the whole range and halve only while the matching lines overflow the output.
-_FIRST_CHUNK = 4 * 1024 * 1024 * 1024
-_SMALLEST_CHUNK = 64 * 1024
+_TAIL_WINDOW = 16 * 1024  # searched for the start of a partial last line
+_LONG_LINE_WINDOW = 1024 * 1024  # searched too when that line is longer
+BATCH_EVENTS = 10_000
 
-
-class _OutputTooLarge(Exception):
-    """The matching lines of a chunk overflowed the transport's output limit."""
-
-
-class _FileChanged(Exception):
-    """The file shrank between the stat and the read (rotated or truncated)."""
+# POSIX sh; arguments: file, cursor inode (-1: none), cursor offset, patterns. Prints,
+# compressed with `gzip -1` (log lines shrink about 10x; less to encrypt and decrypt):
+#   H <inode> <size> <inode.1> <size.1>            (- - when <file>.1 is missing)
+#   R <0: file | 1: file.1> <start> <end> <bytes after the last newline, or - if none>
+#   <offset in range>:<line>  ...                  (grep -b, one per matching line)
+#   E                                              (the range was read to its end)
+# Grep lines start with a digit, ours with a letter, so the two never mix up. Problems go
+# to stderr as `stagger-scan: ...`, so they are known before any of the output is used.
+_SCRIPT = f"""
+f=$1 ci=$2 co=$3
+shift 3
+n=$#
+while [ "$n" -gt 0 ]; do set -- "$@" -e "$1"; shift; n=$((n - 1)); done
+now() {{ stat -c '%i %s' -- "$1" 2>/dev/null || echo - -; }}
+h="$(now "$f") $(now "$f.1")"
+set -f
+set -- $h "$@"
+ino0=$1 size0=$2 ino1=$3 size1=$4
+shift 4
+[ "$ino0" = - ] && {{ echo 'stagger-scan: missing' >&2; exit 0; }}
+if [ "$ino0" = "$ci" ] && [ "$size0" -ge "$co" ]; then ranges="0:$co:$size0"
+elif [ "$ino1" = "$ci" ] && [ "$size1" -ge "$co" ]; then ranges="1:$co:$size1 0:0:$size0"
+else ranges="0:0:$size0"; fi
+{{
+echo "H $ino0 $size0 $ino1 $size1"
+for r in $ranges; do
+  which=${{r%%:*}} r=${{r#*:}}
+  start=${{r%%:*}} end=${{r#*:}} file=$f ino=$ino0
+  [ "$which" = 1 ] && file=$f.1 ino=$ino1
+  p=-
+  for w in {_TAIL_WINDOW} {_LONG_LINE_WINDOW}; do
+    [ "$start" -lt "$end" ] || break
+    s=$((end - w)); [ "$s" -lt "$start" ] && s=$start
+    k=$({{ tail -c +$((s + 1)) -- "$file" | head -c $((end - s)); echo; }} | tail -n 1 | wc -c)
+    if [ $((k - 1)) -lt $((end - s)) ]; then p=$((k - 1)); break; fi
+    [ "$s" -eq "$start" ] && break
+  done
+  echo "R $which $start $end $p"
+  [ "$p" = - ] && continue
+  if [ "$start" -eq 0 ]; then LC_ALL=C grep -a -b -F "$@" -- "$file"
+  else tail -c +$((start + 1)) -- "$file" | LC_ALL=C grep -a -b -F "$@"; fi
+  status=$?
+  [ "$status" -gt 1 ] && echo "stagger-scan: grep exit $status" >&2
+  echo E
+  after=$(now "$file")
+  # Shrunk or replaced while it was read: the lines may mix two files.
+  [ "${{after% *}}" = "$ino" ] && [ "${{after#* }}" -ge "$end" ] 2>/dev/null ||
+    echo 'stagger-scan: changed' >&2
+done
+}} | gzip -1
+"""
+_INFLATED_CHUNK = 4 * 1024 * 1024  # output is inflated a piece at a time: memory stays flat
 
 
 @dataclass(frozen=True)
 class LogCursor:
     inode: int
     offset: int
+
+
+@dataclass(frozen=True)
+class ScanBatch:
+    """Events in file order and the cursor after them: store both together."""
+
+    events: list[LogEvent]
+    malformed: int
+    cursor: LogCursor
+    bytes_scanned: int
+    rotated: bool
 
 
 @dataclass(frozen=True)
@@ -48,13 +108,6 @@ class ScanResult:
     rotated: bool = False
 
 
-@dataclass(frozen=True)
-class _Range:
-    path: str
-    start: int
-    end: int
-
-
 def scan_log(
     session: RemoteSession,
     host: str,
@@ -64,150 +117,151 @@ def scan_log(
     *,
     timeout: float = 120.0,
 ) -> ScanResult:
-    """Events logged since `cursor` (from the file's start when None)."""
-    current, previous = _stat(session, path, timeout)
-    if current is None:
+    """Events logged since `cursor` (from the file's start when None), all at once."""
+    events: list[LogEvent] = []
+    malformed = scanned = 0
+    rotated = False
+    end = cursor
+    for batch in scan_batches(session, host, path, spec, cursor, timeout=timeout):
+        events.extend(batch.events)
+        malformed += batch.malformed
+        scanned += batch.bytes_scanned
+        rotated = rotated or batch.rotated
+        end = batch.cursor
+    assert end is not None  # scan_batches always yields a last batch
+    return ScanResult(tuple(events), malformed, end, scanned, rotated)
+
+
+def scan_batches(
+    session: RemoteSession,
+    host: str,
+    path: str,
+    spec: LogSpec,
+    cursor: LogCursor | None,
+    *,
+    timeout: float = 120.0,
+    batch_events: int = BATCH_EVENTS,
+) -> Iterator[ScanBatch]:
+    """The scan as it is read: at most `batch_events` events a batch, the last batch with
+    the scan's final cursor. One command, unless the matching lines overflow the transport's
+    output limit; then the next command goes on after the last line that arrived whole."""
+    parser = LineParser(spec)
+    patterns = [shlex.quote(value) for value in spec.patterns().values()]
+    while True:
+        where = ("-1", "0") if cursor is None else (str(cursor.inode), str(cursor.offset))
+        arguments = " ".join([shlex.quote(path), *where, *patterns])
+        result = session.run(f"sh -c {shlex.quote(_SCRIPT)} sh {arguments}", timeout=timeout)
+        _check(result, host, path)
+        reply = _Reply(cursor, parser, batch_events)
+        yield from reply.read(_inflated(result.stdout, host, path))
+        if not result.truncated:
+            return
+        if reply.cursor == cursor:
+            raise RemoteError(host, f"{path}: a matching line is longer than the output limit")
+        cursor = reply.cursor
+
+
+def _check(result: CommandResult, host: str, path: str) -> None:
+    """Raises for a failed command or a problem the script reported: before any batch."""
+    problems = [
+        line.removeprefix("stagger-scan: ")
+        for line in result.stderr.decode("utf-8", errors="replace").splitlines()
+        if line.startswith("stagger-scan: ")
+    ]
+    if "missing" in problems:
         raise RemoteError(host, f"log file {path} not found")
-    inode, size = current
-    ranges: list[_Range] = []
-    rotated = cursor is not None and (cursor.inode != inode or size < cursor.offset)
-    if cursor is None:
-        ranges.append(_Range(path, 0, size))
-    elif not rotated:
-        ranges.append(_Range(path, cursor.offset, size))
-    else:
-        if previous is not None and previous[0] == cursor.inode and previous[1] >= cursor.offset:
-            ranges.append(_Range(f"{path}.1", cursor.offset, previous[1]))
-        ranges.append(_Range(path, 0, size))
-    events: list[LogEvent] = []
-    malformed = 0
-    scanned = 0
-    end = 0
-    for part in ranges:
-        part_events, part_malformed, end = _scan_in_chunks(session, host, part, spec, timeout)
-        events.extend(part_events)
-        malformed += part_malformed
-        scanned += end - part.start
-    return ScanResult(tuple(events), malformed, LogCursor(inode, end), scanned, rotated)
-
-
-def _scan_in_chunks(
-    session: RemoteSession, host: str, part: _Range, spec: LogSpec, timeout: float
-) -> tuple[list[LogEvent], int, int]:
-    """The range, a chunk per command, so no command's output outgrows the transport."""
-    events: list[LogEvent] = []
-    malformed = 0
-    position, chunk = part.start, _FIRST_CHUNK
-    while position < part.end:
-        piece = _Range(part.path, position, min(part.end, position + chunk))
-        try:
-            chunk_events, chunk_malformed, whole_end = _scan_range(session, piece, spec, timeout)
-        except _FileChanged:
-            raise RemoteError(
-                host, f"{part.path} changed while it was read; next scan retries"
-            ) from None
-        except _OutputTooLarge:
-            if chunk <= _SMALLEST_CHUNK:
-                raise RemoteError(
-                    host, f"{part.path}: matching lines too dense to read within the output limit"
-                ) from None
-            chunk //= 2
-            continue
-        events.extend(chunk_events)
-        malformed += chunk_malformed
-        if whole_end == position:
-            break  # no whole line yet: it waits for the next scan
-        position = whole_end
-    return events, malformed, position
-
-
-def _stat(
-    session: RemoteSession, path: str, timeout: float
-) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
-    quoted, rotated = shlex.quote(path), shlex.quote(f"{path}.1")
-    result = session.run(
-        f"stat -c '%i %s' -- {quoted} 2>/dev/null || echo -; "
-        f"stat -c '%i %s' -- {rotated} 2>/dev/null || echo -",
-        timeout=timeout,
-    )
-    _require(result, path)
-    lines = result.stdout.decode("ascii", errors="replace").split("\n")
-    return _inode_size(lines[0]), _inode_size(lines[1] if len(lines) > 1 else "-")
-
-
-def _inode_size(line: str) -> tuple[int, int] | None:
-    fields = line.split()
-    if len(fields) != 2 or not all(field.isdigit() for field in fields):
-        return None
-    return int(fields[0]), int(fields[1])
-
-
-def _require(result: CommandResult, path: str) -> None:
-    if not result.ok:
+    if "changed" in problems:
+        raise RemoteError(host, f"{path} changed while it was read; next scan retries")
+    if problems or not result.ok:
         why = "timed out" if result.timed_out else f"exit {result.exit_status}"
-        detail = result.stderr.decode("utf-8", errors="replace").strip()[:200]
-        raise RemoteError(result.host, f"reading {path} failed ({why}) {detail}".strip())
+        detail = "; ".join(problems) or result.stderr.decode("utf-8", "replace").strip()[:200]
+        raise RemoteError(host, f"reading {path} failed ({why}) {detail}".strip())
 
 
-def _scan_range(
-    session: RemoteSession, part: _Range, spec: LogSpec, timeout: float
-) -> tuple[list[LogEvent], int, int]:
-    """Matching events in [start, end) and where the last whole line ends — one command:
-    the range's last bytes (to find a partial last line) and its matching lines."""
-    length = part.end - part.start
-    if length <= 0:
-        return [], 0, part.start
-    window_start = max(part.start, part.end - _TAIL_WINDOW)
-    window_length = part.end - window_start
-    patterns = " ".join(f"-e {shlex.quote(value)}" for value in spec.patterns().values())
-    result = session.run(
-        f"{_bytes_of(part.path, window_start, part.end)}; "
-        f"{_bytes_of(part.path, part.start, part.end)} "
-        f"| LC_ALL=C grep -a -b -F {patterns}; rc=$?; [ $rc -le 1 ]",
-        timeout=timeout,
-    )
-    _require(result, part.path)
-    if result.truncated:
-        raise _OutputTooLarge
-    window, matches = result.stdout[:window_length], result.stdout[window_length:]
-    if len(window) != window_length:
-        raise _FileChanged
-    whole_end = _end_of_last_line(window, window_start)
-    if whole_end is None:
-        whole_end = _start_of_long_partial_line(session, part, timeout)
-    events: list[LogEvent] = []
-    malformed = 0
-    for line in matches.split(b"\n"):
-        offset_text, colon, content = line.partition(b":")
-        if not colon or not offset_text.isdigit():
-            continue
-        if part.start + int(offset_text) + len(content) >= whole_end:
-            continue  # the partial last line, or past it
-        parsed = parse_line(content, spec)
-        if isinstance(parsed, Malformed):
-            malformed += 1
-        elif parsed is not None:
-            events.append(parsed)
-    return events, malformed, whole_end
+def _inflated(data: bytes, host: str, path: str) -> Iterator[bytes]:
+    """The script's output, a piece at a time; cut short where the output limit cut it."""
+    inflate = zlib.decompressobj(wbits=31)  # gzip
+    try:
+        while data:
+            yield inflate.decompress(data, _INFLATED_CHUNK)
+            data = inflate.unconsumed_tail
+        yield inflate.flush()
+    except zlib.error as error:
+        raise RemoteError(host, f"reading {path}: the scan's output is corrupt ({error})") from None
 
 
-def _start_of_long_partial_line(session: RemoteSession, part: _Range, timeout: float) -> int:
-    window_start = max(part.start, part.end - _LONG_LINE_WINDOW)
-    result = session.run(_bytes_of(part.path, window_start, part.end), timeout=timeout)
-    _require(result, part.path)
-    if result.truncated:
-        raise _OutputTooLarge
-    end = _end_of_last_line(result.stdout, window_start)
-    # No line ends in the window either: read nothing this time rather than split a line.
-    return part.start if end is None else end
+class _Reply:
+    """One command's output, read into batches."""
 
+    def __init__(self, cursor: LogCursor | None, parser: LineParser, size: int) -> None:
+        self._parser, self._size = parser, size
+        self._inode = -1 if cursor is None else cursor.inode
+        self._offset = 0 if cursor is None else cursor.offset
+        self._started = cursor
+        self._inodes = (-1, -1)  # the file's and <file>.1's, from the header
+        self._start = self._whole_end = 0  # the range being read
+        self._events: list[LogEvent] = []
+        self._malformed = self._scanned = 0
+        self._rotated = False
 
-def _bytes_of(path: str, start: int, end: int) -> str:
-    """A shell pipeline printing bytes [start, end) of `path`; tail seeks, so it is cheap."""
-    return f"tail -c +{start + 1} -- {shlex.quote(path)} | head -c {end - start}"
+    @property
+    def cursor(self) -> LogCursor | None:
+        return self._started if self._inode < 0 else LogCursor(self._inode, self._offset)
 
+    def read(self, pieces: Iterator[bytes]) -> Iterator[ScanBatch]:
+        rest = b""
+        parse, events = self._parser.parse, self._events
+        for piece in pieces:
+            lines = (rest + piece).split(b"\n")
+            rest = lines.pop()  # the start of a line that ends in the next piece
+            for line in lines:
+                if not line[:1].isdigit():
+                    self._control(line)
+                    continue
+                # One grep line: used if it was whole in the range. Inline: it runs per line.
+                offset, _, content = line.partition(b":")
+                line_end = self._start + int(offset) + len(content) + 1
+                if line_end > self._whole_end:
+                    continue  # the partial last line, or bytes appended since the stat
+                parsed = parse(content)
+                if type(parsed) is LogEvent:
+                    events.append(parsed)
+                elif isinstance(parsed, Malformed):
+                    self._malformed += 1
+                self._scanned += line_end - self._offset
+                self._offset = line_end
+                if len(events) >= self._size:
+                    yield self._batch()
+                    events = self._events
+        # `rest` is b"" after a whole output, or a line cut off by the output limit.
+        if self._inode >= 0:
+            yield self._batch()
 
-def _end_of_last_line(window: bytes, window_start: int) -> int | None:
-    """Where the last whole line in `window` ends, as a file offset; None if none ends."""
-    newline = window.rfind(b"\n")
-    return None if newline < 0 else window_start + newline + 1
+    def _control(self, line: bytes) -> None:
+        fields = line.decode("ascii", errors="replace").split() or [""]
+        if fields[0] == "H":
+            inode, size = int(fields[1]), int(fields[2])
+            self._inodes = (inode, int(fields[3]) if fields[3].isdigit() else -1)
+            was = self._started
+            self._rotated = was is not None and (was.inode != inode or size < was.offset)
+        elif fields[0] == "R":
+            inode, start, end = self._inodes[int(fields[1])], int(fields[2]), int(fields[3])
+            if inode != self._inode:
+                self._inode, self._offset = inode, 0
+            self._scanned += max(start - self._offset, 0)
+            self._start, self._offset = start, start
+            self._whole_end = start if fields[4] == "-" else end - int(fields[4])
+        elif fields[0] == "E":
+            self._scanned += self._whole_end - self._offset
+            self._offset = self._whole_end
+
+    def _batch(self) -> ScanBatch:
+        batch = ScanBatch(
+            self._events,
+            self._malformed,
+            LogCursor(self._inode, self._offset),
+            self._scanned,
+            self._rotated,
+        )
+        self._events, self._malformed, self._scanned = [], 0, 0
+        return batch

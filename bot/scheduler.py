@@ -23,6 +23,7 @@ from jobs import (
     daily_analysis,
     deliver_outbox,
     expire_requests,
+    prune_events,
     success_watch,
     validation_checks,
 )
@@ -57,4 +58,5 @@ def build_scheduler(context: BotContext, lease: Lease | None = None) -> Backgrou
     add("checkpoints", checkpoints.run, 60)
     add("daily_analysis", daily_analysis.run, 600)
     add("success_watch", success_watch.run, 600)
+    add("prune_events", prune_events.run, 6 * 3600)
     return scheduler

@@ -101,6 +101,8 @@ class LogSpec(_Model):
     """How the app's log reads: line format and the runbook's LOG PATTERNS (fixed strings)."""
 
     format: Literal["text", "json"] = "text"
+    # Scanned events are kept this long (the KPIs, checkpoints and charts read them).
+    keep_events_days: int = Field(default=30, ge=1)
     job_started: str = "Job started"
     job_completed: str = "Job completed"
     job_failed: str = "Job failed"
@@ -119,7 +121,11 @@ class LogSpec(_Model):
         return self
 
     def patterns(self) -> dict[str, str]:
-        return {name: value for name, value in self.model_dump().items() if name != "format"}
+        return {
+            name: value
+            for name, value in self.model_dump().items()
+            if name not in ("format", "keep_events_days")
+        }
 
 
 class DatabaseSpec(_Model):

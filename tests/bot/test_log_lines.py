@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.log_lines import EventKind, LogEvent, Malformed, parse_line
+from bot.log_lines import EventKind, LineParser, LogEvent, Malformed, parse_line
 from bot.spec import LogSpec
 
 TEXT = LogSpec()
@@ -95,3 +95,50 @@ def test_patterns_come_from_the_spec() -> None:
         b"2026-02-01 12:00:15.123 info: JOB BEGIN Live Stats Sync\n", spec
     ) == LogEvent(AT, EventKind.JOB_STARTED, job="Live Stats Sync")
     assert parse_line(b"2026-02-01 12:00:15.123 info: Job started Live Stats Sync\n", spec) is None
+
+
+@pytest.mark.parametrize(
+    ("message", "job"),
+    [
+        ("Job completed: Live Stats Sync (812 ms)", "Live Stats Sync"),
+        ("Job completed: Live Stats Sync 812ms", "Live Stats Sync"),
+        ("Job completed: Live Stats Sync  \t 9.5 ms done", "Live Stats Sync"),
+        ("Job failed: Telegram Settlement - timeout", "Telegram Settlement"),
+        ("Job failed: Telegram Settlement\t-\ttimeout", "Telegram Settlement"),
+        ("Job started: Referral Tier 2 Processor", "Referral Tier 2 Processor"),
+        ("Job started: Referral Tier 2 msgs", "Referral Tier 2 msgs"),
+        ("Job started - Badge Auto-Unlock, attempt 2", "Badge Auto-Unlock"),
+        ("Job started: Badge Auto-Unlock [retry]", "Badge Auto-Unlock"),
+        ("Job started: Badge Auto-Unlock; lock=held", "Badge Auto-Unlock"),
+        ("Job started: Badge Auto-Unlock | shard {3}", "Badge Auto-Unlock"),
+        ("Job started:   ", None),
+    ],
+)
+def test_the_job_name_ends_where_its_details_begin(message: str, job: str | None) -> None:
+    parsed = parse_line(f"2026-02-01 12:00:15.123 info: {message}\r\n".encode(), TEXT)
+    assert isinstance(parsed, LogEvent) and parsed.job == job
+
+
+def test_one_parser_reads_many_lines_as_parse_line_does() -> None:
+    parser = LineParser(TEXT)
+    lines = [
+        b"2026-02-01 12:00:15.123 info: Job started: A",
+        b"2026-02-01 12:00:15.123Z info: [PoolMonitor] utilization 12.5%",
+        b"2026-02-01 13:00:15.123+0100 warn: [DB] Slow query 2100ms",
+        b"2026-02-01 12:00:15 info: GET /health",
+        b"\xff Job started",
+    ]
+    assert [parser.parse(line) for line in lines] == [parse_line(line, TEXT) for line in lines]
+    assert [type(parser.parse(line)).__name__ for line in lines] == [
+        "LogEvent",
+        "LogEvent",
+        "LogEvent",
+        "NoneType",
+        "Malformed",
+    ]
+    assert parser.parse(lines[2]) == LogEvent(AT, EventKind.SLOW_QUERY)
+
+
+def test_json_timestamps_without_a_zone_are_utc() -> None:
+    line = b'{"level":"info","message":"Job started: A","timestamp":"2026-02-01 12:00:15.123"}'
+    assert parse_line(line, JSON) == LogEvent(AT, EventKind.JOB_STARTED, job="A")

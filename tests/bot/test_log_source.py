@@ -12,8 +12,8 @@ import pytest
 
 from bot.errors import RemoteError
 from bot.log_lines import EventKind
-from bot.log_source import LogCursor, ScanResult, scan_log
-from bot.remote import SshTransport
+from bot.log_source import LogCursor, ScanBatch, ScanResult, scan_batches, scan_log
+from bot.remote import CommandResult, RemoteSession, SshTransport
 from bot.spec import LogSpec
 from tests.ssh_fixtures import SshdServer
 
@@ -203,3 +203,106 @@ def test_a_long_partial_last_line_is_found_and_waits(
     first = scan(ssh_transport, sshd, log, None)
     assert [event.job for event in first.events] == ["A"]
     assert first.cursor.offset == len(b"2026-02-01 12:00:00.000 info: Job started: A\n")
+
+
+class CountingSession:
+    """A real SSH session that also keeps what each command sent back."""
+
+    def __init__(self, session: RemoteSession) -> None:
+        self.session = session
+        self.results: list[CommandResult] = []
+
+    def run(
+        self, command: str, *, stdin: bytes | None = None, timeout: float = 30.0
+    ) -> CommandResult:
+        result = self.session.run(command, stdin=stdin, timeout=timeout)
+        self.results.append(result)
+        return result
+
+
+def batches(
+    transport: SshTransport, sshd: SshdServer, path: Path, cursor: LogCursor | None, size: int
+) -> tuple[list[ScanBatch], list[CommandResult]]:
+    with transport.connect(sshd.host_address) as session:
+        counting = CountingSession(session)
+        found = list(
+            scan_batches(
+                counting, str(sshd.host_address), str(path), SPEC, cursor, batch_events=size
+            )
+        )
+        return found, counting.results
+
+
+def test_a_scan_is_one_ssh_command_even_across_a_rotation(
+    ssh_transport: SshTransport, sshd: SshdServer, tmp_path: Path
+) -> None:
+    log = tmp_path / "combined.log"
+    log.write_bytes(generate(500, seed=5))
+    first, commands = batches(ssh_transport, sshd, log, None, 10_000)
+    assert len(commands) == 1
+    with log.open("ab") as handle:
+        handle.write(generate(100, seed=6, minute=10))
+    log.rename(tmp_path / "combined.log.1")
+    log.write_bytes(generate(100, seed=7, minute=20))
+    second, commands = batches(ssh_transport, sshd, log, first[-1].cursor, 10_000)
+    assert len(commands) == 1
+    assert second[-1].rotated
+    assert second[-1].cursor == LogCursor(os.stat(log).st_ino, log.stat().st_size)
+    rest = tmp_path / "rest.log"
+    rest.write_bytes(generate(100, seed=6, minute=10) + generate(100, seed=7, minute=20))
+    started = [e for b in second for e in b.events if e.kind is EventKind.JOB_STARTED]
+    assert len(started) == grep_count(rest, "Job started")
+
+
+def test_only_matching_lines_cross_the_network_compressed(
+    ssh_transport: SshTransport, sshd: SshdServer, tmp_path: Path
+) -> None:
+    noise = b"2026-02-01 12:00:00.000 info: GET /api/matches/1234/live 200 18ms\n" * 99
+    relevant = b"2026-02-01 12:00:45.120 info: Job started: Live Stats Sync\n"
+    log = tmp_path / "combined.log"
+    log.write_bytes((noise + relevant) * 200)
+    found, commands = batches(ssh_transport, sshd, log, None, 10_000)
+    assert sum(len(batch.events) for batch in found) == 200
+    assert len(commands[0].stdout) < len(relevant) * 200  # matching lines only, and gzip'd
+
+
+def test_batches_carry_the_cursor_after_their_last_line_so_a_scan_can_be_stored_as_it_goes(
+    ssh_transport: SshTransport, sshd: SshdServer, tmp_path: Path
+) -> None:
+    log = tmp_path / "combined.log"
+    log.write_bytes(generate(3000, seed=8))
+    whole = scan(ssh_transport, sshd, log, None)
+    found, _ = batches(ssh_transport, sshd, log, None, 100)
+    assert all(len(batch.events) <= 100 for batch in found) and len(found) > 5
+    assert [e for batch in found for e in batch.events] == list(whole.events)
+    assert sum(batch.bytes_scanned for batch in found) == whole.bytes_scanned == log.stat().st_size
+    assert found[-1].cursor == whole.cursor
+    # A scan stopped after any batch goes on from its cursor: nothing twice, nothing lost.
+    for index in (0, len(found) // 2, len(found) - 2):
+        stored = [e for batch in found[: index + 1] for e in batch.events]
+        rest = scan(ssh_transport, sshd, log, found[index].cursor)
+        assert stored + list(rest.events) == list(whole.events)
+
+
+def test_a_rotated_file_bigger_than_the_output_limit_is_read_to_its_end_then_the_new_one(
+    sshd: SshdServer, tmp_path: Path
+) -> None:
+    log = tmp_path / "combined.log"
+    log.write_bytes(b"2026-02-01 12:00:00.000 info: Job started: A\n")
+    small = SshTransport(sshd.client_key, sshd.known_hosts, max_output_bytes=20_000)
+    first = scan(small, sshd, log, None)
+    # Random pool values compress poorly, so the old file's rest overflows the limit.
+    added = generate(4000, seed=9)
+    with log.open("ab") as handle:
+        handle.write(added)
+    log.rename(tmp_path / "combined.log.1")
+    log.write_bytes(b"2026-02-01 13:00:00.000 info: Job started: Z\n")
+    found, commands = batches(small, sshd, log, first.cursor, 10_000)
+    assert len(commands) > 1 and all(result.truncated for result in commands[:-1])
+    only_added = tmp_path / "added.log"
+    only_added.write_bytes(added)
+    events = [e for batch in found for e in batch.events]
+    assert [e.value for e in events if e.kind is EventKind.POOL] == pool_values(only_added)
+    starts = [e.job for e in events if e.kind is EventKind.JOB_STARTED]
+    assert len(starts) == grep_count(only_added, "Job started") + 1 and starts[-1] == "Z"
+    assert found[-1].cursor == LogCursor(os.stat(log).st_ino, log.stat().st_size)

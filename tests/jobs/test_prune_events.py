@@ -1,0 +1,48 @@
+"""Pruning: scanned log events older than `[logs] keep_events_days` are forgotten, the
+rest and the scan cursors are kept, and the audit trail says how many went."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.context import BotContext
+from bot.event_log import EventLog
+from bot.log_lines import EventKind, LogEvent
+from bot.log_source import LogCursor
+from jobs import prune_events
+from tests.conftest import START
+
+HOST, PATH = "sim@prod-1.example.com", "/srv/app/logs/combined.log"
+
+
+def _started(days_ago: float) -> LogEvent:
+    return LogEvent(START - timedelta(days=days_ago), EventKind.JOB_STARTED, "Live Stats Sync")
+
+
+def test_events_older_than_the_kept_days_are_pruned_and_the_rest_kept(
+    context: BotContext,
+) -> None:
+    events = EventLog(context.store)
+    kept_days = context.spec.logs.keep_events_days
+    old = [_started(kept_days + 2), _started(kept_days + 0.5)]
+    recent = [_started(kept_days - 0.5), _started(1)]
+    events.append("prod", HOST, PATH, [*old, *recent], LogCursor(inode=42, offset=4096))
+
+    assert prune_events.run(context, START) == 2
+
+    remaining = events.events("prod", HOST, START - timedelta(days=365), START)
+    assert [event.at for event in remaining] == [event.at for event in recent]
+    assert events.cursor("prod", HOST, PATH) == LogCursor(inode=42, offset=4096)
+    entry = context.audit.latest(limit=1)[0]
+    assert entry["action"] == "events.pruned" and '"rows": 2' in entry["args"]
+
+
+def test_nothing_to_prune_leaves_no_audit_entry(context: BotContext) -> None:
+    events = EventLog(context.store)
+    events.append("prod", HOST, PATH, [_started(1)], LogCursor(inode=42, offset=100))
+    before = len(context.audit.latest(limit=100))
+
+    assert prune_events.run(context, START) == 0
+
+    assert len(events.events("prod", HOST, START - timedelta(days=3), START)) == 1
+    assert len(context.audit.latest(limit=100)) == before
