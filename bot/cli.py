@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse.add_argument(
         "--spec", type=Path, help="Rollout spec to rehearse (default: the runbook's example)."
     )
+    rehearse.add_argument(
+        "--interactive",
+        action="store_true",
+        help="Type /stagger commands yourself while the fleet runs; approve at prompts.",
+    )
 
     cmd = commands.add_parser("cmd", help="Run one /stagger command locally and print the reply.")
     cmd.add_argument("--user", required=True, help="Slack user ID to act as, e.g. U0OPS1.")
@@ -232,6 +237,7 @@ def _rehearse(arguments: argparse.Namespace, settings: Settings) -> int:
         speed=arguments.speed,
         keep=arguments.keep,
         database_url=database.get_secret_value() if database else None,
+        interactive=arguments.interactive,
     )
     return Rehearsal(options, sys.stdout).run()
 

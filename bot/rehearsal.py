@@ -14,8 +14,7 @@ import tempfile
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,17 +28,19 @@ from bot.context import BotContext
 from bot.fleet import Fleet, FleetDatabase
 from bot.fleet_transport import FleetTransport
 from bot.http_server import create_http_server, stop_http_server, wsgi_app
+from bot.idle_executor import IdleTrackingExecutor
 from bot.poster import web_client
 from bot.rehearsal_db import RehearsalDatabases
+from bot.rehearsal_interactive import Interactive
 from bot.rehearsal_scenarios import SCENARIOS, Scenario
 from bot.rehearsal_spec import LEAD, LEAD_2, NAMES, OPERATOR, bot_spec
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.slack_app import build_app
 from bot.slack_signing import SlackSender
-from bot.slack_standin import ApiCall, SlackStandIn
+from bot.slack_standin import SlackStandIn
 from bot.spec import parse_spec
-from bot.terminal_render import render_call
+from bot.terminal_render import Terminal
 from bot.timeline import Timeline
 from jobs import (
     alert_watch,
@@ -66,91 +67,22 @@ class RehearsalOptions:
     speed: float = 0.0  # simulated seconds per real second; 0: as fast as it goes
     keep: Path | None = None
     database_url: str | None = None
-
-
-class _TrackedExecutor(ThreadPoolExecutor):
-    """Bolt's listener executor, which knows when the bot has finished what it started."""
-
-    def __init__(self) -> None:
-        super().__init__(max_workers=4, thread_name_prefix="rehearsal-bot")
-        self._busy = 0
-        self._idle = threading.Condition()
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        with self._idle:
-            self._busy += 1
-
-        def tracked() -> Any:
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                with self._idle:
-                    self._busy -= 1
-                    self._idle.notify_all()
-
-        return super().submit(tracked)
-
-    def wait_idle(self) -> None:
-        with self._idle:
-            self._idle.wait_for(lambda: self._busy == 0)
-
-
-class Terminal:
-    """The channel as printed posts, with a status line below them on a terminal."""
-
-    def __init__(self, out: TextIO) -> None:
-        self._out = out
-        self._lock = threading.Lock()
-        self._tty = out.isatty()
-        self._status = ""
-        self.posts: list[str] = []
-
-    def on_call(self, call: ApiCall) -> None:
-        text = render_call(call.method, call.params, NAMES)
-        if text is None:
-            return
-        with self._lock:
-            if call.method == "chat.postMessage":
-                self.posts.append(text)
-            self._clear()
-            self._out.write(text + "\n")
-            self._draw()
-
-    def say(self, text: str) -> None:
-        with self._lock:
-            self._clear()
-            self._out.write(text + "\n")
-            self._draw()
-
-    def status(self, text: str) -> None:
-        with self._lock:
-            self._status = text
-            self._clear()
-            self._draw()
-
-    def _clear(self) -> None:
-        if self._tty:
-            self._out.write("\r\033[K")
-
-    def _draw(self) -> None:
-        if self._tty and self._status:
-            self._out.write(self._status)
-        self._out.flush()
+    interactive: bool = False
 
 
 @dataclass
-class _Bot:
+class RehearsalBot:
     context: BotContext
     clock: ManualClock
     sender: SlackSender
-    executor: _TrackedExecutor
+    executor: IdleTrackingExecutor
 
 
 class Rehearsal:
     def __init__(self, options: RehearsalOptions, out: TextIO) -> None:
         self.options = options
         self.scenario: Scenario = SCENARIOS[options.scenario]
-        self.terminal = Terminal(out)
+        self.terminal = Terminal(out, NAMES, status_line=not options.interactive)
         self._last_ask: datetime | None = None
 
     def run(self) -> int:
@@ -173,9 +105,15 @@ class Rehearsal:
         finally:
             if options.keep is None:
                 shutil.rmtree(work / "fleet", ignore_errors=True)
-        passed = scenario.outcome(context, terminal.posts)
         elapsed = context.clock.now() - START
         terminal.status("")
+        if options.interactive:
+            terminal.say(
+                f"\nRehearsal ended after {describe_duration(elapsed)} simulated.\n"
+                f"Audit trail: STAGGER_DB={context.store.path} stagger-bot audit verify"
+            )
+            return 0
+        passed = scenario.outcome(context, terminal.posts)
         terminal.say(
             f"\n{'✅ PASSED' if passed else '❌ FAILED'}: `{scenario.name}` — expected "
             f"{scenario.expected}; {describe_duration(elapsed)} simulated in "
@@ -218,14 +156,17 @@ class Rehearsal:
         context = build_context(
             settings, spec, transport=FleetTransport(fleet), slack_client=client, clock=clock
         )
-        executor = _TrackedExecutor()
+        executor = IdleTrackingExecutor()
         app = build_app(context, secret, client, executor)
         server = create_http_server(wsgi_app(app, lambda: {"ok": True}), "127.0.0.1", 0)
         serving = threading.Thread(target=server.run, daemon=True)
         serving.start()
-        bot = _Bot(context, clock, SlackSender(server.effective_port, secret), executor)
+        bot = RehearsalBot(context, clock, SlackSender(server.effective_port, secret), executor)
         try:
-            self._loop(fleet, bot)
+            if self.options.interactive:
+                Interactive(self, fleet, bot).run()
+            else:
+                self._loop(fleet, bot)
         finally:
             executor.wait_idle()
             stop_http_server(server, serving)
@@ -233,20 +174,28 @@ class Rehearsal:
             standin.close()
         return context
 
-    def _loop(self, fleet: Fleet, bot: _Bot) -> None:
+    def _loop(self, fleet: Fleet, bot: RehearsalBot) -> None:
         now, end = START, START + self.scenario.limit
         while now < end and not self._finished(bot.context):
             self._people(bot, now)
             bot.executor.wait_idle()
-            step = self._step(bot.context, now)
-            now += step
-            fleet.advance(now)
-            bot.clock.set(now)
-            self._scheduler(bot.context, now)
-            bot.executor.wait_idle()
-            self._show_status(bot.context, now)
+            step = self.tick(fleet, bot)
+            now = bot.clock.now()
             if self.options.speed > 0:
                 time.sleep(step.total_seconds() / self.options.speed)
+
+    def tick(self, fleet: Fleet, bot: RehearsalBot) -> timedelta:
+        """One step of simulated time: the fleet writes its logs, the clock moves, the
+        scheduled jobs run; returns the step taken."""
+        now = bot.clock.now()
+        step = self._step(bot.context, now)
+        now += step
+        fleet.advance(now)
+        bot.clock.set(now)
+        self._scheduler(bot.context, now)
+        bot.executor.wait_idle()
+        self._show_status(bot.context, now)
+        return step
 
     def _step(self, context: BotContext, now: datetime) -> timedelta:
         current = Timeline(context.store).current()
@@ -274,7 +223,7 @@ class Rehearsal:
             daily_analysis.run(context, now)
             success_watch.run(context, now)
 
-    def _people(self, bot: _Bot, now: datetime) -> None:
+    def _people(self, bot: RehearsalBot, now: datetime) -> None:
         """The approvers click Approve on what is pending; the operator asks to advance
         once a phase has run its minimum (and again an hour after a refusal)."""
         context = bot.context

@@ -1,13 +1,16 @@
 """Slack Web API calls as readable terminal text: what the rehearsal prints for the
 channel. Block Kit sections and context become lines, buttons `[Approve]`, mentions and
-channels names, emoji codes emoji. Pure."""
+channels names, emoji codes emoji (pure); `Terminal` prints them above a status line."""
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TextIO
+
+from bot.slack_standin import ApiCall
 
 EMOJI = {
     ":white_check_mark:": "✅",
@@ -86,3 +89,48 @@ def render_call(method: str, params: Mapping[str, Any], names: Mapping[str, str]
             + (f" — {readable(str(comment), names)}" if comment else "")
         )
     return None
+
+
+class Terminal:
+    """The channel as printed posts, with a status line below them on a terminal."""
+
+    def __init__(self, out: TextIO, names: Mapping[str, str], *, status_line: bool = True) -> None:
+        self._out = out
+        self._names = names
+        self._lock = threading.Lock()
+        self._tty = out.isatty() and status_line
+        self._status = ""
+        self.posts: list[str] = []
+
+    def on_call(self, call: ApiCall) -> None:
+        """The stand-in's hook: print what a channel reader would see."""
+        text = render_call(call.method, call.params, self._names)
+        if text is None:
+            return
+        with self._lock:
+            if call.method == "chat.postMessage":
+                self.posts.append(text)
+            self._clear()
+            self._out.write(text + "\n")
+            self._draw()
+
+    def say(self, text: str) -> None:
+        with self._lock:
+            self._clear()
+            self._out.write(text + "\n")
+            self._draw()
+
+    def status(self, text: str) -> None:
+        with self._lock:
+            self._status = text
+            self._clear()
+            self._draw()
+
+    def _clear(self) -> None:
+        if self._tty:
+            self._out.write("\r\033[K")
+
+    def _draw(self) -> None:
+        if self._tty and self._status:
+            self._out.write(self._status)
+        self._out.flush()

@@ -126,3 +126,19 @@ def test_an_unknown_scenario_is_refused_with_the_known_ones(tmp_path: Path) -> N
     result = rehearse(tmp_path, "--scenario", "meteor", database=False)
     assert result.returncode == 2
     assert "invalid choice: 'meteor'" in result.stderr and "happy" in result.stderr
+
+
+def test_the_interactive_rehearsal_takes_commands_and_approvals_typed_in(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "rehearse", "--interactive", "--speed", "3000",
+         "--keep", str(tmp_path / "work")],
+        input="status\nadvance\ny\nstatus\nquit\n",
+        env={k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    out = result.stdout
+    assert "Rollout: *not started*; first phase staging-baseline" in out
+    assert "Approve `R" in out and "(transition staging to staging-baseline) as @lead-ana?" in out
+    assert "*staging-baseline* started on staging: verified on all 1 host(s)" in out
+    assert "Rollout: *staging-baseline* on staging" in out and "Rehearsal ended after" in out
