@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
@@ -25,17 +26,32 @@ logger = logging.getLogger(__name__)
 
 
 def build_app(
-    context: BotContext, signing_secret: str, client: WebClient, executor: Executor | None = None
+    context: BotContext, signing_secret: str, client: WebClient, executor: Executor
 ) -> App:
-    """`executor` runs listeners (and their slow work after the ack); shutting it down
-    with wait=True lets an in-flight rollback finish before the process exits."""
+    """Listeners run in the request's thread and return at once; their slow work (a
+    rollback, a post) runs on `executor` after the HTTP answer. Shutting the executor
+    down with wait=True lets an in-flight rollback finish before the process exits."""
+    # process_before_response: Bolt's default hands each listener to a thread and polls
+    # for its ack every 10 ms, which was most of a command's latency under load.
     app = App(
         signing_secret=signing_secret,
         client=client,
         token_verification_enabled=False,
-        process_before_response=False,
-        listener_executor=executor,
+        process_before_response=True,
     )
+
+    def in_background(work: Callable[[], object]) -> None:
+        def logged() -> None:
+            try:
+                work()
+            except Exception:
+                logger.exception("work after the answer to Slack failed")
+
+        executor.submit(logged)
+
+    def later(reply: Reply) -> None:
+        if reply.followups:
+            in_background(lambda: run_followups(reply))
 
     @app.middleware
     def drop_repeats(body: dict[str, Any], next: Any) -> BoltResponse | None:
@@ -61,18 +77,21 @@ def build_app(
             blocks=list(reply.blocks) or None,
             response_type="in_channel" if reply.public else "ephemeral",
         )
-        run_followups(reply)
+        later(reply)
 
     def on_button(verb: str, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user = str(body.get("user", {}).get("id", ""))
         channel = str(body.get("channel", {}).get("id") or context.spec.channel)
         value = str(action.get("value", ""))[:40]
-        reply = dispatch(
-            context, Invocation(user=user, text=f"{verb} {shlex.quote(value)}", channel=channel)
-        )
-        context.poster.ephemeral(channel, user, reply.text)
-        run_followups(reply)
+        invocation = Invocation(user=user, text=f"{verb} {shlex.quote(value)}", channel=channel)
+
+        def click() -> None:
+            reply = dispatch(context, invocation)
+            context.poster.ephemeral(channel, user, reply.text)
+            run_followups(reply)
+
+        in_background(click)
 
     @app.action(APPROVE_ACTION)
     def on_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -85,7 +104,10 @@ def build_app(
     @app.event("app_home_opened")
     def on_home_opened(event: dict[str, Any]) -> None:
         if event.get("tab", "home") == "home" and event.get("user"):
-            context.poster.publish_home(str(event["user"]), home_view(context, context.clock.now()))
+            user = str(event["user"])
+            in_background(
+                lambda: context.poster.publish_home(user, home_view(context, context.clock.now()))
+            )
 
     @app.action(REQUEST_ROLLBACK_ACTION)
     def on_request_rollback(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

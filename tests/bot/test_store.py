@@ -81,3 +81,30 @@ def test_a_locked_store_gives_a_clear_error(tmp_path: Path) -> None:
         other.close()
     store.add_request(pending("RLOCKD"))
     assert store.request("RLOCKD") is not None
+
+
+def test_threads_of_one_process_queue_for_writes_instead_of_seeing_the_store_locked(
+    tmp_path: Path,
+) -> None:
+    # No busy timeout at all: a thread that met SQLite's lock would fail at once.
+    store = Store(tmp_path / "s.db", busy_timeout_s=0.0)
+    start = threading.Barrier(16)
+    failures: list[Exception] = []
+
+    def deliver(worker: int) -> None:
+        start.wait()
+        for delivery in range(25):
+            try:
+                assert store.first_time(f"trigger:{worker}:{delivery}", NOW)
+            except StoreError as error:
+                failures.append(error)
+
+    workers = [threading.Thread(target=deliver, args=(n,)) for n in range(16)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert failures == []
+    seen = store.read().execute("SELECT count(*) FROM seen_requests").fetchone()[0]
+    assert seen == 16 * 25
