@@ -131,7 +131,7 @@ class _HostRun:
         old = read.stdout
         new = set_env_value(old, self.change.key, self.change.value)
         backup = f"{env_path}.stagger-backup-{self.stamp}"
-        write = self._run(_write_script(env_path, backup, old, new), stdin=new)
+        write = self._run(write_script(env_path, backup, old, new), stdin=new)
         if not write.ok:
             return HostOutcome(host, False, f"could not write {env_path}: {_why(write)}")
         if write.stdout.split()[:1] != [hashlib.sha256(new).hexdigest().encode()]:
@@ -184,10 +184,14 @@ def _shorten(line: str, limit: int = 200) -> str:
     return line[: limit // 3] + " … " + line[-(limit - limit // 3 - 3) :]
 
 
-def _write_script(path: str, backup: str, old: bytes, new: bytes) -> str:
-    """Atomic replace: refuse if the file changed since it was read; keep a backup."""
+def write_script(path: str, backup: str, old: bytes, new: bytes) -> str:
+    """Atomic replace of `path` with `new`, read from stdin: refused if the file changed
+    since it was read; a backup kept. The new content must arrive whole (its hash is
+    checked): a bot killed mid-send closes stdin early, and that must not become the file.
+    """
     quoted = shlex.quote(path)
-    temporary = shlex.quote(f"{path}.stagger-tmp-{hashlib.sha256(new).hexdigest()[:12]}")
+    new_hash = hashlib.sha256(new).hexdigest()
+    temporary = shlex.quote(f"{path}.stagger-tmp-{new_hash[:12]}")
     expected = hashlib.sha256(old).hexdigest()
     return (
         "set -eu; "
@@ -196,6 +200,8 @@ def _write_script(path: str, backup: str, old: bytes, new: bytes) -> str:
         '|| { echo "the file changed while it was being edited" >&2; exit 3; }; '
         "trap 'rm -f -- \"$t\"' EXIT; "
         'cp -p -- "$f" "$b"; cp -p -- "$f" "$t"; cat > "$t"; '
+        f'[ "$(sha256sum < "$t" | cut -d" " -f1)" = {new_hash} ] '
+        '|| { echo "the new content arrived incomplete; the file is unchanged" >&2; exit 4; }; '
         'sync -- "$t" 2>/dev/null || sync; '
         'mv -f -- "$t" "$f"; trap - EXIT; '
         'sha256sum < "$f" | cut -d" " -f1'

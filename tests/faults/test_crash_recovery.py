@@ -11,9 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import paramiko
 import pytest
 
 from bot.blocks import APPROVE_ACTION
+from bot.envfile import set_env_value
+from bot.flag_change import write_script
 from tests.bot_process import BotProcess, wait_until
 from tests.conftest import ENV_FILE, LEAD, OPERATOR, make_app_dir, spec_data
 from tests.slack_standin import SlackStandIn
@@ -132,3 +135,31 @@ def test_a_corrupt_spec_on_reload_is_refused_and_the_last_good_one_kept(
     wait_until(lambda: bot.query("SELECT 1 FROM audit WHERE action = 'spec.reloaded'") != [])
     refused = sender.command("U0OPS2", "rollback prod").json()["text"]
     assert "is not an operator" in refused
+
+
+def test_killed_while_sending_the_new_env_file_leaves_the_old_one_whole(
+    tmp_path: Path, sshd: Any
+) -> None:
+    """The bot dies with half the new file sent: the host's `cat` sees the end of its
+    input early. What it got must not become the env file."""
+    app = make_app_dir(tmp_path / "app")
+    env_path = app / ".env"
+    new = set_env_value(ENV_FILE, "JOB_STAGGER_ENABLED", "false")
+    script = write_script(str(env_path), f"{env_path}.stagger-backup-test", ENV_FILE, new)
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(sshd.known_hosts))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    client.connect(
+        "127.0.0.1", port=sshd.port, username=sshd.host_address.user,
+        key_filename=str(sshd.client_key), allow_agent=False, look_for_keys=False,
+    )  # fmt: skip
+    channel = client.get_transport().open_session()  # type: ignore[union-attr]
+    channel.exec_command(script)
+    channel.sendall(new[: len(new) // 2])
+    # The host is now in `cat`, waiting for the rest: the bot "dies".
+    wait_until(lambda: bool(list(app.glob(".env.stagger-tmp-*"))), what="the temporary file")
+    client.close()
+
+    wait_until(lambda: not list(app.glob(".env.stagger-tmp-*")), what="the host to give up")
+    assert env_path.read_bytes() == ENV_FILE
+    assert (app / ".env.stagger-backup-test").read_bytes() == ENV_FILE
