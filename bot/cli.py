@@ -214,7 +214,11 @@ def _slack_parts(settings: Settings, spec: Spec, need_app_token: bool = False) -
     if missing:
         raise StaggerError(f"set {', '.join(missing)} in the environment (see README.md)")
     assert settings.slack_bot_token and settings.slack_signing_secret
-    client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    client = web_client(
+        settings.slack_bot_token.get_secret_value(),
+        settings.slack_api_url,
+        timeout=settings.slack_timeout_s,
+    )
     context = build_context(settings, spec, slack_client=client)
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack")
     app = build_app(context, settings.slack_signing_secret.get_secret_value(), client, executor)

@@ -56,7 +56,9 @@ def build_context(
     if poster is None:
         if slack_client is None and settings.slack_bot_token is not None:
             token = settings.slack_bot_token.get_secret_value()
-            slack_client = web_client(token, settings.slack_api_url)
+            slack_client = web_client(
+                token, settings.slack_api_url, timeout=settings.slack_timeout_s
+            )
         if slack_client is not None:
             poster = SlackPoster(slack_client, Outbox(store), clock)
         else:

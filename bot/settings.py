@@ -23,6 +23,9 @@ class Settings(BaseModel):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    # A Web API call that has not answered in this many seconds is given up and its post
+    # queued in the outbox: the bot's work never waits long on Slack.
+    slack_timeout_s: int = 10
     # The DSN variables named by each environment's `database_url_env`, kept as secrets.
     database_urls: Mapping[str, SecretStr] = {}
 
@@ -40,6 +43,7 @@ class Settings(BaseModel):
             slack_signing_secret=_secret(values.get("SLACK_SIGNING_SECRET")),
             slack_app_token=_secret(values.get("SLACK_APP_TOKEN")),
             slack_api_url=api_url,
+            slack_timeout_s=int(values.get("SLACK_TIMEOUT_S") or 10),
             database_urls={
                 name: SecretStr(value)
                 for name, value in values.items()

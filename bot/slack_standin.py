@@ -38,8 +38,11 @@ class ApiCall:
 
 @dataclass
 class Fault:
-    status: int
+    status: int  # HANG: no answer at all
     retry_after: int | None = None
+
+
+HANG = 0
 
 
 class SlackStandIn:
@@ -49,6 +52,7 @@ class SlackStandIn:
         self.uploads: dict[str, bytes] = {}
         self._faults: dict[str, list[Fault]] = {}
         self._condition = threading.Condition()
+        self._released = threading.Event()
         self._ts = 1700000000.000100
         standin = self
 
@@ -72,12 +76,18 @@ class SlackStandIn:
         return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
 
     def close(self) -> None:
+        self._released.set()
         self._server.shutdown()
         self._server.server_close()
 
     def fail_next(self, method: str, status: int, retry_after: int | None = None) -> None:
         with self._condition:
             self._faults.setdefault(method, []).append(Fault(status, retry_after))
+
+    def hang_next(self, method: str) -> None:
+        """The next call of `method` gets no answer (until `close`): the client times out,
+        and the call is not recorded, as Slack never acted on it."""
+        self.fail_next(method, HANG)
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         method = request.path.removeprefix("/api/")
@@ -98,6 +108,9 @@ class SlackStandIn:
                 self._condition.notify_all()
         if fault is None and self._on_call is not None:
             self._on_call(call)
+        if fault is not None and fault.status == HANG:
+            self._released.wait(timeout=60)
+            return
         if fault is not None:
             request.send_response(fault.status)
             if fault.retry_after is not None:

@@ -29,7 +29,7 @@ from bot.spec import DatabaseSpec, Spec, parse_spec
 from tests.slack_requests import SlackSender
 from tests.slack_standin import SlackStandIn
 
-pytest_plugins = ["tests.ssh_fixtures"]
+pytest_plugins = ["tests.ssh_fixtures", "tests.pg_fixtures"]
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-1234-5678-testtokenvalue"
@@ -155,6 +155,7 @@ def start_bot(
     spec: Spec,
     app_dir: Path,
     transport: Transport | None = None,
+    slack_timeout_s: int = 10,
 ) -> tuple[Bot, Any, threading.Thread]:
     settings = Settings.from_environ(
         {
@@ -162,9 +163,10 @@ def start_bot(
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": slack.url,
+            "SLACK_TIMEOUT_S": str(slack_timeout_s),
         }
     )
-    client = web_client(BOT_TOKEN, settings.slack_api_url)
+    client = web_client(BOT_TOKEN, settings.slack_api_url, timeout=settings.slack_timeout_s)
     context = build_context(settings, spec, slack_client=client, clock=clock, transport=transport)
     executor = ThreadPoolExecutor(max_workers=8)
     app = build_app(context, SIGNING_SECRET, client, executor)
@@ -181,7 +183,9 @@ def bot_factory(
 ) -> Iterator[Any]:
     servers: list[tuple[Any, threading.Thread]] = []
 
-    def make(extra_hosts: tuple[str, ...] = (), **spec_options: Any) -> Bot:
+    def make(
+        extra_hosts: tuple[str, ...] = (), slack_timeout_s: int = 10, **spec_options: Any
+    ) -> Bot:
         app_dir = make_app_dir(tmp_path / "host")
         spec = parse_spec(
             spec_data(
@@ -192,7 +196,9 @@ def bot_factory(
                 **spec_options,
             )
         )
-        bot, server, thread = start_bot(tmp_path, slack, clock, spec, app_dir)
+        bot, server, thread = start_bot(
+            tmp_path, slack, clock, spec, app_dir, slack_timeout_s=slack_timeout_s
+        )
         servers.append((server, thread))
         return bot
 

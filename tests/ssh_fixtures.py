@@ -28,7 +28,7 @@ SSHD = "/usr/sbin/sshd"
 READY_TIMEOUT_S = 10.0
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -95,7 +95,7 @@ class SshdServer:
         self._process: subprocess.Popen[bytes] | None = None
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
         for _attempt in range(3):  # another process may take the free port before sshd binds it
-            self.port = _free_port()
+            self.port = free_port()
             if self._start():
                 break
         else:

@@ -21,6 +21,7 @@ from bot.runtime import build_context
 from bot.settings import Settings
 from bot.spec import DatabaseSpec, parse_spec
 from tests.conftest import DSN, JobTable, make_app_dir, spec_data
+from tests.pg_fixtures import PASSWORD, PasswordPostgres
 
 T0 = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 
@@ -82,6 +83,18 @@ def test_an_unreachable_database_is_unavailable_with_a_reason_and_no_password() 
         db_kpis("postgresql://app:hunter2@127.0.0.1:1/goalgpt", DatabaseSpec(), T0, T0)
     assert "hunter2" not in str(caught.value)
     assert "refused" in str(caught.value).lower() or "connect" in str(caught.value).lower()
+
+
+def test_a_wrong_password_is_unavailable_naming_it_without_the_password(
+    password_postgres: PasswordPostgres,
+) -> None:
+    with pytest.raises(DatabaseUnavailable) as caught:
+        db_kpis(password_postgres.dsn("hunter2-wrong"), DatabaseSpec(), T0, T0)
+    assert "password authentication failed" in str(caught.value)
+    assert "hunter2-wrong" not in str(caught.value)
+    # The right one gets past authentication: to the missing table.
+    with pytest.raises(DatabaseUnavailable, match="does not exist"):
+        db_kpis(password_postgres.dsn(PASSWORD), DatabaseSpec(), T0, T0)
 
 
 def test_a_missing_database_or_table_is_named(schema: DatabaseSpec) -> None:

@@ -3,6 +3,8 @@ delivered later — delayed, not lost, and still usable."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.blocks import APPROVE_ACTION
 from bot.outbox import Outbox
 from jobs import deliver_outbox
@@ -40,3 +42,24 @@ def test_while_slack_stays_down_the_queue_keeps_its_order(bot: Bot) -> None:
     assert deliver_outbox.run(bot.context, bot.clock.now()) == 2
     texts = [call.text.splitlines()[-1] for call in bot.slack.of("chat.postMessage")]
     assert texts == ["first", "second"]
+
+
+def test_a_post_slack_never_answers_is_queued_and_the_command_still_answered(
+    bot_factory: Any,
+) -> None:
+    bot = bot_factory(slack_timeout_s=1)
+    bot.slack.hang_next("chat.postMessage")
+
+    reply = bot.command(OPERATOR, "rollback prod --reason 'pool at 90%'")
+
+    assert reply.status == 200
+    request_id = bot.request_id_from(reply.json()["text"])
+    outbox = Outbox(bot.store)
+    wait_until(lambda: bool(outbox.pending()), what="the timed-out post in the outbox")
+    [queued] = outbox.pending()
+    assert request_id in queued.arguments["text"]
+    [(why,)] = bot.store.read().execute("SELECT last_error FROM outbox").fetchall()
+    assert why == "TimeoutError"
+    assert deliver_outbox.run(bot.context, bot.clock.now()) == 1
+    [posted] = bot.slack.of("chat.postMessage")
+    assert request_id in posted.text and outbox.pending() == []
