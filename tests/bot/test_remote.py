@@ -390,3 +390,11 @@ def test_the_test_sshd_never_uses_the_machines_own_ssh_files(sshd: SshdServer) -
         if line.split(" ")[0] in {"HostKey", "AuthorizedKeysFile", "PidFile"}:
             assert line.split(" ", 1)[1].startswith(str(sshd.tmp))
     assert sshd.known_hosts.read_text() == f"[127.0.0.1]:{sshd.port} {sshd.host_key_pub}\n"
+
+
+def test_commands_over_the_test_sshd_run_with_a_home_of_their_own(
+    ssh_transport: SshTransport, sshd: SshdServer
+) -> None:
+    with ssh_transport.connect(sshd.host_address) as session:
+        result = session.run('printf %s "$HOME"')
+    assert result.stdout.decode() == str(sshd.tmp / "home")
