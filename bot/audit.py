@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TextIO
 
+from sqlite_utils import Database
+
 from bot.clock import isoformat
 from bot.redaction import redact
 from bot.store import Store
@@ -58,7 +60,8 @@ class AuditTrail:
     def __init__(self, store: Store, secrets: tuple[str, ...] = ()) -> None:
         self._store = store
         self._secrets = secrets
-        with store.transaction() as db:
+
+        def create(db: Database) -> None:
             if "audit" not in db.table_names():
                 db.table("audit").create(
                     {
@@ -77,6 +80,8 @@ class AuditTrail:
                     pk="id",
                 )
                 db.table("audit").create_index(["env", "id"])
+
+        store.ensure("AuditTrail", create)
 
     def record(self, entry: AuditEntry, now: datetime) -> int:
         args = json.dumps(dict(entry.args or {}), sort_keys=True, ensure_ascii=False, default=str)

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from sqlite_utils import Database
+
 from bot.clock import isoformat, parse_iso
 from bot.store import Store
 from bot.thresholds import Measurement
@@ -25,7 +27,8 @@ class Baseline:
 class Baselines:
     def __init__(self, store: Store) -> None:
         self._store = store
-        with store.transaction() as db:
+
+        def create(db: Database) -> None:
             if "baselines" not in db.table_names():
                 db.table("baselines").create(
                     {
@@ -39,6 +42,8 @@ class Baselines:
                     },
                     pk="id",
                 )
+
+        store.ensure("Baselines", create)
 
     def save(self, baseline: Baseline) -> None:
         with self._store.transaction() as db:

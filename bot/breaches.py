@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlite_utils import Database
+
 from bot.clock import isoformat, parse_iso
 from bot.store import Store
 
@@ -30,7 +32,8 @@ class Breach:
 class Breaches:
     def __init__(self, store: Store) -> None:
         self._store = store
-        with store.transaction() as db:
+
+        def create(db: Database) -> None:
             if "breaches" not in db.table_names():
                 db.table("breaches").create(
                     {
@@ -46,6 +49,8 @@ class Breaches:
                     pk="id",
                 )
                 db.table("breaches").create_index(["env", "key", "closed_at"])
+
+        store.ensure("Breaches", create)
 
     def open(self, env: str, key: str, now: datetime, detail: str) -> Breach | None:
         """Open a breach; None if one for (env, key) is already open."""

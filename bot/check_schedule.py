@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlite_utils import Database
+
 from bot.clock import isoformat, parse_iso
+from bot.process_identity import is_running, this_process
 from bot.store import Store
 
 
@@ -31,7 +34,8 @@ class ScheduledCheck:
 class CheckSchedule:
     def __init__(self, store: Store) -> None:
         self._store = store
-        with store.transaction() as db:
+
+        def create(db: Database) -> None:
             if "scheduled_checks" not in db.table_names():
                 db.table("scheduled_checks").create(
                     {
@@ -47,6 +51,10 @@ class CheckSchedule:
                     pk="id",
                 )
                 db.table("scheduled_checks").create_index(["status", "due_at"])
+            if "runner" not in db.table("scheduled_checks").columns_dict:
+                db.table("scheduled_checks").add_column("runner", str)
+
+        store.ensure("CheckSchedule", create)
 
     def schedule(
         self, env: str, phase_id: int, thread_ts: str | None, due: list[tuple[str, datetime]]
@@ -76,7 +84,13 @@ class CheckSchedule:
         return [_check(row) for row in rows]
 
     def claim(self, check_id: int) -> bool:
-        return self._set_status(check_id, "pending", "running")
+        with self._store.transaction() as db:
+            cursor = db.execute(
+                "UPDATE scheduled_checks SET status = 'running', runner = ? "
+                "WHERE id = ? AND status = 'pending'",
+                [this_process(), check_id],
+            )
+            return cursor.rowcount == 1
 
     def finish(self, check_id: int, status: str, result: str) -> None:
         with self._store.transaction() as db:
@@ -86,12 +100,22 @@ class CheckSchedule:
             )
 
     def release_running(self) -> int:
-        """At start: checks a crash left running go back to pending, to be run once more."""
+        """At start: checks left running by a process that is gone go back to pending, to
+        be run once more; a live process's running check is left to it."""
         with self._store.transaction() as db:
-            cursor = db.execute(
-                "UPDATE scheduled_checks SET status = 'pending' WHERE status = 'running'"
-            )
-            return cursor.rowcount
+            running = db.execute(
+                "SELECT id, runner FROM scheduled_checks WHERE status = 'running'"
+            ).fetchall()
+            # Called at start, so nothing of this process's own is still running.
+            me = this_process()
+            orphaned = [
+                check_id for check_id, runner in running if runner == me or not is_running(runner)
+            ]
+            for check_id in orphaned:
+                db.execute(
+                    "UPDATE scheduled_checks SET status = 'pending' WHERE id = ?", [check_id]
+                )
+            return len(orphaned)
 
     def of_phase(self, phase_id: int) -> list[ScheduledCheck]:
         rows = (
@@ -100,14 +124,6 @@ class CheckSchedule:
             .rows_where("phase_id = ?", [phase_id], order_by="due_at, id")
         )
         return [_check(row) for row in rows]
-
-    def _set_status(self, check_id: int, old: str, new: str) -> bool:
-        with self._store.transaction() as db:
-            cursor = db.execute(
-                "UPDATE scheduled_checks SET status = ? WHERE id = ? AND status = ?",
-                [new, check_id, old],
-            )
-            return cursor.rowcount == 1
 
 
 def _check(row: dict[str, Any]) -> ScheduledCheck:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
+from sqlite_utils import Database
 
 from bot.clock import isoformat, parse_iso
 from bot.store import Store
@@ -52,7 +53,8 @@ class Checkpoint:
 class Checkpoints:
     def __init__(self, store: Store) -> None:
         self._store = store
-        with store.transaction() as db:
+
+        def create(db: Database) -> None:
             if "checkpoints" not in db.table_names():
                 db.table("checkpoints").create(
                     {
@@ -68,6 +70,8 @@ class Checkpoints:
                     pk="id",
                 )
                 db.table("checkpoints").create_index(["env", "phase_id"])
+
+        store.ensure("Checkpoints", create)
 
     def last_slot(self) -> datetime | None:
         rows = list(self._store.read().table("meta").rows_where("key = ?", [_LAST_SLOT]))

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
+from bot import serving
 from bot.errors import SpecError, StaggerError
 from bot.rehearsal_scenarios import SCENARIOS
 from bot.replies import Invocation
@@ -40,8 +37,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="Address to listen on (default 0.0.0.0).",
     )
     serve.add_argument("--port", type=int, help="Port (default: $PORT or 3000).")
-
-    commands.add_parser("socket", help="Connect to Slack in Socket Mode (needs SLACK_APP_TOKEN).")
+    socket = commands.add_parser(
+        "socket", help="Connect to Slack in Socket Mode (needs SLACK_APP_TOKEN)."
+    )
+    for slack_process in (serve, socket):
+        slack_process.add_argument(
+            "--no-scheduler",
+            action="store_true",
+            help="Leave the scheduled jobs to a `stagger-bot scheduler` process.",
+        )
+    commands.add_parser(
+        "scheduler",
+        help="Run only the scheduled jobs: checkpoints, alerts, validation checks, reports.",
+    )
 
     rehearse = commands.add_parser(
         "rehearse",
@@ -136,9 +144,20 @@ def _run(arguments: argparse.Namespace, settings: Settings) -> int:
     if arguments.command == "kpi":
         return _kpi(arguments, settings, spec)
     if arguments.command == "serve":
-        return _serve(arguments, settings, spec)
+        serving.serve(
+            settings,
+            spec,
+            arguments.host,
+            arguments.port or settings.port,
+            with_scheduler=not arguments.no_scheduler,
+        )
+        return EXIT_OK
     if arguments.command == "socket":
-        return _socket(settings, spec)
+        serving.socket_mode(settings, spec, with_scheduler=not arguments.no_scheduler)
+        return EXIT_OK
+    if arguments.command == "scheduler":
+        serving.scheduler_only(settings, spec)
+        return EXIT_OK
     raise AssertionError(arguments.command)
 
 
@@ -194,40 +213,6 @@ def _kpi(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
     return EXIT_OK
 
 
-def _slack_parts(settings: Settings, spec: Spec, need_app_token: bool = False) -> Any:
-    from bot.check_schedule import CheckSchedule
-    from bot.execution import recover_interrupted
-    from bot.poster import web_client
-    from bot.runtime import build_context
-    from bot.scheduler import build_scheduler
-    from bot.slack_app import build_app
-
-    missing = [
-        name
-        for name, value in (
-            ("SLACK_BOT_TOKEN", settings.slack_bot_token),
-            ("SLACK_SIGNING_SECRET", settings.slack_signing_secret),
-            ("SLACK_APP_TOKEN", settings.slack_app_token if need_app_token else True),
-        )
-        if not value
-    ]
-    if missing:
-        raise StaggerError(f"set {', '.join(missing)} in the environment (see README.md)")
-    assert settings.slack_bot_token and settings.slack_signing_secret
-    client = web_client(
-        settings.slack_bot_token.get_secret_value(),
-        settings.slack_api_url,
-        timeout=settings.slack_timeout_s,
-    )
-    context = build_context(settings, spec, slack_client=client)
-    executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack")
-    app = build_app(context, settings.slack_signing_secret.get_secret_value(), client, executor)
-    recover_interrupted(context)
-    CheckSchedule(context.store).release_running()
-    scheduler = build_scheduler(context)
-    return context, executor, app, scheduler
-
-
 def _rehearse(arguments: argparse.Namespace, settings: Settings) -> int:
     from bot.rehearsal import Rehearsal, RehearsalOptions
 
@@ -244,67 +229,6 @@ def _rehearse(arguments: argparse.Namespace, settings: Settings) -> int:
         interactive=arguments.interactive,
     )
     return Rehearsal(options, sys.stdout).run()
-
-
-def _reload_on_sighup(context: Any, settings: Settings) -> None:
-    from bot.runtime import reload_spec
-
-    def reload(signum: int, frame: object) -> None:
-        # Off the signal frame: reloading writes to the store, which takes locks.
-        threading.Thread(
-            target=reload_spec, args=(context, settings.config_path), daemon=True
-        ).start()
-
-    signal.signal(signal.SIGHUP, reload)
-
-
-def _serve(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
-    from bot.http_server import create_http_server, wsgi_app
-
-    context, executor, app, scheduler = _slack_parts(settings, spec)
-    _reload_on_sighup(context, settings)
-    port = arguments.port or settings.port
-    server = create_http_server(
-        wsgi_app(app, lambda: {"ok": True, "environments": sorted(spec.environments)}),
-        arguments.host,
-        port,
-    )
-    stop = threading.Event()
-
-    def shut_down(signum: int, frame: object) -> None:
-        stop.set()
-        server.close()
-
-    signal.signal(signal.SIGTERM, shut_down)
-    scheduler.start()
-    logger.info(
-        "stagger-bot serving Slack on %s:%s (/slack/events, /healthz)", arguments.host, port
-    )
-    try:
-        server.run()
-    except (KeyboardInterrupt, OSError):
-        if not stop.is_set():
-            raise
-    finally:
-        scheduler.shutdown(wait=False)
-        logger.info("waiting for in-flight work (rollbacks) to finish")
-        executor.shutdown(wait=True)
-    return EXIT_OK
-
-
-def _socket(settings: Settings, spec: Spec) -> int:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    context, executor, app, scheduler = _slack_parts(settings, spec, need_app_token=True)
-    _reload_on_sighup(context, settings)
-    assert settings.slack_app_token
-    scheduler.start()
-    try:
-        SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
-    finally:
-        scheduler.shutdown(wait=False)
-        executor.shutdown(wait=True)
-    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from sqlite_utils import Database
+
 from bot.clock import parse_iso
 from bot.log_lines import EventKind, LogEvent
 from bot.log_source import LogCursor
@@ -20,7 +22,8 @@ def _stamp(moment: datetime) -> str:
 class EventLog:
     def __init__(self, store: Store) -> None:
         self._store = store
-        with store.transaction() as db:
+
+        def create(db: Database) -> None:
             if "log_cursors" not in db.table_names():
                 db.table("log_cursors").create(
                     {"env": str, "host": str, "path": str, "inode": int, "offset": int},
@@ -33,6 +36,8 @@ class EventLog:
             # Every read is one host's window; without the host in the index each host's
             # read walks every host's rows.
             db.table("log_events").create_index(["env", "host", "at"], if_not_exists=True)
+
+        store.ensure("EventLog", create)
 
     def cursor(self, env: str, host: str, path: str) -> LogCursor | None:
         rows = list(

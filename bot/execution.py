@@ -13,6 +13,7 @@ from dataclasses import replace
 from bot.approvals import ApprovalRequest, Status
 from bot.audit import AuditEntry
 from bot.context import BotContext
+from bot.process_identity import is_running, this_process
 from bot.request_message import refresh_request_message
 from bot.rollback import RollbackRunner
 from bot.transition_runner import TransitionRunner
@@ -31,9 +32,14 @@ def execute_request(context: BotContext, request_id: str) -> None:
 
 
 def recover_interrupted(context: BotContext) -> list[ApprovalRequest]:
-    """At start: requests left EXECUTING by a crash are reported, never re-run silently."""
+    """At start: requests left EXECUTING by a process that is gone are reported, never
+    re-run silently. One still being executed by another live process is left to it."""
     interrupted = []
     for request in context.store.requests_in(Status.EXECUTING):
+        executor = context.store.executor(request.id)
+        if executor != this_process() and is_running(executor):
+            logger.info("%s is being executed by process %s; left to it", request.id, executor)
+            continue
         if not context.store.transition(
             request.id,
             (Status.EXECUTING,),

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlite_utils import Database
+
 from bot.clock import isoformat, parse_iso
 from bot.store import Store
 
@@ -24,7 +26,8 @@ class QueuedCall:
 class Outbox:
     def __init__(self, store: Store) -> None:
         self._store = store
-        with store.transaction() as db:
+
+        def create(db: Database) -> None:
             if "outbox" not in db.table_names():
                 db.table("outbox").create(
                     {
@@ -38,6 +41,8 @@ class Outbox:
                     },
                     pk="id",
                 )
+
+        store.ensure("Outbox", create)
 
     def enqueue(self, method: str, arguments: dict[str, Any], now: datetime, error: str) -> None:
         with self._store.transaction() as db:

@@ -1,4 +1,4 @@
-"""The one scheduler, started only by the process that serves Slack.
+"""The one scheduler, in the process that runs the scheduled jobs (`bot.serving`).
 
 Each job is a plain function of (context, now) in `jobs/`; here they get their cadence.
 No job runs concurrently with itself (max_instances=1), a run missed while the process
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -47,9 +47,12 @@ def build_scheduler(context: BotContext, lease: Lease | None = None) -> Backgrou
             except Exception:
                 logger.exception("scheduled job %s failed", job_id)
 
+        # Each job runs once at start too: what fell due while no process ran (an outbox
+        # post, a missed checkpoint, an expired request) is done now, not a cycle later.
         scheduler.add_job(
-            run, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True
-        )
+            run, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )  # fmt: skip
 
     add("expire_requests", expire_requests.run, 30)
     add("deliver_outbox", deliver_outbox.run, 60)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlite_utils import Database
+
 from bot.clock import isoformat, parse_iso
 from bot.store import Store
 
@@ -28,7 +30,8 @@ class Silence:
 class Silences:
     def __init__(self, store: Store) -> None:
         self._store = store
-        with store.transaction() as db:
+
+        def create(db: Database) -> None:
             if "silences" not in db.table_names():
                 db.table("silences").create(
                     {
@@ -42,6 +45,8 @@ class Silences:
                     },
                     pk="id",
                 )
+
+        store.ensure("Silences", create)
 
     def add(self, kpi: str, until: datetime, by: str, reason: str, now: datetime) -> Silence:
         with self._store.transaction() as db:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +22,7 @@ import sqlite_utils
 from bot.approvals import ApprovalRequest, Status
 from bot.clock import isoformat, parse_iso
 from bot.errors import StoreError
+from bot.process_identity import this_process
 
 SCHEMA_VERSION = 1
 
@@ -45,6 +46,7 @@ class Store:
         # handler, which sleeps up to 100 ms between tries: that sleep was the slash
         # commands' p99 under load. Other processes still meet the busy timeout.
         self._writer = threading.RLock()
+        self._ensured: set[str] = set()
         with self.transaction() as db:
             self._create_schema(db)
 
@@ -88,6 +90,16 @@ class Store:
                     db.execute("ROLLBACK")
                     raise StoreError(f"could not write to the store: {error}") from None
 
+    def ensure(self, name: str, create: Callable[[sqlite_utils.Database], None]) -> None:
+        """Run `create` (a part of the schema, idempotent) once per process: objects over
+        the store are made per request, and an empty write transaction each time took the
+        writer lock that every command's answer waits for."""
+        if name in self._ensured:
+            return
+        with self.transaction() as db:
+            create(db)
+        self._ensured.add(name)
+
     def read(self) -> sqlite_utils.Database:
         return self._db()
 
@@ -128,6 +140,8 @@ class Store:
                 pk="id",
             )
             db.table("approvals").create_index(["env", "status"])
+        if "executor" not in db.table("approvals").columns_dict:
+            db.table("approvals").add_column("executor", str)
         if "seen_requests" not in db.table_names():
             db.table("seen_requests").create({"key": str, "at": str}, pk="key")
         if "meta" not in db.table_names():
@@ -138,11 +152,20 @@ class Store:
 
     def first_time(self, key: str, now: datetime) -> bool:
         """True once per key: Slack retries and double clicks see False."""
-        with self.transaction() as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO seen_requests (key, at) VALUES (?, ?)", [key, isoformat(now)]
-            )
-            return cursor.rowcount == 1
+        # Every request from Slack writes this before it is answered. Without the fsync
+        # (WAL, synchronous=NORMAL) it survives a crash of the bot, only not a power cut,
+        # which at worst lets one retry of a request in again.
+        db = self._db()
+        db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self.transaction() as db:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO seen_requests (key, at) VALUES (?, ?)",
+                    [key, isoformat(now)],
+                )
+                return cursor.rowcount == 1
+        finally:
+            db.execute("PRAGMA synchronous=FULL")
 
     # -- environment state -------------------------------------------------------------
 
@@ -223,6 +246,9 @@ class Store:
         if outcome is not None:
             assignments.append("outcome = ?")
             values.append(outcome)
+        if to_status is Status.EXECUTING:
+            assignments.append("executor = ?")
+            values.append(this_process())
         placeholders = ", ".join("?" for _ in from_statuses)
         with self.transaction() as db:
             cursor = db.execute(
@@ -241,6 +267,12 @@ class Store:
             )
         )
         return [_request(row) for row in rows]
+
+    def executor(self, request_id: str) -> str | None:
+        """The process that claimed the request for execution (`process_identity`)."""
+        rows = self.read().execute("SELECT executor FROM approvals WHERE id = ?", [request_id])
+        row = rows.fetchone()
+        return row[0] if row else None
 
     def requests_in(self, status: Status) -> list[ApprovalRequest]:
         rows = self.read().table("approvals").rows_where("status = ?", [status.value])

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlite_utils import Database
+
 from bot.clock import isoformat, parse_iso
 from bot.errors import UserError
 from bot.store import Store
@@ -61,7 +63,8 @@ class Entry:
 class Timeline:
     def __init__(self, store: Store) -> None:
         self._store = store
-        with store.transaction() as db:
+
+        def create(db: Database) -> None:
             if "phase_history" not in db.table_names():
                 db.table("phase_history").create(
                     {
@@ -78,6 +81,8 @@ class Timeline:
                     },
                     pk="id",
                 )
+
+        store.ensure("Timeline", create)
 
     def current(self) -> PhaseRecord | None:
         rows = list(

@@ -1,0 +1,162 @@
+"""The bot's long-running processes: Slack over HTTP (`serve`), Slack over Socket Mode
+(`socket`) and the scheduled jobs alone (`scheduler`).
+
+The Procfile runs `serve --no-scheduler` and `scheduler` as two processes on one store:
+a checkpoint's log parsing and chart rendering then never hold the GIL that the slash
+commands' answers wait for. Run alone, `serve` (or `socket`) runs the scheduler too.
+Either way only one process runs the jobs at a time (the lease in `bot.lease`).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.errors import StaggerError
+from bot.settings import Settings
+from bot.spec import Spec
+
+if TYPE_CHECKING:  # Slack, the scheduler and the store load only in a process that runs
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from slack_bolt import App
+    from slack_sdk import WebClient
+
+    from bot.context import BotContext
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SlackParts:
+    context: BotContext
+    executor: ThreadPoolExecutor
+    app: App
+
+
+def bot_context(
+    settings: Settings, spec: Spec, *, need_signing_secret: bool = True
+) -> tuple[BotContext, WebClient]:
+    """A long-running process's context and its Slack client; names what's missing."""
+    from bot.poster import web_client
+    from bot.runtime import build_context
+
+    required = [("SLACK_BOT_TOKEN", settings.slack_bot_token)]
+    if need_signing_secret:
+        required.append(("SLACK_SIGNING_SECRET", settings.slack_signing_secret))
+    missing = [name for name, value in required if not value]
+    if missing:
+        raise StaggerError(f"set {', '.join(missing)} in the environment (see README.md)")
+    assert settings.slack_bot_token is not None
+    client = web_client(
+        settings.slack_bot_token.get_secret_value(),
+        settings.slack_api_url,
+        timeout=settings.slack_timeout_s,
+    )
+    return build_context(settings, spec, slack_client=client), client
+
+
+def slack_parts(settings: Settings, spec: Spec) -> SlackParts:
+    from bot.execution import recover_interrupted
+    from bot.slack_app import build_app
+
+    context, client = bot_context(settings, spec)
+    assert settings.slack_signing_secret is not None
+    executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack")
+    app = build_app(context, settings.slack_signing_secret.get_secret_value(), client, executor)
+    recover_interrupted(context)
+    return SlackParts(context, executor, app)
+
+
+def start_scheduler(context: BotContext) -> BackgroundScheduler:
+    from bot.check_schedule import CheckSchedule
+    from bot.execution import recover_interrupted
+    from bot.scheduler import build_scheduler
+
+    recover_interrupted(context)  # an auto-rollback a dead scheduler process left
+    CheckSchedule(context.store).release_running()
+    scheduler = build_scheduler(context)
+    scheduler.start()
+    return scheduler
+
+
+def reload_on_sighup(context: BotContext, settings: Settings) -> None:
+    from bot.runtime import reload_spec
+
+    def reload(signum: int, frame: object) -> None:
+        # Off the signal frame: reloading writes to the store, which takes locks.
+        threading.Thread(
+            target=reload_spec, args=(context, settings.config_path), daemon=True
+        ).start()
+
+    signal.signal(signal.SIGHUP, reload)
+
+
+def serve(settings: Settings, spec: Spec, host: str, port: int, with_scheduler: bool) -> None:
+    from bot.http_server import create_http_server, wsgi_app
+
+    parts = slack_parts(settings, spec)
+    reload_on_sighup(parts.context, settings)
+    server = create_http_server(
+        wsgi_app(parts.app, lambda: {"ok": True, "environments": sorted(spec.environments)}),
+        host,
+        port,
+    )
+    stop = threading.Event()
+
+    def shut_down(signum: int, frame: object) -> None:
+        stop.set()
+        server.close()
+
+    signal.signal(signal.SIGTERM, shut_down)
+    scheduler = start_scheduler(parts.context) if with_scheduler else None
+    logger.info("stagger-bot serving Slack on %s:%s (/slack/events, /healthz)", host, port)
+    try:
+        server.run()
+    except (KeyboardInterrupt, OSError):
+        if not stop.is_set():
+            raise
+    finally:
+        _finish(scheduler, parts.executor)
+
+
+def socket_mode(settings: Settings, spec: Spec, with_scheduler: bool) -> None:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    if not settings.slack_app_token:
+        raise StaggerError("set SLACK_APP_TOKEN in the environment (see README.md)")
+    parts = slack_parts(settings, spec)
+    reload_on_sighup(parts.context, settings)
+    scheduler = start_scheduler(parts.context) if with_scheduler else None
+    try:
+        handler: Any = SocketModeHandler(parts.app, settings.slack_app_token.get_secret_value())
+        handler.start()
+    finally:
+        _finish(scheduler, parts.executor)
+
+
+def scheduler_only(settings: Settings, spec: Spec) -> None:
+    """The scheduled jobs (checkpoints, alerts, validation checks, ...) and nothing else,
+    until SIGTERM or Ctrl-C."""
+    context, _client = bot_context(settings, spec, need_signing_secret=False)
+    reload_on_sighup(context, settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    scheduler = start_scheduler(context)
+    logger.info("stagger-bot running the scheduled jobs")
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        scheduler.shutdown(wait=True)  # a running job (an auto-rollback) finishes
+
+
+def _finish(scheduler: BackgroundScheduler | None, executor: ThreadPoolExecutor) -> None:
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
+    logger.info("waiting for in-flight work (rollbacks) to finish")
+    executor.shutdown(wait=True)

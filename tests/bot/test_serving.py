@@ -1,0 +1,105 @@
+"""The Procfile's two processes on one store: `serve --no-scheduler` answers Slack, and
+`stagger-bot scheduler` does the scheduled work — here, delivering a post Slack refused
+while only the web process ran."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.bot_process import wait_until
+from tests.slack_requests import SlackSender
+from tests.slack_standin import SlackStandIn
+from tests.ssh_fixtures import free_port
+
+EXAMPLE = Path("stagger.example.toml").resolve()
+SECRET = "procfile-secret"
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+
+
+def launch(tmp_path: Path, slack: SlackStandIn, *arguments: str) -> subprocess.Popen[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "STAGGER_"))}
+    environment.update(
+        STAGGER_CONFIG=str(EXAMPLE),
+        STAGGER_DB=str(tmp_path / "stagger.db"),
+        SLACK_BOT_TOKEN="xoxb-1-2-proctoken",
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=slack.url,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", *arguments],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def query(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(tmp_path / "stagger.db", timeout=10) as connection:
+        return list(connection.execute(sql))
+
+
+def test_the_scheduler_process_does_the_scheduled_work_of_the_web_process(
+    tmp_path: Path, slack: SlackStandIn, processes: list[subprocess.Popen[str]]
+) -> None:
+    port = free_port()
+    web = launch(tmp_path, slack, "serve", "--no-scheduler", "--host", "127.0.0.1",
+                 "--port", str(port))  # fmt: skip
+    processes.append(web)
+    sender = SlackSender(port, SECRET)
+
+    def healthy() -> bool:
+        assert web.poll() is None, web.communicate()[1]
+        try:
+            return sender.get("/healthz").status == 200
+        except OSError:
+            return False
+
+    wait_until(healthy, what="the web process's /healthz")
+    for _ in range(4):  # the first try and the client's three retries
+        slack.fail_next("chat.postMessage", 500)
+    reply = sender.command("U0OPS1", "rollback prod --reason 'pool at 90%'").json()["text"]
+    request_id = next(word.strip("`") for word in reply.split() if word.startswith("`R"))
+    wait_until(lambda: query(tmp_path, "SELECT count(*) FROM outbox")[0][0] == 1,
+               what="the refused post in the outbox")  # fmt: skip
+    assert query(tmp_path, "SELECT value FROM meta WHERE key = 'scheduler.lease'") == []
+
+    scheduler = launch(tmp_path, slack, "scheduler")
+    processes.append(scheduler)
+
+    posted = slack.wait_for(lambda call: request_id in call.text, method="chat.postMessage")
+    assert posted.text.startswith("_(delayed: Slack was unavailable")
+    [(lease,)] = query(tmp_path, "SELECT value FROM meta WHERE key = 'scheduler.lease'")
+    assert f":{scheduler.pid}|" in str(lease)
+    for process in (web, scheduler):
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 0, stderr
+        assert "proctoken" not in stderr and SECRET not in stderr
+
+
+def test_the_scheduler_needs_only_the_bot_token_and_names_it(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "STAGGER_"))}
+    environment.update(STAGGER_CONFIG=str(EXAMPLE), STAGGER_DB=str(tmp_path / "s.db"))
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "scheduler"],
+        env=environment, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "set SLACK_BOT_TOKEN in the environment" in result.stderr
