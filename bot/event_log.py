@@ -14,8 +14,9 @@ from bot.store import Store
 
 
 def _stamp(moment: datetime) -> str:
-    # Millisecond precision: job start seconds are judged against their offsets.
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """`2026-02-01T12:00:15.123000Z` for a UTC moment. Sub-second precision: job start
+    seconds are judged against their offsets. (isoformat: strftime is slower per event.)"""
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 class EventLog:
@@ -51,19 +52,18 @@ class EventLog:
     ) -> None:
         """Events and the cursor after them, in one transaction: none twice, none lost.
         The rows are built first, so the write lock is held only for the insert."""
+        # Plain tuples and one executemany: a scan stores thousands of rows per host, and
+        # sqlite_utils' insert_all (a dict and a type check per value) was most of its CPU.
         rows = [
-            {
-                "env": env,
-                "host": host,
-                "at": _stamp(event.at),
-                "kind": event.kind.value,
-                "job": event.job,
-                "value": event.value,
-            }
+            (env, host, _stamp(event.at), event.kind.value, event.job, event.value)
             for event in events
         ]
         with self._store.transaction() as db:
-            db.table("log_events").insert_all(rows)
+            db.conn.executemany(
+                "INSERT INTO log_events (env, host, at, kind, job, value) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
             db.table("log_cursors").upsert(
                 {
                     "env": env,

@@ -52,8 +52,10 @@ def max_concurrency(events: list[LogEvent]) -> int:
             open_starts[job].popleft()
             changes.append((event.at, -1))
     running = highest = 0
-    # Ends before starts at the same instant: back-to-back runs do not overlap.
-    for _, change in sorted(changes, key=lambda item: (item[0], item[1])):
+    # Ends (-1) sort before starts (+1) at the same instant: back-to-back runs do not
+    # overlap. The tuples' own order; no key function per event.
+    changes.sort()
+    for _, change in changes:
         running += change
         highest = max(highest, running)
     return highest
