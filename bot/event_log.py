@@ -91,8 +91,7 @@ class EventLog:
         # no per-row conversion beyond what is needed (`_stamp` always writes UTC with Z).
         kinds, parse = _KINDS, datetime.fromisoformat
         return [
-            LogEvent(parse(at), kinds[kind], job=job, value=value)
-            for at, kind, job, value in rows
+            LogEvent(parse(at), kinds[kind], job=job, value=value) for at, kind, job, value in rows
         ]
 
 
