@@ -10,16 +10,24 @@ from typing import TextIO
 from slack_sdk import WebClient
 
 from bot.audit import AuditEntry, AuditTrail
+from bot.baselines import Baselines
+from bot.breaches import Breaches
+from bot.check_schedule import CheckSchedule
+from bot.checkpoints import Checkpoints
 from bot.clock import Clock, SystemClock
 from bot.context import BotContext
 from bot.errors import SpecError
+from bot.event_log import EventLog
+from bot.kpi_history import KpiHistory
 from bot.outbox import Outbox
 from bot.poster import ConsolePoster, Poster, SlackPoster, web_client
 from bot.redaction import Redactor
 from bot.remote import SshTransport, Transport
 from bot.settings import Settings
+from bot.silences import Silences
 from bot.spec import Spec, load_spec
 from bot.store import Store
+from bot.timeline import Timeline
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +47,14 @@ def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
     root.setLevel(level)
 
 
+def create_schema(store: Store) -> None:
+    """Every table, at start: later, a command that only reads never needs the writer
+    lock (which another process may hold) to create one."""
+    for owner in (Timeline, Silences, Breaches, Baselines, EventLog, KpiHistory, Outbox,
+                  CheckSchedule, Checkpoints):  # fmt: skip
+        owner(store)
+
+
 def build_context(
     settings: Settings,
     spec: Spec,
@@ -51,7 +67,8 @@ def build_context(
 ) -> BotContext:
     """`poster` wins; else Slack through `slack_client` (or one made from the token),
     with an outbox in the store for posts Slack refuses; else the console."""
-    store = Store(settings.db_path)
+    store = Store(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s)
+    create_schema(store)
     clock = clock or SystemClock()
     if poster is None:
         if slack_client is None and settings.slack_bot_token is not None:

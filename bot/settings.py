@@ -18,6 +18,9 @@ class Settings(BaseModel):
 
     config_path: Path = Path("stagger.toml")
     db_path: Path = Path("stagger.db")
+    # How long a write waits for another process holding the store's lock before the
+    # command is answered with the error.
+    db_busy_timeout_s: float = 10.0
     port: int = 3000
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -38,6 +41,7 @@ class Settings(BaseModel):
         return cls(
             config_path=Path(values.get("STAGGER_CONFIG") or "stagger.toml"),
             db_path=Path(values.get("STAGGER_DB") or "stagger.db"),
+            db_busy_timeout_s=float(values.get("STAGGER_DB_BUSY_TIMEOUT_S") or 10.0),
             port=int(values.get("PORT") or 3000),
             slack_bot_token=_secret(values.get("SLACK_BOT_TOKEN")),
             slack_signing_secret=_secret(values.get("SLACK_SIGNING_SECRET")),

@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from bot.app_home import home_view
 from bot.blocks import APPROVE_ACTION, DENY_ACTION, REQUEST_ROLLBACK_ACTION
 from bot.context import BotContext
+from bot.errors import StoreError
 from bot.replies import Invocation, Reply
 from commands import dispatch
 
@@ -57,7 +58,15 @@ def build_app(
     def drop_repeats(body: dict[str, Any], next: Any) -> BoltResponse | None:
         """A Slack retry carries the trigger_id of the first delivery: run it once."""
         trigger = body.get("trigger_id")
-        if trigger and not context.store.first_time(f"trigger:{trigger}", context.clock.now()):
+        try:
+            repeated = bool(trigger) and not context.store.first_time(
+                f"trigger:{trigger}", context.clock.now()
+            )
+        except StoreError as error:
+            # Answer anyway: reads may still work, and a command that must write says why.
+            logger.warning("cannot check trigger %s for a repeat: %s", trigger, error)
+            repeated = False
+        if repeated:
             logger.info("dropping a repeated delivery of trigger %s", trigger)
             return BoltResponse(status=200, body="")
         next()

@@ -156,6 +156,7 @@ def start_bot(
     app_dir: Path,
     transport: Transport | None = None,
     slack_timeout_s: int = 10,
+    db_busy_timeout_s: float = 10.0,
 ) -> tuple[Bot, Any, threading.Thread]:
     settings = Settings.from_environ(
         {
@@ -164,6 +165,7 @@ def start_bot(
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": slack.url,
             "SLACK_TIMEOUT_S": str(slack_timeout_s),
+            "STAGGER_DB_BUSY_TIMEOUT_S": str(db_busy_timeout_s),
         }
     )
     client = web_client(BOT_TOKEN, settings.slack_api_url, timeout=settings.slack_timeout_s)
@@ -184,7 +186,10 @@ def bot_factory(
     servers: list[tuple[Any, threading.Thread]] = []
 
     def make(
-        extra_hosts: tuple[str, ...] = (), slack_timeout_s: int = 10, **spec_options: Any
+        extra_hosts: tuple[str, ...] = (),
+        slack_timeout_s: int = 10,
+        db_busy_timeout_s: float = 10.0,
+        **spec_options: Any,
     ) -> Bot:
         app_dir = make_app_dir(tmp_path / "host")
         spec = parse_spec(
@@ -197,8 +202,9 @@ def bot_factory(
             )
         )
         bot, server, thread = start_bot(
-            tmp_path, slack, clock, spec, app_dir, slack_timeout_s=slack_timeout_s
-        )
+            tmp_path, slack, clock, spec, app_dir,
+            slack_timeout_s=slack_timeout_s, db_busy_timeout_s=db_busy_timeout_s,
+        )  # fmt: skip
         servers.append((server, thread))
         return bot
 
