@@ -53,6 +53,7 @@ class SlackStandIn:
         self._faults: dict[str, list[Fault]] = {}
         self._condition = threading.Condition()
         self._released = threading.Event()
+        self.socket_mode_url: str | None = None  # what apps.connections.open answers
         self._ts = 1700000000.000100
         standin = self
 
@@ -125,6 +126,8 @@ class SlackStandIn:
         response: dict[str, Any] = {"ok": True}
         if method in ("chat.postMessage", "chat.update"):
             response.update(channel=params.get("channel"), ts=params.get("ts") or ts)
+        elif method == "apps.connections.open" and self.socket_mode_url:
+            response.update(url=self.socket_mode_url)
         elif method == "auth.test":
             response.update(user_id="UBOT", team_id="T0TEAM", bot_id="B0BOT")
         elif method == "files.getUploadURLExternal":

@@ -1,6 +1,6 @@
-"""The Procfile's two processes on one store: `serve --no-scheduler` answers Slack, and
-`stagger-bot scheduler` does the scheduled work — here, delivering a post Slack refused
-while only the web process ran."""
+"""The bot's long-running processes, as the Procfile and the README run them:
+`serve --no-scheduler` answering Slack while `stagger-bot scheduler` does the scheduled
+work on the same store, and `socket` answering over Socket Mode's WebSocket."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.bot_process import wait_until
-from tests.slack_requests import SlackSender
+from tests.slack_requests import SlackSender, slash_command_body
 from tests.slack_standin import SlackStandIn
+from tests.socket_mode_standin import SocketModeStandIn
 from tests.ssh_fixtures import free_port
 
 EXAMPLE = Path("stagger.example.toml").resolve()
@@ -32,7 +33,9 @@ def processes() -> Iterator[list[subprocess.Popen[str]]]:
             process.communicate(timeout=10)
 
 
-def launch(tmp_path: Path, slack: SlackStandIn, *arguments: str) -> subprocess.Popen[str]:
+def launch(
+    tmp_path: Path, slack: SlackStandIn, *arguments: str, **extra_env: str
+) -> subprocess.Popen[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "STAGGER_"))}
     environment.update(
         STAGGER_CONFIG=str(EXAMPLE),
@@ -40,6 +43,7 @@ def launch(tmp_path: Path, slack: SlackStandIn, *arguments: str) -> subprocess.P
         SLACK_BOT_TOKEN="xoxb-1-2-proctoken",
         SLACK_SIGNING_SECRET=SECRET,
         SLACK_API_URL=slack.url,
+        **extra_env,
     )
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", *arguments],
@@ -103,3 +107,25 @@ def test_the_scheduler_needs_only_the_bot_token_and_names_it(tmp_path: Path) -> 
     )  # fmt: skip
     assert result.returncode == 1
     assert "set SLACK_BOT_TOKEN in the environment" in result.stderr
+
+
+def test_socket_mode_answers_a_slash_command_over_the_websocket(
+    tmp_path: Path, slack: SlackStandIn, processes: list[subprocess.Popen[str]]
+) -> None:
+    socket_mode = SocketModeStandIn()
+    slack.socket_mode_url = socket_mode.url
+    try:
+        bot = launch(tmp_path, slack, "socket", "--no-scheduler",
+                     SLACK_APP_TOKEN="xapp-1-A0APP-1-socketsecret")  # fmt: skip
+        processes.append(bot)
+        assert socket_mode.connected.wait(timeout=30), "the bot never connected"
+        socket_mode.slash_command("envelope-1", slash_command_body("U0OPS1", "status prod"))
+
+        ack = socket_mode.ack_for("envelope-1")
+
+        assert "*prod* — phase *not started*" in ack["payload"]["text"]
+        bot.terminate()
+        _, stderr = bot.communicate(timeout=30)
+        assert "socketsecret" not in stderr and "proctoken" not in stderr
+    finally:
+        socket_mode.close()
