@@ -44,7 +44,8 @@ def keygen(path: Path) -> Path:
     return path
 
 
-def _config(tmp: Path, port: int, host_key: Path) -> str:
+def _config(tmp: Path, port: int, host_key: Path, path_first: Path | None = None) -> str:
+    path = f" PATH={path_first}:/usr/local/bin:/usr/bin:/bin" if path_first else ""
     return "\n".join(
         [
             f"Port {port}",
@@ -68,7 +69,7 @@ def _config(tmp: Path, port: int, host_key: Path) -> str:
             "MaxSessions 50",
             # Sessions get a HOME of their own: the machine's dotfiles (root's .bashrc,
             # which bash reads for every command over SSH) neither run nor cost time.
-            f"SetEnv HOME={tmp / 'home'}",
+            f"SetEnv HOME={tmp / 'home'}{path}",
             "",
         ]
     )
@@ -78,10 +79,16 @@ class SshdServer:
     """One OpenSSH server on 127.0.0.1 that trusts `client_key`, for user `getpass.getuser()`."""
 
     def __init__(
-        self, tmp: Path, *, bind: tuple[Path, Path] | None = None, full_disk: bool = False
+        self,
+        tmp: Path,
+        *,
+        bind: tuple[Path, Path] | None = None,
+        full_disk: bool = False,
+        path_first: Path | None = None,
     ) -> None:
         """`bind=(source, target)`: this sshd (only) sees `source` at `target`. With
-        `full_disk`, target is instead a tiny tmpfs holding a copy of source, filled up."""
+        `full_disk`, target is instead a tiny tmpfs holding a copy of source, filled up.
+        `path_first`: a folder searched first for commands, to put a wrapper in the way."""
         self.tmp = tmp.absolute()  # sshd wants absolute paths
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.host_key = keygen(self.tmp / "ssh_host_ed25519_key")
@@ -95,6 +102,7 @@ class SshdServer:
         self.log = self.tmp / "sshd.log"
         self._bind = bind
         self._full_disk = full_disk
+        self._path_first = path_first
         self._process: subprocess.Popen[bytes] | None = None
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
         for _attempt in range(3):  # another process may take the free port before sshd binds it
@@ -109,7 +117,9 @@ class SshdServer:
     def _start(self) -> bool:
         """Starts sshd and waits for its banner; False if the port was taken meanwhile."""
         (self.tmp / "home").mkdir(exist_ok=True)
-        self.config.write_text(_config(self.tmp, self.port, self.host_key), encoding="utf-8")
+        self.config.write_text(
+            _config(self.tmp, self.port, self.host_key, self._path_first), encoding="utf-8"
+        )
         command = [SSHD, "-D", "-e", "-f", str(self.config)]
         if self._bind is not None:
             source, target = (shlex.quote(str(path)) for path in self._bind)
@@ -166,15 +176,21 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
 
 @pytest.fixture
 def sshd_factory(tmp_path: Path) -> Iterator[Callable[..., SshdServer]]:
-    """`sshd_factory(name, bind=None, full_disk=False)` starts another sshd; all are
-    stopped at teardown."""
+    """`sshd_factory(name, bind=None, full_disk=False, path_first=None)` starts another
+    sshd; all are stopped at teardown."""
     servers: list[SshdServer] = []
 
     def make(
-        name: str | None = None, bind: tuple[Path, Path] | None = None, full_disk: bool = False
+        name: str | None = None,
+        bind: tuple[Path, Path] | None = None,
+        full_disk: bool = False,
+        path_first: Path | None = None,
     ) -> SshdServer:
         server = SshdServer(
-            tmp_path / f"sshd-{name or len(servers)}", bind=bind, full_disk=full_disk
+            tmp_path / f"sshd-{name or len(servers)}",
+            bind=bind,
+            full_disk=full_disk,
+            path_first=path_first,
         )
         servers.append(server)
         return server

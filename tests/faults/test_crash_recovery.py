@@ -84,6 +84,48 @@ def test_killed_after_reload_before_verification(
     assert not (app / "reloaded").exists() and len(list(app.glob(".env.stagger-backup-*"))) == 1
 
 
+# The host's `sync`, which the write runs with the new file complete under its temporary
+# name and not yet renamed over .env: it says it got there, then waits for the test.
+GATED_SYNC = """#!/bin/sh
+touch {reached}
+while [ ! -e {gate} ]; do sleep 0.05; done
+exec /usr/bin/sync "$@"
+"""
+
+
+def test_killed_during_the_env_file_write(
+    tmp_path: Path, sshd_factory: Any, slack: SlackStandIn, bots: list[BotProcess]
+) -> None:
+    reached, gate = tmp_path / "write-reached-sync", tmp_path / "go-on"
+    wrappers = tmp_path / "bin"
+    wrappers.mkdir()
+    (wrappers / "sync").write_text(GATED_SYNC.format(reached=reached, gate=gate))
+    (wrappers / "sync").chmod(0o755)
+    host = sshd_factory("gated", path_first=wrappers)
+    app = make_app_dir(tmp_path / "app")
+    data = spec_data(
+        [str(host.host_address)], app, known_hosts=host.known_hosts, key_file=host.client_key
+    )
+    bot = BotProcess(tmp_path, data, slack.url)
+    bots.append(bot)
+    bot.start()
+    request_id = request_and_approve(bot, slack)
+    wait_until(reached.exists, what="the host's write to reach its sync")
+
+    bot.kill()
+
+    assert (app / ".env").read_bytes() == ENV_FILE  # not renamed yet: the old file, whole
+    gate.touch()  # the host's half of the write goes on without the bot
+    wait_until(lambda: not list(app.glob(".env.stagger-tmp-*")), what="the host's write")
+    new = set_env_value(ENV_FILE, "JOB_STAGGER_ENABLED", "false")
+    assert (app / ".env").read_bytes() in (ENV_FILE, new)  # old or new, never torn
+    backups = list(app.glob(".env.stagger-backup-*"))
+    assert len(backups) == 1 and backups[0].read_bytes() == ENV_FILE
+    restart_and_check(bot, slack, request_id)
+    # Interrupted before the reload: the app was never restarted, and the bot says so.
+    assert "Job stagger disabled" not in (app / "logs" / "combined.log").read_text()
+
+
 def test_killed_after_approval_before_any_host_answered(
     tmp_path: Path, sshd: Any, slack: SlackStandIn, bots: list[BotProcess]
 ) -> None:
