@@ -59,11 +59,7 @@ class Baselines:
             )
 
     def latest(self, env: str) -> Baseline | None:
-        rows = list(
-            self._store.read()
-            .table("baselines")
-            .rows_where("env = ?", [env], order_by="id desc", limit=1)
-        )
+        rows = list(self._store.select("baselines", "env = ?", [env], order_by="id desc", limit=1))
         if not rows:
             return None
         row = rows[0]

@@ -106,30 +106,21 @@ class Breaches:
 
     def open_breach(self, env: str, key: str) -> Breach | None:
         rows = list(
-            self._store.read()
-            .table("breaches")
-            .rows_where("env = ? AND key = ? AND closed_at IS NULL", [env, key])
+            self._store.select("breaches", "env = ? AND key = ? AND closed_at IS NULL", [env, key])
         )
         return _breach(rows[0]) if rows else None
 
     def open_breaches(self, env: str | None = None) -> list[Breach]:
         where = "closed_at IS NULL" + (" AND env = ?" if env else "")
-        rows = (
-            self._store.read()
-            .table("breaches")
-            .rows_where(where, [env] if env else [], order_by="id")
-        )
+        rows = self._store.select("breaches", where, [env] if env else [], order_by="id")
         return [_breach(row) for row in rows]
 
     def opened_since(self, env: str, since: datetime, prefix: str) -> list[Breach]:
-        rows = (
-            self._store.read()
-            .table("breaches")
-            .rows_where(
-                "env = ? AND opened_at >= ? AND key LIKE ?",
-                [env, isoformat(since), prefix + "%"],
-                order_by="id",
-            )
+        rows = self._store.select(
+            "breaches",
+            "env = ? AND opened_at >= ? AND key LIKE ?",
+            [env, isoformat(since), prefix + "%"],
+            order_by="id",
         )
         return [_breach(row) for row in rows]
 

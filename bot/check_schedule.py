@@ -74,12 +74,11 @@ class CheckSchedule:
             )
 
     def due(self, now: datetime) -> list[ScheduledCheck]:
-        rows = (
-            self._store.read()
-            .table("scheduled_checks")
-            .rows_where(
-                "status = 'pending' AND due_at <= ?", [isoformat(now)], order_by="due_at, id"
-            )
+        rows = self._store.select(
+            "scheduled_checks",
+            "status = 'pending' AND due_at <= ?",
+            [isoformat(now)],
+            order_by="due_at, id",
         )
         return [_check(row) for row in rows]
 
@@ -118,10 +117,8 @@ class CheckSchedule:
             return len(orphaned)
 
     def of_phase(self, phase_id: int) -> list[ScheduledCheck]:
-        rows = (
-            self._store.read()
-            .table("scheduled_checks")
-            .rows_where("phase_id = ?", [phase_id], order_by="due_at, id")
+        rows = self._store.select(
+            "scheduled_checks", "phase_id = ?", [phase_id], order_by="due_at, id"
         )
         return [_check(row) for row in rows]
 

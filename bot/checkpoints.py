@@ -74,7 +74,7 @@ class Checkpoints:
         store.ensure("Checkpoints", create)
 
     def last_slot(self) -> datetime | None:
-        rows = list(self._store.read().table("meta").rows_where("key = ?", [_LAST_SLOT]))
+        rows = list(self._store.select("meta", "key = ?", [_LAST_SLOT]))
         return parse_iso(rows[0]["value"]) if rows else None
 
     def claim_slot(self, previous: datetime | None, slot: datetime) -> bool:
@@ -113,18 +113,14 @@ class Checkpoints:
             )
 
     def of_phase(self, phase_id: int) -> list[Checkpoint]:
-        rows = (
-            self._store.read()
-            .table("checkpoints")
-            .rows_where("phase_id = ?", [phase_id], order_by="slot, id")
-        )
+        rows = self._store.select("checkpoints", "phase_id = ?", [phase_id], order_by="slot, id")
         return [_checkpoint(row) for row in rows]
 
     def latest(self, env: str) -> Checkpoint | None:
         rows = list(
-            self._store.read()
-            .table("checkpoints")
-            .rows_where("env = ?", [env], order_by="slot desc, id desc", limit=1)
+            self._store.select(
+                "checkpoints", "env = ?", [env], order_by="slot desc, id desc", limit=1
+            )
         )
         return _checkpoint(rows[0]) if rows else None
 

@@ -41,9 +41,9 @@ class EventLog:
 
     def cursor(self, env: str, host: str, path: str) -> LogCursor | None:
         rows = list(
-            self._store.read()
-            .table("log_cursors")
-            .rows_where("env = ? AND host = ? AND path = ?", [env, host, path])
+            self._store.select(
+                "log_cursors", "env = ? AND host = ? AND path = ?", [env, host, path]
+            )
         )
         return LogCursor(rows[0]["inode"], rows[0]["offset"]) if rows else None
 

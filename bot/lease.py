@@ -40,7 +40,7 @@ class Lease:
             return True
 
     def current_holder(self, now: datetime) -> str | None:
-        rows = list(self._store.read().table("meta").rows_where("key = ?", [_KEY]))
+        rows = list(self._store.select("meta", "key = ?", [_KEY]))
         if not rows:
             return None
         holder, _, expires = rows[0]["value"].rpartition("|")

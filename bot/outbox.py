@@ -58,7 +58,7 @@ class Outbox:
             )
 
     def pending(self) -> list[QueuedCall]:
-        rows = self._store.read().table("outbox").rows_where("delivered_at IS NULL", order_by="id")
+        rows = self._store.select("outbox", "delivered_at IS NULL", order_by="id")
         return [
             QueuedCall(
                 row["id"],

@@ -76,10 +76,8 @@ class Silences:
             return cursor.rowcount
 
     def active(self, now: datetime) -> list[Silence]:
-        rows = (
-            self._store.read()
-            .table("silences")
-            .rows_where("lifted_at IS NULL AND until > ?", [isoformat(now)], order_by="until")
+        rows = self._store.select(
+            "silences", "lifted_at IS NULL AND until > ?", [isoformat(now)], order_by="until"
         )
         return [_silence(row) for row in rows]
 

@@ -86,9 +86,7 @@ class Timeline:
 
     def current(self) -> PhaseRecord | None:
         rows = list(
-            self._store.read()
-            .table("phase_history")
-            .rows_where("ended_at IS NULL", order_by="id desc", limit=1)
+            self._store.select("phase_history", "ended_at IS NULL", order_by="id desc", limit=1)
         )
         return _record(rows[0]) if rows else None
 
@@ -134,7 +132,7 @@ class Timeline:
 
     def history(self, env: str | None = None) -> list[PhaseRecord]:
         where, values = ("env = ?", [env]) if env else (None, [])
-        rows = self._store.read().table("phase_history").rows_where(where, values, order_by="id")
+        rows = self._store.select("phase_history", where, values, order_by="id")
         return [_record(row) for row in rows]
 
     def last_of(self, env: str) -> PhaseRecord | None:
