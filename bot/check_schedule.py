@@ -98,17 +98,19 @@ class CheckSchedule:
                 [status, result, check_id],
             )
 
-    def release_running(self) -> int:
-        """At start: checks left running by a process that is gone go back to pending, to
-        be run once more; a live process's running check is left to it."""
+    def release_running(self, *, at_start: bool = True) -> int:
+        """Checks left running by a process that is gone go back to pending, to be run
+        once more; a live process's running check is left to it (this process's own too,
+        unless `at_start`, when it runs none yet)."""
         with self._store.transaction() as db:
             running = db.execute(
                 "SELECT id, runner FROM scheduled_checks WHERE status = 'running'"
             ).fetchall()
-            # Called at start, so nothing of this process's own is still running.
             me = this_process()
             orphaned = [
-                check_id for check_id, runner in running if runner == me or not is_running(runner)
+                check_id
+                for check_id, runner in running
+                if (runner == me and at_start) or (runner != me and not is_running(runner))
             ]
             for check_id in orphaned:
                 db.execute(

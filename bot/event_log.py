@@ -48,10 +48,22 @@ class EventLog:
         return LogCursor(rows[0]["inode"], rows[0]["offset"]) if rows else None
 
     def append(
-        self, env: str, host: str, path: str, events: Iterable[LogEvent], cursor: LogCursor
-    ) -> None:
+        self,
+        env: str,
+        host: str,
+        path: str,
+        events: Iterable[LogEvent],
+        cursor: LogCursor,
+        *,
+        after: LogCursor | None,
+    ) -> bool:
         """Events and the cursor after them, in one transaction: none twice, none lost.
-        The rows are built first, so the write lock is held only for the insert."""
+
+        `after` is the cursor the events were read from. If the stored cursor is no
+        longer that one, another scan of this file (a checkpoint beside `/stagger kpi`,
+        the scheduler beside the web process) stored them already: nothing is written
+        and False is returned, so no event is counted twice and the cursor never goes
+        back. The rows are built first, so the write lock is held only for the insert."""
         # Plain tuples and one executemany: a scan stores thousands of rows per host, and
         # sqlite_utils' insert_all (a dict and a type check per value) was most of its CPU.
         rows = [
@@ -59,21 +71,23 @@ class EventLog:
             for event in events
         ]
         with self._store.transaction() as db:
+            stored = db.execute(
+                "SELECT inode, offset FROM log_cursors WHERE env = ? AND host = ? AND path = ?",
+                [env, host, path],
+            ).fetchone()
+            if (LogCursor(*stored) if stored else None) != after:
+                return False
             db.conn.executemany(
                 "INSERT INTO log_events (env, host, at, kind, job, value) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            db.table("log_cursors").upsert(
-                {
-                    "env": env,
-                    "host": host,
-                    "path": path,
-                    "inode": cursor.inode,
-                    "offset": cursor.offset,
-                },
-                pk=("env", "host", "path"),
+            db.execute(
+                "INSERT OR REPLACE INTO log_cursors (env, host, path, inode, offset) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [env, host, path, cursor.inode, cursor.offset],
             )
+            return True
 
     def prune(self, before: datetime) -> int:
         """Forget events older than `before`; how many went."""

@@ -31,13 +31,18 @@ def execute_request(context: BotContext, request_id: str) -> None:
         RollbackRunner(context).execute(request_id)
 
 
-def recover_interrupted(context: BotContext) -> list[ApprovalRequest]:
-    """At start: requests left EXECUTING by a process that is gone are reported, never
-    re-run silently. One still being executed by another live process is left to it."""
+def recover_interrupted(context: BotContext, *, at_start: bool = True) -> list[ApprovalRequest]:
+    """Requests left EXECUTING by a process that is gone are reported, never re-run
+    silently; one a live process is executing is left to it. At start this process runs
+    nothing yet, so its own (a test's) count as gone; later (`jobs.recover_orphans`) they
+    are its own work in flight."""
     interrupted = []
+    me = this_process()
     for request in context.store.requests_in(Status.EXECUTING):
         executor = context.store.executor(request.id)
-        if executor != this_process() and is_running(executor):
+        if executor == me and not at_start:
+            continue
+        if executor != me and is_running(executor):
             logger.info("%s is being executed by process %s; left to it", request.id, executor)
             continue
         if not context.store.transition(

@@ -72,7 +72,12 @@ def _scan_host(context: BotContext, env: str, host: HostAddress, events: EventLo
             # Each batch is stored with the cursor after it: memory stays bounded, and a
             # scan that breaks off keeps what it read.
             for batch in scan_batches(session, str(host), path, context.spec.logs, cursor):
-                events.append(env, str(host), path, batch.events, batch.cursor)
+                if not events.append(
+                    env, str(host), path, batch.events, batch.cursor, after=cursor
+                ):
+                    logger.info("%s: another scan stored these lines first", host)
+                    break
+                cursor = batch.cursor
                 malformed += batch.malformed
     except RemoteError as error:
         return error.reason

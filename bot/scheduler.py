@@ -24,6 +24,7 @@ from jobs import (
     deliver_outbox,
     expire_requests,
     prune_events,
+    recover_orphans,
     success_watch,
     validation_checks,
 )
@@ -62,4 +63,5 @@ def build_scheduler(context: BotContext, lease: Lease | None = None) -> Backgrou
     add("daily_analysis", daily_analysis.run, 600)
     add("success_watch", success_watch.run, 600)
     add("prune_events", prune_events.run, 6 * 3600)
+    add("recover_orphans", recover_orphans.run, 60)
     return scheduler

@@ -26,7 +26,7 @@ def test_events_older_than_the_kept_days_are_pruned_and_the_rest_kept(
     kept_days = context.spec.logs.keep_events_days
     old = [_started(kept_days + 2), _started(kept_days + 0.5)]
     recent = [_started(kept_days - 0.5), _started(1)]
-    events.append("prod", HOST, PATH, [*old, *recent], LogCursor(inode=42, offset=4096))
+    events.append("prod", HOST, PATH, [*old, *recent], LogCursor(inode=42, offset=4096), after=None)
 
     assert prune_events.run(context, START) == 2
 
@@ -39,7 +39,7 @@ def test_events_older_than_the_kept_days_are_pruned_and_the_rest_kept(
 
 def test_nothing_to_prune_leaves_no_audit_entry(context: BotContext) -> None:
     events = EventLog(context.store)
-    events.append("prod", HOST, PATH, [_started(1)], LogCursor(inode=42, offset=100))
+    events.append("prod", HOST, PATH, [_started(1)], LogCursor(inode=42, offset=100), after=None)
     before = len(context.audit.latest(limit=100))
 
     assert prune_events.run(context, START) == 0
