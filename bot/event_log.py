@@ -89,11 +89,21 @@ class EventLog:
             )
             return True
 
-    def prune(self, before: datetime) -> int:
-        """Forget events older than `before`; how many went."""
-        with self._store.transaction() as db:
-            cursor = db.execute("DELETE FROM log_events WHERE at < ?", [_stamp(before)])
-            return cursor.rowcount
+    def prune(self, before: datetime, batch: int = 5000) -> int:
+        """Forget events older than `before`; how many went. In batches, each its own
+        transaction: the writer lock is never held for long, so no command's answer waits
+        behind a large prune."""
+        pruned = 0
+        while True:
+            with self._store.transaction() as db:
+                cursor = db.execute(
+                    "DELETE FROM log_events WHERE rowid IN "
+                    "(SELECT rowid FROM log_events WHERE at < ? LIMIT ?)",
+                    [_stamp(before), batch],
+                )
+                pruned += cursor.rowcount
+            if cursor.rowcount < batch:
+                return pruned
 
     def events(self, env: str, host: str, start: datetime, end: datetime) -> list[LogEvent]:
         rows = self._store.read().execute(

@@ -191,13 +191,14 @@ def write_script(path: str, backup: str, old: bytes, new: bytes) -> str:
     """
     quoted = shlex.quote(path)
     new_hash = hashlib.sha256(new).hexdigest()
-    temporary = shlex.quote(f"{path}.stagger-tmp-{new_hash[:12]}")
     expected = hashlib.sha256(old).hexdigest()
     return (
         "set -eu; "
-        f"f={quoted}; t={temporary}; b={shlex.quote(backup)}; "
+        f"f={quoted}; b={shlex.quote(backup)}; "
         f'[ "$(sha256sum < "$f" | cut -d" " -f1)" = {expected} ] '
         '|| { echo "the file changed while it was being edited" >&2; exit 3; }; '
+        # A name of its own per write: two writers never share a temporary file.
+        't=$(mktemp -- "$f.stagger-tmp-XXXXXX"); '
         "trap 'rm -f -- \"$t\"' EXIT; "
         'cp -p -- "$f" "$b"; cp -p -- "$f" "$t"; cat > "$t"; '
         f'[ "$(sha256sum < "$t" | cut -d" " -f1)" = {new_hash} ] '

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -69,9 +70,16 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
-        """BEGIN IMMEDIATE ... COMMIT: the writer lock is taken up front."""
+        """BEGIN IMMEDIATE ... COMMIT: the writer lock is taken up front. A caller waits
+        at most the busy timeout in all, for this process's threads and others' locks
+        together: waiting threads must not queue up one busy timeout each."""
         db = self._db()
-        with self._writer:
+        deadline = time.monotonic() + self._busy_timeout_s
+        if not self._writer.acquire(timeout=self._busy_timeout_s):
+            raise StoreError(f"the store at {self.path} is locked or unwritable: busy")
+        try:
+            left_ms = max(int((deadline - time.monotonic()) * 1000), 0)
+            db.execute(f"PRAGMA busy_timeout = {left_ms}")
             try:
                 db.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as error:
@@ -89,6 +97,8 @@ class Store:
                 except sqlite3.Error as error:
                     db.execute("ROLLBACK")
                     raise StoreError(f"could not write to the store: {error}") from None
+        finally:
+            self._writer.release()
 
     def ensure(self, name: str, create: Callable[[sqlite_utils.Database], None]) -> None:
         """Run `create` (a part of the schema, idempotent) once per process: objects over

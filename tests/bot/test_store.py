@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +15,13 @@ from bot.errors import StoreError
 from bot.store import EnvState, Store
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+HOLD_THE_LOCK = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.read()
+"""
 
 
 def pending(request_id: str = "RABCDE") -> ApprovalRequest:
@@ -83,11 +93,8 @@ def test_a_locked_store_gives_a_clear_error(tmp_path: Path) -> None:
     assert store.request("RLOCKD") is not None
 
 
-def test_threads_of_one_process_queue_for_writes_instead_of_seeing_the_store_locked(
-    tmp_path: Path,
-) -> None:
-    # No busy timeout at all: a thread that met SQLite's lock would fail at once.
-    store = Store(tmp_path / "s.db", busy_timeout_s=0.0)
+def test_many_threads_writing_at_once_all_succeed_and_none_is_lost(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db", busy_timeout_s=10.0)
     start = threading.Barrier(16)
     failures: list[Exception] = []
 
@@ -108,3 +115,36 @@ def test_threads_of_one_process_queue_for_writes_instead_of_seeing_the_store_loc
     assert failures == []
     seen = store.read().execute("SELECT count(*) FROM seen_requests").fetchone()[0]
     assert seen == 16 * 25
+
+
+def test_threads_waiting_on_a_store_another_process_holds_each_wait_one_timeout_at_most(
+    tmp_path: Path,
+) -> None:
+    # Queued behind each other on the store's own lock, each used to wait its own full
+    # timeout after the one before it: the eighth answered after eight timeouts.
+    store = Store(tmp_path / "s.db", busy_timeout_s=0.3)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_LOCK, str(tmp_path / "s.db")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    failed: list[float] = []
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        started = time.monotonic()
+
+        def write(number: int) -> None:
+            try:
+                store.first_time(f"trigger:{number}", NOW)
+            except StoreError:
+                failed.append(time.monotonic() - started)
+
+        workers = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        holder.communicate("")
+    assert len(failed) == 8
+    assert max(failed) < 1.5  # 8 x 0.3 s = 2.4 s when they queued up
+    assert store.first_time("trigger:after", NOW)

@@ -46,3 +46,14 @@ def test_nothing_to_prune_leaves_no_audit_entry(context: BotContext) -> None:
 
     assert len(events.events("prod", HOST, START - timedelta(days=3), START)) == 1
     assert len(context.audit.latest(limit=100)) == before
+
+
+def test_a_prune_larger_than_one_batch_takes_every_old_event(context: BotContext) -> None:
+    events = EventLog(context.store)
+    kept_days = context.spec.logs.keep_events_days
+    old = [_started(kept_days + 1 + n / 1000) for n in range(25)]
+    events.append("prod", HOST, PATH, [*old, _started(1)], LogCursor(42, 10), after=None)
+
+    assert events.prune(START - timedelta(days=kept_days), batch=10) == 25
+
+    assert len(events.events("prod", HOST, START - timedelta(days=365), START)) == 1
