@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import create_server
 
 logger = logging.getLogger(__name__)
@@ -52,17 +54,35 @@ def create_http_server(application: WsgiApp, host: str, port: int, threads: int 
     return create_server(application, host=host, port=port, threads=threads, ident="stagger-bot")
 
 
-def stop_http_server(server: Any, serving: threading.Thread) -> None:
-    """Stop a server whose `.run()` loop runs in the thread `serving`.
+def stop_http_server(
+    server: Any, serving: threading.Thread | None = None, drain_s: float = 30.0
+) -> None:
+    """Stop a server whose `.run()` loop runs in another thread (`serving`, or the main
+    thread when this is called from a SIGTERM's helper thread): no new connections, the
+    requests in flight answered (up to `drain_s`), then every connection closed.
 
-    Closing the sockets from this thread races the loop's `select()` (EBADF), so the
-    close runs inside the loop's thread, woken by waitress's trigger; with its map
-    empty the loop returns.
+    Closing sockets from outside the loop's thread races its `select()` (EBADF), so each
+    close runs inside the loop, woken by waitress's trigger; with its map empty the loop
+    returns.
     """
-
-    def close_everything() -> None:
-        wasyncore.close_all(server._map)
-
-    server.trigger.pull_trigger(close_everything)
-    serving.join(timeout=10)
+    # Not BaseWSGIServer.close: that also closes the trigger the workers still pull.
+    server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(server))
+    deadline = time.monotonic() + drain_s
+    pause = threading.Event()
+    while _in_flight(server) and time.monotonic() < deadline:
+        pause.wait(0.05)
+    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    if serving is not None:
+        serving.join(timeout=10)
     server.task_dispatcher.shutdown(cancel_pending=False, timeout=10)
+
+
+def _in_flight(server: Any) -> bool:
+    """Requests queued or being served, or answers not yet sent."""
+    dispatcher = server.task_dispatcher
+    if dispatcher.queue or dispatcher.active_count:
+        return True
+    return any(
+        isinstance(channel, HTTPChannel) and (channel.requests or channel.total_outbufs_len)
+        for channel in list(server._map.values())
+    )

@@ -96,7 +96,7 @@ def reload_on_sighup(context: BotContext, settings: Settings) -> None:
 
 
 def serve(settings: Settings, spec: Spec, host: str, port: int, with_scheduler: bool) -> None:
-    from bot.http_server import create_http_server, wsgi_app
+    from bot.http_server import create_http_server, stop_http_server, wsgi_app
 
     parts = slack_parts(settings, spec)
     reload_on_sighup(parts.context, settings)
@@ -105,20 +105,20 @@ def serve(settings: Settings, spec: Spec, host: str, port: int, with_scheduler: 
         host,
         port,
     )
-    stop = threading.Event()
 
     def shut_down(signum: int, frame: object) -> None:
-        stop.set()
-        server.close()
+        # The loop runs in this (the main) thread: it must keep turning while the
+        # requests in flight are answered, so the stop runs beside it.
+        logger.info("SIGTERM: answering the requests in flight, then stopping")
+        threading.Thread(target=stop_http_server, args=(server,), daemon=True).start()
 
     signal.signal(signal.SIGTERM, shut_down)
     scheduler = start_scheduler(parts.context) if with_scheduler else None
     logger.info("stagger-bot serving Slack on %s:%s (/slack/events, /healthz)", host, port)
     try:
         server.run()
-    except (KeyboardInterrupt, OSError):
-        if not stop.is_set():
-            raise
+    except KeyboardInterrupt:
+        pass
     finally:
         _finish(scheduler, parts.executor)
 
@@ -130,11 +130,18 @@ def socket_mode(settings: Settings, spec: Spec, with_scheduler: bool) -> None:
         raise StaggerError("set SLACK_APP_TOKEN in the environment (see README.md)")
     parts = slack_parts(settings, spec)
     reload_on_sighup(parts.context, settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     scheduler = start_scheduler(parts.context) if with_scheduler else None
+    handler: Any = SocketModeHandler(parts.app, settings.slack_app_token.get_secret_value())
     try:
-        handler: Any = SocketModeHandler(parts.app, settings.slack_app_token.get_secret_value())
-        handler.start()
+        handler.connect()
+        logger.info("stagger-bot connected to Slack in Socket Mode")
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
     finally:
+        handler.close()
         _finish(scheduler, parts.executor)
 
 

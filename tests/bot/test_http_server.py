@@ -54,3 +54,40 @@ def test_a_stopped_server_refuses_new_connections() -> None:
     finally:
         connection.close()
     assert isinstance(raised, ConnectionRefusedError)
+
+
+def test_a_request_in_flight_is_answered_before_the_server_stops() -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def slow(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        started.set()
+        release.wait(timeout=10)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
+        return [b"done"]
+
+    server = create_http_server(slow, "127.0.0.1", 0, threads=2)
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    answers: list[bytes | Exception] = []
+
+    def ask() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=10)
+        try:
+            connection.request("GET", "/")
+            answers.append(connection.getresponse().read())
+        except Exception as error:  # the answer the user would not get
+            answers.append(error)
+        finally:
+            connection.close()
+
+    client = threading.Thread(target=ask)
+    client.start()
+    assert started.wait(timeout=10)
+    stopper = threading.Thread(target=stop_http_server, args=(server, serving))
+    stopper.start()
+    release.set()
+    client.join(timeout=20)
+    stopper.join(timeout=20)
+
+    assert answers == [b"done"]
+    assert not serving.is_alive()

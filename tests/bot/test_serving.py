@@ -4,6 +4,7 @@ work on the same store, and `socket` answering over Socket Mode's WebSocket."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import sqlite3
 import subprocess
@@ -126,6 +127,37 @@ def test_socket_mode_answers_a_slash_command_over_the_websocket(
         assert "*prod* — phase *not started*" in ack["payload"]["text"]
         bot.terminate()
         _, stderr = bot.communicate(timeout=30)
+        assert bot.returncode == 0, stderr
         assert "socketsecret" not in stderr and "proctoken" not in stderr
     finally:
         socket_mode.close()
+
+
+def test_serve_stops_on_sigterm_though_a_client_keeps_its_connection_open(
+    tmp_path: Path, slack: SlackStandIn, processes: list[subprocess.Popen[str]]
+) -> None:
+    port = free_port()
+    web = launch(tmp_path, slack, "serve", "--host", "127.0.0.1", "--port", str(port))
+    processes.append(web)
+    sender = SlackSender(port, SECRET)
+
+    def healthy() -> bool:
+        assert web.poll() is None, web.communicate()[1]
+        try:
+            return sender.get("/healthz").status == 200
+        except OSError:
+            return False
+
+    wait_until(healthy, what="/healthz")
+    keep_alive = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        keep_alive.request("GET", "/healthz")
+        assert keep_alive.getresponse().read()  # answered; the connection stays open
+
+        web.terminate()
+
+        _, stderr = web.communicate(timeout=20)
+    finally:
+        keep_alive.close()
+    assert web.returncode == 0, stderr
+    assert "answering the requests in flight, then stopping" in stderr
