@@ -33,6 +33,8 @@ class EventLog:
                 db.table("log_events").create(
                     {"env": str, "host": str, "at": str, "kind": str, "job": str, "value": float}
                 )
+            if "head" not in db.table("log_cursors").columns_dict:
+                db.table("log_cursors").add_column("head", int)
             # Every read is one host's window; without the host in the index each host's
             # read walks every host's rows.
             db.table("log_events").create_index(["env", "host", "at"], if_not_exists=True)
@@ -45,7 +47,9 @@ class EventLog:
                 "log_cursors", "env = ? AND host = ? AND path = ?", [env, host, path]
             )
         )
-        return LogCursor(rows[0]["inode"], rows[0]["offset"]) if rows else None
+        if not rows:
+            return None
+        return LogCursor(rows[0]["inode"], rows[0]["offset"], rows[0].get("head"))
 
     def append(
         self,
@@ -83,9 +87,9 @@ class EventLog:
                 rows,
             )
             db.execute(
-                "INSERT OR REPLACE INTO log_cursors (env, host, path, inode, offset) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [env, host, path, cursor.inode, cursor.offset],
+                "INSERT OR REPLACE INTO log_cursors (env, host, path, inode, offset, head) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [env, host, path, cursor.inode, cursor.offset, cursor.head],
             )
             return True
 

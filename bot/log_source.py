@@ -17,7 +17,7 @@ from __future__ import annotations
 import shlex
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.errors import RemoteError
 from bot.log_lines import LineParser, LogEvent, Malformed
@@ -26,33 +26,49 @@ from bot.spec import LogSpec
 
 _TAIL_WINDOW = 16 * 1024  # searched for the start of a partial last line
 _LONG_LINE_WINDOW = 1024 * 1024  # searched too when that line is longer
+HEAD_BYTES = 256  # a file's first bytes, whose cksum tells the same file from a new one
 BATCH_EVENTS = 10_000
 
-# POSIX sh; arguments: file, cursor inode (-1: none), cursor offset, patterns. Prints,
-# compressed with `gzip -1` (log lines shrink about 10x; less to encrypt and decrypt):
-#   H <inode> <size> <inode.1> <size.1>            (- - when <file>.1 is missing)
+# POSIX sh; arguments: file, cursor inode (-1: none), cursor offset, cursor head (the
+# cksum of the file's first HEAD_BYTES, or -), patterns. Prints, compressed with `gzip -1`
+# (log lines shrink about 10x; less to encrypt and decrypt):
+#   H <inode> <size> <inode.1> <size.1> <head> <head.1>   (- for what is missing)
 #   R <0: file | 1: file.1> <start> <end> <bytes after the last newline, or - if none>
 #   <offset in range>:<line>  ...                  (grep -b, one per matching line)
 #   E                                              (the range was read to its end)
 # Grep lines start with a digit, ours with a letter, so the two never mix up. Problems go
 # to stderr as `stagger-scan: ...`, so they are known before any of the output is used.
 _SCRIPT = f"""
-f=$1 ci=$2 co=$3
-shift 3
+f=$1 ci=$2 co=$3 cf=$4
+shift 4
 n=$#
 while [ "$n" -gt 0 ]; do set -- "$@" -e "$1"; shift; n=$((n - 1)); done
 now() {{ stat -c '%i %s' -- "$1" 2>/dev/null || echo - -; }}
+# The cksum of a file's first HEAD_BYTES: the same file (not one truncated and written
+# again in place, as logrotate's copytruncate does) keeps it.
+head_of() {{
+  if [ "$2" -ge {HEAD_BYTES} ] 2>/dev/null; then
+    x=$(head -c {HEAD_BYTES} -- "$1" | cksum); echo "${{x%% *}}"
+  else echo -; fi
+}}
 h="$(now "$f") $(now "$f.1")"
 set -f
 set -- $h "$@"
 ino0=$1 size0=$2 ino1=$3 size1=$4
 shift 4
 [ "$ino0" = - ] && {{ echo 'stagger-scan: missing' >&2; exit 0; }}
-if [ "$ino0" = "$ci" ] && [ "$size0" -ge "$co" ]; then ranges="0:$co:$size0"
-elif [ "$ino1" = "$ci" ] && [ "$size1" -ge "$co" ]; then ranges="1:$co:$size1 0:0:$size0"
-else ranges="0:0:$size0"; fi
+fp0=$(head_of "$f" "$size0") fp1=-
+if [ "$ino0" = "$ci" ] && [ "$size0" -ge "$co" ] && {{ [ "$cf" = - ] || [ "$fp0" = "$cf" ]; }}
+then ranges="0:$co:$size0"
+else
+  [ "$size1" -ge "$co" ] 2>/dev/null && fp1=$(head_of "$f.1" "$size1")
+  if [ "$size1" -ge "$co" ] 2>/dev/null &&
+     {{ [ "$ino1" = "$ci" ] || {{ [ "$cf" != - ] && [ "$fp1" = "$cf" ]; }}; }}
+  then ranges="1:$co:$size1 0:0:$size0"
+  else ranges="0:0:$size0"; fi
+fi
 {{
-echo "H $ino0 $size0 $ino1 $size1"
+echo "H $ino0 $size0 $ino1 $size1 $fp0 $fp1"
 for r in $ranges; do
   which=${{r%%:*}} r=${{r#*:}}
   start=${{r%%:*}} end=${{r#*:}} file=$f ino=$ino0
@@ -86,6 +102,9 @@ _INFLATED_CHUNK = 4 * 1024 * 1024  # output is inflated a piece at a time: memor
 class LogCursor:
     inode: int
     offset: int
+    # cksum of the file's first HEAD_BYTES when it had them: a file truncated and written
+    # again in place (copytruncate) keeps its inode, not these bytes.
+    head: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -148,7 +167,11 @@ def scan_batches(
     parser = LineParser(spec)
     patterns = [shlex.quote(value) for value in spec.patterns().values()]
     while True:
-        where = ("-1", "0") if cursor is None else (str(cursor.inode), str(cursor.offset))
+        where = (
+            ("-1", "0", "-")
+            if cursor is None
+            else (str(cursor.inode), str(cursor.offset), _head_argument(cursor.head))
+        )
         arguments = " ".join([shlex.quote(path), *where, *patterns])
         result = session.run(f"sh -c {shlex.quote(_SCRIPT)} sh {arguments}", timeout=timeout)
         _check(result, host, path)
@@ -159,6 +182,10 @@ def scan_batches(
         if reply.cursor == cursor:
             raise RemoteError(host, f"{path}: a matching line is longer than the output limit")
         cursor = reply.cursor
+
+
+def _head_argument(head: int | None) -> str:
+    return "-" if head is None else str(head)
 
 
 def _check(result: CommandResult, host: str, path: str) -> None:
@@ -199,6 +226,8 @@ class _Reply:
         self._offset = 0 if cursor is None else cursor.offset
         self._started = cursor
         self._inodes = (-1, -1)  # the file's and <file>.1's, from the header
+        self._heads: tuple[int | None, int | None] = (None, None)  # and their heads
+        self._head = None if cursor is None else cursor.head  # the file being read's
         self._start = self._whole_end = 0  # the range being read
         self._events: list[LogEvent] = []
         self._malformed = self._scanned = 0
@@ -206,7 +235,9 @@ class _Reply:
 
     @property
     def cursor(self) -> LogCursor | None:
-        return self._started if self._inode < 0 else LogCursor(self._inode, self._offset)
+        if self._inode < 0:
+            return self._started
+        return LogCursor(self._inode, self._offset, self._head)
 
     def read(self, pieces: Iterator[bytes]) -> Iterator[ScanBatch]:
         rest = b""
@@ -242,10 +273,17 @@ class _Reply:
         if fields[0] == "H":
             inode, size = int(fields[1]), int(fields[2])
             self._inodes = (inode, int(fields[3]) if fields[3].isdigit() else -1)
+            self._heads = (_head_field(fields, 5), _head_field(fields, 6))
             was = self._started
-            self._rotated = was is not None and (was.inode != inode or size < was.offset)
+            self._rotated = was is not None and (
+                was.inode != inode
+                or size < was.offset
+                or (was.head is not None and self._heads[0] != was.head)
+            )
         elif fields[0] == "R":
-            inode, start, end = self._inodes[int(fields[1])], int(fields[2]), int(fields[3])
+            which = int(fields[1])
+            inode, start, end = self._inodes[which], int(fields[2]), int(fields[3])
+            self._head = self._heads[which]
             if inode != self._inode:
                 self._inode, self._offset = inode, 0
             self._scanned += max(start - self._offset, 0)
@@ -259,9 +297,14 @@ class _Reply:
         batch = ScanBatch(
             self._events,
             self._malformed,
-            LogCursor(self._inode, self._offset),
+            LogCursor(self._inode, self._offset, self._head),
             self._scanned,
             self._rotated,
         )
         self._events, self._malformed, self._scanned = [], 0, 0
         return batch
+
+
+def _head_field(fields: list[str], index: int) -> int | None:
+    value = fields[index] if len(fields) > index else "-"
+    return int(value) if value.isdigit() else None

@@ -158,6 +158,39 @@ def test_a_truncated_file_is_read_again_from_its_start(
     assert second.rotated and [event.job for event in second.events] == ["Z"]
 
 
+def job_line(second: int, job: str) -> bytes:
+    return f"2026-02-01 12:00:{second:02d}.000 info: Job started: {job}\n".encode()
+
+
+def copytruncate(log: Path) -> None:
+    """What logrotate's `copytruncate` (and pm2-logrotate) do: copy, then empty in place."""
+    (log.parent / f"{log.name}.1").write_bytes(log.read_bytes())
+    with log.open("r+b") as handle:
+        handle.truncate(0)
+
+
+def test_copytruncate_keeps_the_rest_of_the_copy_and_reads_the_new_file_whole(
+    ssh_transport: SshTransport, sshd: SshdServer, tmp_path: Path
+) -> None:
+    log = tmp_path / "combined.log"
+    log.write_bytes(b"".join(job_line(n, f"A{n}") for n in range(10)))  # past HEAD_BYTES
+    first = scan(ssh_transport, sshd, log, None)
+    with log.open("ab") as handle:
+        handle.write(job_line(30, "B"))  # logged after the scan, before the rotation
+    copytruncate(log)
+    # The app goes on writing to the emptied file, past where the last scan stopped:
+    # same inode, larger than the cursor's offset, yet another file's bytes.
+    log.write_bytes(b"".join(job_line(40 + n % 10, f"C{n}") for n in range(12)))
+    assert os.stat(log).st_size > first.cursor.offset
+
+    second = scan(ssh_transport, sshd, log, first.cursor)
+
+    assert second.rotated and second.malformed == 0
+    assert [event.job for event in second.events] == ["B", *(f"C{n}" for n in range(12))]
+    third = scan(ssh_transport, sshd, log, second.cursor)
+    assert third.events == () and not third.rotated
+
+
 def test_malformed_lines_and_invalid_bytes_are_counted_not_fatal(
     ssh_transport: SshTransport, sshd: SshdServer, tmp_path: Path
 ) -> None:
