@@ -8,13 +8,16 @@ is read from its start, after the rest of the old one when it is still there as
 
 Every SSH command costs a round trip and a login-shell start on the host (0.1 s or more),
 so a scan is one command: `_SCRIPT` stats the file, chooses the ranges, finds where each
-range's last whole line ends and greps it. Its output is read back as batches of events,
-each with the cursor after it, so a caller can store a scan as it goes.
+range's last whole line ends and greps it. Its output is parsed as it arrives (the bot
+parses while the host still greps) into batches of events, each with the cursor after it,
+so a caller can store a scan as it goes and memory stays bounded.
 """
 
 from __future__ import annotations
 
+import queue
 import shlex
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,7 +38,7 @@ BATCH_EVENTS = 10_000
 #   H <inode> <size> <inode.1> <size.1> <head> <head.1>   (- for what is missing)
 #   R <0: file | 1: file.1> <start> <end> <bytes after the last newline, or - if none>
 #   <offset in range>:<line>  ...                  (grep -b, one per matching line)
-#   E                                              (the range was read to its end)
+#   E                                   (the range was read to its end, unchanged)
 # Grep lines start with a digit, ours with a letter, so the two never mix up. Problems go
 # to stderr as `stagger-scan: ...`, so they are known before any of the output is used.
 _SCRIPT = f"""
@@ -86,12 +89,13 @@ for r in $ranges; do
   if [ "$start" -eq 0 ]; then LC_ALL=C grep -a -b -F "$@" -- "$file"
   else tail -c +$((start + 1)) -- "$file" | LC_ALL=C grep -a -b -F "$@"; fi
   status=$?
-  [ "$status" -gt 1 ] && echo "stagger-scan: grep exit $status" >&2
-  echo E
   after=$(now "$file")
-  # Shrunk or replaced while it was read: the lines may mix two files.
-  [ "${{after% *}}" = "$ino" ] && [ "${{after#* }}" -ge "$end" ] 2>/dev/null ||
-    echo 'stagger-scan: changed' >&2
+  # E: the range was read to its end, so its bytes after the last match are done too.
+  # Not after a grep error, nor if the file shrank or was replaced while it was read:
+  # the bot then keeps the lines that arrived whole, and the next scan goes on from there.
+  if [ "$status" -gt 1 ]; then echo "stagger-scan: grep exit $status" >&2; break
+  elif [ "${{after% *}}" = "$ino" ] && [ "${{after#* }}" -ge "$end" ] 2>/dev/null; then echo E
+  else echo 'stagger-scan: changed' >&2; break; fi
 done
 }} | gzip -1
 """
@@ -161,27 +165,49 @@ def scan_batches(
     timeout: float = 120.0,
     batch_events: int = BATCH_EVENTS,
 ) -> Iterator[ScanBatch]:
-    """The scan as it is read: at most `batch_events` events a batch, the last batch with
-    the scan's final cursor. One command, unless the matching lines overflow the transport's
-    output limit; then the next command goes on after the last line that arrived whole."""
+    """The scan as it arrives, parsed while the host still greps: at most `batch_events`
+    events a batch, each with the cursor after its last line, the last with the scan's
+    final cursor. A cursor passes only lines that arrived whole, and a range's last bytes
+    only once the host read it to its end unchanged, so every batch can be stored as it
+    comes; a problem the host reports is raised after the batches before it."""
     parser = LineParser(spec)
     patterns = [shlex.quote(value) for value in spec.patterns().values()]
-    while True:
-        where = (
-            ("-1", "0", "-")
-            if cursor is None
-            else (str(cursor.inode), str(cursor.offset), _head_argument(cursor.head))
+    where = (
+        ("-1", "0", "-")
+        if cursor is None
+        else (str(cursor.inode), str(cursor.offset), _head_argument(cursor.head))
+    )
+    arguments = " ".join([shlex.quote(path), *where, *patterns])
+    command = f"sh -c {shlex.quote(_SCRIPT)} sh {arguments}"
+    # Bounded: when the bot parses slower than the host sends, SSH's window holds the rest.
+    pieces: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
+    outcome: list[CommandResult | Exception] = []
+
+    def run_command() -> None:
+        try:
+            outcome.append(session.run(command, timeout=timeout, on_stdout=pieces.put))
+        except Exception as error:  # raised in the caller's thread, below
+            outcome.append(error)
+        finally:
+            pieces.put(None)
+
+    worker = threading.Thread(target=run_command, name=f"scan {host}", daemon=True)
+    worker.start()
+    finished = False
+    try:
+        yield from _Reply(cursor, parser, batch_events).read(
+            _inflated(iter(pieces.get, None), host, path)
         )
-        arguments = " ".join([shlex.quote(path), *where, *patterns])
-        result = session.run(f"sh -c {shlex.quote(_SCRIPT)} sh {arguments}", timeout=timeout)
-        _check(result, host, path)
-        reply = _Reply(cursor, parser, batch_events)
-        yield from reply.read(_inflated(result.stdout, host, path))
-        if not result.truncated:
-            return
-        if reply.cursor == cursor:
-            raise RemoteError(host, f"{path}: a matching line is longer than the output limit")
-        cursor = reply.cursor
+        finished = True
+    finally:
+        if not finished:  # the caller stopped early: let the command finish unread
+            while pieces.get() is not None:
+                pass
+        worker.join()
+    [result] = outcome
+    if isinstance(result, Exception):
+        raise result
+    _check(result, host, path)
 
 
 def _head_argument(head: int | None) -> str:
@@ -189,7 +215,7 @@ def _head_argument(head: int | None) -> str:
 
 
 def _check(result: CommandResult, host: str, path: str) -> None:
-    """Raises for a failed command or a problem the script reported: before any batch."""
+    """Raises for a failed command or a problem the script reported."""
     problems = [
         line.removeprefix("stagger-scan: ")
         for line in result.stderr.decode("utf-8", errors="replace").splitlines()
@@ -205,13 +231,15 @@ def _check(result: CommandResult, host: str, path: str) -> None:
         raise RemoteError(host, f"reading {path} failed ({why}) {detail}".strip())
 
 
-def _inflated(data: bytes, host: str, path: str) -> Iterator[bytes]:
-    """The script's output, a piece at a time; cut short where the output limit cut it."""
+def _inflated(pieces: Iterator[bytes], host: str, path: str) -> Iterator[bytes]:
+    """The script's output as it arrives, inflated a bounded piece at a time."""
     inflate = zlib.decompressobj(wbits=31)  # gzip
     try:
-        while data:
-            yield inflate.decompress(data, _INFLATED_CHUNK)
-            data = inflate.unconsumed_tail
+        for piece in pieces:
+            data = piece
+            while data:
+                yield inflate.decompress(data, _INFLATED_CHUNK)
+                data = inflate.unconsumed_tail
         yield inflate.flush()
     except zlib.error as error:
         raise RemoteError(host, f"reading {path}: the scan's output is corrupt ({error})") from None
@@ -232,12 +260,6 @@ class _Reply:
         self._events: list[LogEvent] = []
         self._malformed = self._scanned = 0
         self._rotated = False
-
-    @property
-    def cursor(self) -> LogCursor | None:
-        if self._inode < 0:
-            return self._started
-        return LogCursor(self._inode, self._offset, self._head)
 
     def read(self, pieces: Iterator[bytes]) -> Iterator[ScanBatch]:
         rest = b""

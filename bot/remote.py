@@ -17,8 +17,9 @@ import select
 import signal
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from subprocess import PIPE
@@ -100,10 +101,22 @@ class CommandResult:
         return self.exit_status == 0 and not self.timed_out
 
 
+OutputSink = Callable[[bytes], None]
+
+
 class RemoteSession(Protocol):
     def run(
-        self, command: str, *, stdin: bytes | None = None, timeout: float = 30.0
-    ) -> CommandResult: ...
+        self,
+        command: str,
+        *,
+        stdin: bytes | None = None,
+        timeout: float = 30.0,
+        on_stdout: OutputSink | None = None,
+    ) -> CommandResult:
+        """Runs `command`. With `on_stdout`, standard output goes to it piece by piece as
+        it arrives (not kept, never truncated), so the caller can work while the command
+        still runs."""
+        ...
 
 
 class Transport(Protocol):
@@ -190,7 +203,12 @@ class _SshSession:
         self._client, self._host, self._max_output = client, host, max_output
 
     def run(
-        self, command: str, *, stdin: bytes | None = None, timeout: float = 30.0
+        self,
+        command: str,
+        *,
+        stdin: bytes | None = None,
+        timeout: float = 30.0,
+        on_stdout: OutputSink | None = None,
     ) -> CommandResult:
         started = time.monotonic()
         transport = self._client.get_transport()
@@ -200,7 +218,9 @@ class _SshSession:
             channel = transport.open_session(timeout=max(timeout, 0.1))
             try:
                 channel.exec_command(command)
-                status, streams = self._exchange(channel, stdin or b"", started + timeout)
+                status, streams = self._exchange(
+                    channel, stdin or b"", started + timeout, on_stdout
+                )
             finally:
                 channel.close()
         except (paramiko.SSHException, OSError, EOFError) as error:
@@ -212,14 +232,19 @@ class _SshSession:
         return _result(self._host, command, status, streams, started)
 
     def _exchange(
-        self, channel: paramiko.Channel, stdin: bytes, deadline: float
+        self,
+        channel: paramiko.Channel,
+        stdin: bytes,
+        deadline: float,
+        on_stdout: OutputSink | None,
     ) -> tuple[int | None, tuple[_Bounded, _Bounded]]:
         """Feeds stdin and reads both outputs at once until EOF, exit status and deadline."""
         out, err = _Bounded(self._max_output), _Bounded(self._max_output)
+        to_stdout = on_stdout or out.add
         pending, exited_at = memoryview(stdin), None
         while True:
             if channel.recv_ready():
-                out.add(channel.recv(_CHUNK))
+                to_stdout(channel.recv(_CHUNK))
             if channel.recv_stderr_ready():
                 err.add(channel.recv_stderr(_CHUNK))
             if pending and channel.send_ready():
@@ -309,13 +334,20 @@ class _LocalSession:
         self._host, self._max_output = host, max_output
 
     def run(
-        self, command: str, *, stdin: bytes | None = None, timeout: float = 30.0
+        self,
+        command: str,
+        *,
+        stdin: bytes | None = None,
+        timeout: float = 30.0,
+        on_stdout: OutputSink | None = None,
     ) -> CommandResult:
         started = time.monotonic()
         # Its own process group, so a timeout kills the command and everything it started.
         process = subprocess.Popen(
             ["bash", "-c", command], stdin=PIPE, stdout=PIPE, stderr=PIPE, start_new_session=True
         )
+        if on_stdout is not None:
+            return self._streamed(process, command, stdin or b"", started, timeout, on_stdout)
         status: int | None
         try:
             out, err = process.communicate(stdin or b"", timeout=timeout)
@@ -327,6 +359,55 @@ class _LocalSession:
             status = None
         streams = (_Bounded(self._max_output, out), _Bounded(self._max_output, err))
         return _result(self._host, command, status, streams, started)
+
+    def _streamed(
+        self,
+        process: subprocess.Popen[bytes],
+        command: str,
+        stdin: bytes,
+        started: float,
+        timeout: float,
+        on_stdout: OutputSink,
+    ) -> CommandResult:
+        """stdout to `on_stdout` as it comes; stdin and stderr handled beside it."""
+        deadline = started + timeout
+        assert process.stdin and process.stdout and process.stderr
+        err = _Bounded(self._max_output)
+        process_stdin, process_stderr = process.stdin, process.stderr
+
+        def feed_and_collect() -> None:
+            with contextlib.suppress(BrokenPipeError):
+                process_stdin.write(stdin)
+            with contextlib.suppress(BrokenPipeError):
+                process_stdin.close()
+            while chunk := os.read(process_stderr.fileno(), _CHUNK):
+                err.add(chunk)
+
+        helper = threading.Thread(target=feed_and_collect, daemon=True)
+        helper.start()
+        status: int | None = None
+        stdout = process.stdout.fileno()
+        while True:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([stdout], [], [], wait)[0]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                break
+            chunk = os.read(stdout, _CHUNK)
+            if not chunk:
+                try:
+                    status = process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+                except subprocess.TimeoutExpired:  # output closed, the command still runs
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                break
+            on_stdout(chunk)
+        helper.join(timeout=5)
+        process.stdout.close()
+        process_stderr.close()
+        return _result(self._host, command, status, (_Bounded(0), err), started)
 
 
 @dataclass(frozen=True, kw_only=True)

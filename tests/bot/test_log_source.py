@@ -13,7 +13,7 @@ import pytest
 from bot.errors import RemoteError
 from bot.log_lines import EventKind
 from bot.log_source import LogCursor, ScanBatch, ScanResult, scan_batches, scan_log
-from bot.remote import CommandResult, RemoteSession, SshTransport
+from bot.remote import CommandResult, OutputSink, RemoteSession, SshTransport
 from bot.spec import LogSpec
 from tests.ssh_fixtures import SshdServer
 
@@ -213,7 +213,7 @@ def test_a_missing_log_file_is_an_error_naming_it(
         scan(ssh_transport, sshd, tmp_path / "combined.log", None)
 
 
-def test_a_scan_bigger_than_the_output_limit_is_read_in_chunks_and_loses_nothing(
+def test_a_scan_far_bigger_than_the_output_limit_streams_and_loses_nothing(
     sshd: SshdServer, tmp_path: Path
 ) -> None:
     log = tmp_path / "combined.log"
@@ -239,23 +239,36 @@ def test_a_long_partial_last_line_is_found_and_waits(
 
 
 class CountingSession:
-    """A real SSH session that also keeps what each command sent back."""
+    """A real SSH session that also counts the commands and the bytes each sent back."""
 
     def __init__(self, session: RemoteSession) -> None:
         self.session = session
         self.results: list[CommandResult] = []
+        self.received: list[int] = []
 
     def run(
-        self, command: str, *, stdin: bytes | None = None, timeout: float = 30.0
+        self,
+        command: str,
+        *,
+        stdin: bytes | None = None,
+        timeout: float = 30.0,
+        on_stdout: OutputSink | None = None,
     ) -> CommandResult:
-        result = self.session.run(command, stdin=stdin, timeout=timeout)
+        self.received.append(0)
+
+        def counted(piece: bytes) -> None:
+            self.received[-1] += len(piece)
+            if on_stdout is not None:
+                on_stdout(piece)
+
+        result = self.session.run(command, stdin=stdin, timeout=timeout, on_stdout=counted)
         self.results.append(result)
         return result
 
 
 def batches(
     transport: SshTransport, sshd: SshdServer, path: Path, cursor: LogCursor | None, size: int
-) -> tuple[list[ScanBatch], list[CommandResult]]:
+) -> tuple[list[ScanBatch], CountingSession]:
     with transport.connect(sshd.host_address) as session:
         counting = CountingSession(session)
         found = list(
@@ -263,7 +276,7 @@ def batches(
                 counting, str(sshd.host_address), str(path), SPEC, cursor, batch_events=size
             )
         )
-        return found, counting.results
+        return found, counting
 
 
 def test_a_scan_is_one_ssh_command_even_across_a_rotation(
@@ -272,13 +285,13 @@ def test_a_scan_is_one_ssh_command_even_across_a_rotation(
     log = tmp_path / "combined.log"
     log.write_bytes(generate(500, seed=5))
     first, commands = batches(ssh_transport, sshd, log, None, 10_000)
-    assert len(commands) == 1
+    assert len(commands.results) == 1
     with log.open("ab") as handle:
         handle.write(generate(100, seed=6, minute=10))
     log.rename(tmp_path / "combined.log.1")
     log.write_bytes(generate(100, seed=7, minute=20))
     second, commands = batches(ssh_transport, sshd, log, first[-1].cursor, 10_000)
-    assert len(commands) == 1
+    assert len(commands.results) == 1
     assert second[-1].rotated
     assert second[-1].cursor == LogCursor(os.stat(log).st_ino, log.stat().st_size)
     rest = tmp_path / "rest.log"
@@ -296,7 +309,7 @@ def test_only_matching_lines_cross_the_network_compressed(
     log.write_bytes((noise + relevant) * 200)
     found, commands = batches(ssh_transport, sshd, log, None, 10_000)
     assert sum(len(batch.events) for batch in found) == 200
-    assert len(commands[0].stdout) < len(relevant) * 200  # matching lines only, and gzip'd
+    assert commands.received[0] < len(relevant) * 200  # matching lines only, and gzip'd
 
 
 def test_batches_carry_the_cursor_after_their_last_line_so_a_scan_can_be_stored_as_it_goes(
@@ -331,7 +344,8 @@ def test_a_rotated_file_bigger_than_the_output_limit_is_read_to_its_end_then_the
     log.rename(tmp_path / "combined.log.1")
     log.write_bytes(b"2026-02-01 13:00:00.000 info: Job started: Z\n")
     found, commands = batches(small, sshd, log, first.cursor, 10_000)
-    assert len(commands) > 1 and all(result.truncated for result in commands[:-1])
+    # Streamed: one command, its output far past the limit, none of it cut.
+    assert len(commands.results) == 1 and commands.received[0] > 20_000
     only_added = tmp_path / "added.log"
     only_added.write_bytes(added)
     events = [e for batch in found for e in batch.events]
@@ -339,3 +353,17 @@ def test_a_rotated_file_bigger_than_the_output_limit_is_read_to_its_end_then_the
     starts = [e.job for e in events if e.kind is EventKind.JOB_STARTED]
     assert len(starts) == grep_count(only_added, "Job started") + 1 and starts[-1] == "Z"
     assert found[-1].cursor == LogCursor(os.stat(log).st_ino, log.stat().st_size)
+
+
+def test_a_caller_that_stops_after_one_batch_leaves_no_command_behind(
+    ssh_transport: SshTransport, sshd: SshdServer, tmp_path: Path
+) -> None:
+    log = tmp_path / "combined.log"
+    log.write_bytes(generate(3000, seed=8))
+    with ssh_transport.connect(sshd.host_address) as session:
+        scanning = scan_batches(session, "host", str(log), SPEC, None, batch_events=100)
+        first = next(scanning)
+        scanning.close()  # e.g. the store refused the batch: another scan got there first
+        # The session is free again: the next command runs and answers.
+        assert session.run("echo free", timeout=10).stdout == b"free\n"
+    assert len(first.events) == 100
