@@ -1,6 +1,6 @@
 """Every benchmark of issue 7, one after another, each printing its table of ratios.
 
-    python3 -m bench                      # the full run (about 10 minutes on 2 cores)
+    python3 -m bench                      # the full run (about 6 minutes on 2 cores)
     python3 -m bench --quick              # short versions of each (about 3 minutes)
     python3 -m bench --only ack,audit     # some of them
     python3 -m bench --duration 10        # the ack load test for 10 s per server
