@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from bot.errors import HostUnreachable
 from bot.fleet import Fleet
-from bot.remote import HostAddress, LocalTransport, RemoteSession
+from bot.local_transport import LocalTransport
+from bot.remote import HostAddress, RemoteSession
 
 
 @dataclass(frozen=True)

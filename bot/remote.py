@@ -1,4 +1,5 @@
-"""The remote executor: commands on the env's hosts over SSH, or locally for rehearsals.
+"""The remote executor: commands on the env's hosts over SSH (`bot.local_transport` runs
+the same commands in a local shell, for the rehearsal).
 
 One connection per `Transport.connect(host)`, used for several `run` calls. Host keys are checked
 against the given known_hosts file only, never added. Callers shell-quote; stdin and output are
@@ -11,18 +12,13 @@ import base64
 import contextlib
 import hashlib
 import logging
-import os
 import re
 import select
-import signal
 import socket
-import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
-from subprocess import PIPE
 from typing import Protocol
 
 import paramiko
@@ -40,7 +36,7 @@ _IPV6 = re.compile(r"[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*")
 _ADDRESS = re.compile(
     r"(?P<user>[^@]*)@(?:\[(?P<v6>[^]]*)\]|(?P<host>[^@:[\]]*))(?::(?P<port>.*))?"
 )
-_CHUNK = 65536
+CHUNK_BYTES = 65536
 _POLL_S = 0.01  # select() wakes on output, not on the exit status: keep this short
 _DRAIN_GRACE_S = 2.0  # after the exit status, for output held open by a background child
 
@@ -129,7 +125,7 @@ def fingerprint(key: paramiko.PKey) -> str:
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
-class _Bounded:
+class BoundedOutput:
     """Keeps the first `limit` bytes of a stream and notes whether any were dropped."""
 
     def __init__(self, limit: int, data: bytes = b"") -> None:
@@ -142,11 +138,11 @@ class _Bounded:
         self.data += chunk[: max(room, 0)]
 
 
-def _result(
+def command_result(
     host: HostAddress,
     command: str,
     status: int | None,
-    streams: tuple[_Bounded, _Bounded],
+    streams: tuple[BoundedOutput, BoundedOutput],
     started: float,
 ) -> CommandResult:
     """The result of `command`; status None means it timed out. Never logs the output."""
@@ -229,7 +225,7 @@ class _SshSession:
         if status == -1 and not transport.is_active():
             reason = "the connection was lost while the command ran"
             raise HostUnreachable(str(self._host), reason)
-        return _result(self._host, command, status, streams, started)
+        return command_result(self._host, command, status, streams, started)
 
     def _exchange(
         self,
@@ -237,19 +233,19 @@ class _SshSession:
         stdin: bytes,
         deadline: float,
         on_stdout: OutputSink | None,
-    ) -> tuple[int | None, tuple[_Bounded, _Bounded]]:
+    ) -> tuple[int | None, tuple[BoundedOutput, BoundedOutput]]:
         """Feeds stdin and reads both outputs at once until EOF, exit status and deadline."""
-        out, err = _Bounded(self._max_output), _Bounded(self._max_output)
+        out, err = BoundedOutput(self._max_output), BoundedOutput(self._max_output)
         to_stdout = on_stdout or out.add
         pending, exited_at = memoryview(stdin), None
         while True:
             if channel.recv_ready():
-                to_stdout(channel.recv(_CHUNK))
+                to_stdout(channel.recv(CHUNK_BYTES))
             if channel.recv_stderr_ready():
-                err.add(channel.recv_stderr(_CHUNK))
+                err.add(channel.recv_stderr(CHUNK_BYTES))
             if pending and channel.send_ready():
                 try:
-                    pending = pending[channel.send(bytes(pending[:_CHUNK])) :]
+                    pending = pending[channel.send(bytes(pending[:CHUNK_BYTES])) :]
                 except OSError:  # the command is gone: the rest of stdin has no reader
                     if not channel.closed:
                         raise
@@ -327,95 +323,3 @@ class SshTransport:
                 client.load_host_keys(str(path))
         except (OSError, ValueError, InvalidHostKey) as error:
             raise HostKeyError(name, f"cannot read known_hosts file {path}: {error}") from None
-
-
-class _LocalSession:
-    def __init__(self, host: HostAddress, max_output: int) -> None:
-        self._host, self._max_output = host, max_output
-
-    def run(
-        self,
-        command: str,
-        *,
-        stdin: bytes | None = None,
-        timeout: float = 30.0,
-        on_stdout: OutputSink | None = None,
-    ) -> CommandResult:
-        started = time.monotonic()
-        # Its own process group, so a timeout kills the command and everything it started.
-        process = subprocess.Popen(
-            ["bash", "-c", command], stdin=PIPE, stdout=PIPE, stderr=PIPE, start_new_session=True
-        )
-        if on_stdout is not None:
-            return self._streamed(process, command, stdin or b"", started, timeout, on_stdout)
-        status: int | None
-        try:
-            out, err = process.communicate(stdin or b"", timeout=timeout)
-            status = process.returncode
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            out, err = process.communicate()
-            status = None
-        streams = (_Bounded(self._max_output, out), _Bounded(self._max_output, err))
-        return _result(self._host, command, status, streams, started)
-
-    def _streamed(
-        self,
-        process: subprocess.Popen[bytes],
-        command: str,
-        stdin: bytes,
-        started: float,
-        timeout: float,
-        on_stdout: OutputSink,
-    ) -> CommandResult:
-        """stdout to `on_stdout` as it comes; stdin and stderr handled beside it."""
-        deadline = started + timeout
-        assert process.stdin and process.stdout and process.stderr
-        err = _Bounded(self._max_output)
-        process_stdin, process_stderr = process.stdin, process.stderr
-
-        def feed_and_collect() -> None:
-            with contextlib.suppress(BrokenPipeError):
-                process_stdin.write(stdin)
-            with contextlib.suppress(BrokenPipeError):
-                process_stdin.close()
-            while chunk := os.read(process_stderr.fileno(), _CHUNK):
-                err.add(chunk)
-
-        helper = threading.Thread(target=feed_and_collect, daemon=True)
-        helper.start()
-        status: int | None = None
-        stdout = process.stdout.fileno()
-        while True:
-            wait = deadline - time.monotonic()
-            if wait <= 0 or not select.select([stdout], [], [], wait)[0]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                break
-            chunk = os.read(stdout, _CHUNK)
-            if not chunk:
-                try:
-                    status = process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-                except subprocess.TimeoutExpired:  # output closed, the command still runs
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
-                break
-            on_stdout(chunk)
-        helper.join(timeout=5)
-        process.stdout.close()
-        process_stderr.close()
-        return _result(self._host, command, status, (_Bounded(0), err), started)
-
-
-@dataclass(frozen=True, kw_only=True)
-class LocalTransport:
-    """Runs the same commands in a local shell: the rehearsal's simulated hosts."""
-
-    max_output_bytes: int = 1_000_000
-
-    @contextlib.contextmanager
-    def connect(self, host: HostAddress) -> Iterator[RemoteSession]:
-        yield _LocalSession(host, self.max_output_bytes)

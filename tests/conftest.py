@@ -20,8 +20,9 @@ import pytest
 from bot.clock import ManualClock
 from bot.context import BotContext
 from bot.http_server import create_http_server, stop_http_server, wsgi_app
+from bot.local_transport import LocalTransport
 from bot.poster import ConsolePoster, web_client
-from bot.remote import LocalTransport, Transport
+from bot.remote import Transport
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.slack_app import build_app

@@ -15,8 +15,8 @@ from bot.clock import ManualClock
 from bot.context import BotContext
 from bot.db_source import DatabaseUnavailable, db_kpis
 from bot.kpi_report import measure
+from bot.local_transport import LocalTransport
 from bot.poster import ConsolePoster
-from bot.remote import LocalTransport
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.spec import DatabaseSpec, parse_spec

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from bot.context import BotContext
 from bot.event_log import EventLog
+from bot.local_transport import LocalTransport
 from bot.log_source import scan_log
-from bot.remote import HostAddress, LocalTransport
+from bot.remote import HostAddress
 from tests.app_logs import Traffic, append_log
 from tests.conftest import START
 

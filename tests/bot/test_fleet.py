@@ -26,9 +26,10 @@ from bot.fleet_files import read_clock
 from bot.fleet_scenario import ErrorSpike, FleetKnobs, HostDown
 from bot.job_model_flags import RunnerFlags
 from bot.kpi_report import measure
+from bot.local_transport import LocalTransport
 from bot.log_lines import EventKind, LogEvent, parse_line
 from bot.poster import ConsolePoster
-from bot.remote import HostAddress, LocalTransport
+from bot.remote import HostAddress
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.spec import DatabaseSpec, LogSpec, Spec, parse_spec
