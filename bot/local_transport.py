@@ -69,45 +69,60 @@ class _LocalSession:
         timeout: float,
         on_stdout: OutputSink,
     ) -> CommandResult:
-        """stdout to `on_stdout` as it comes; stdin and stderr handled beside it."""
+        """stdout to `on_stdout` as it comes; stdin fed and stderr read beside it, each in
+        its own thread (a command that ignores its stdin and fills stderr can't block).
+        If `on_stdout` raises, the command's process group is ended and the error goes on."""
         deadline = started + timeout
         assert process.stdin and process.stdout and process.stderr
         err = BoundedOutput(self._max_output)
         process_stdin, process_stderr = process.stdin, process.stderr
 
-        def feed_and_collect() -> None:
+        def feed() -> None:
             with contextlib.suppress(BrokenPipeError):
                 process_stdin.write(stdin)
             with contextlib.suppress(BrokenPipeError):
                 process_stdin.close()
+
+        def collect() -> None:
             while chunk := os.read(process_stderr.fileno(), CHUNK_BYTES):
                 err.add(chunk)
 
-        helper = threading.Thread(target=feed_and_collect, daemon=True)
-        helper.start()
+        helpers = [threading.Thread(target=work, daemon=True) for work in (feed, collect)]
+        for helper in helpers:
+            helper.start()
         status: int | None = None
         stdout = process.stdout.fileno()
-        while True:
-            wait = deadline - time.monotonic()
-            if wait <= 0 or not select.select([stdout], [], [], wait)[0]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                break
-            chunk = os.read(stdout, CHUNK_BYTES)
-            if not chunk:
-                try:
-                    status = process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-                except subprocess.TimeoutExpired:  # output closed, the command still runs
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
-                break
-            on_stdout(chunk)
-        helper.join(timeout=5)
-        process.stdout.close()
-        process_stderr.close()
+        try:
+            while True:
+                wait = deadline - time.monotonic()
+                if wait <= 0 or not select.select([stdout], [], [], wait)[0]:
+                    _kill(process)
+                    break
+                chunk = os.read(stdout, CHUNK_BYTES)
+                if not chunk:
+                    try:
+                        status = process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+                    except subprocess.TimeoutExpired:  # output closed, the command runs on
+                        _kill(process)
+                    break
+                on_stdout(chunk)
+        except BaseException:
+            _kill(process)
+            raise
+        finally:
+            for helper in helpers:
+                helper.join(timeout=5)
+            process.stdout.close()
+            if not helpers[1].is_alive():  # else its read would see a reused descriptor
+                process_stderr.close()
         return command_result(self._host, command, status, (BoundedOutput(0), err), started)
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """The command and everything it started (its own process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 @dataclass(frozen=True, kw_only=True)

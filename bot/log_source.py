@@ -15,6 +15,7 @@ so a caller can store a scan as it goes and memory stays bounded.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import shlex
 import threading
@@ -40,7 +41,9 @@ BATCH_EVENTS = 10_000
 #   <offset in range>:<line>  ...                  (grep -b, one per matching line)
 #   E                                   (the range was read to its end, unchanged)
 # Grep lines start with a digit, ours with a letter, so the two never mix up. Problems go
-# to stderr as `stagger-scan: ...`, so they are known before any of the output is used.
+# to stderr as `stagger-scan: ...` and are raised after the batches stored before them;
+# those are right, since a cursor never passes what the host did not confirm. (A file
+# truncated in place and refilled while grep reads it can still slip by: rare.)
 _SCRIPT = f"""
 f=$1 ci=$2 co=$3 cf=$4
 shift 4
@@ -182,32 +185,48 @@ def scan_batches(
     # Bounded: when the bot parses slower than the host sends, SSH's window holds the rest.
     pieces: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
     outcome: list[CommandResult | Exception] = []
+    stopped = threading.Event()  # the caller stopped reading: end the command
+
+    def deliver(piece: bytes) -> None:
+        if stopped.is_set():
+            raise _Stopped
+        pieces.put(piece)
 
     def run_command() -> None:
         try:
-            outcome.append(session.run(command, timeout=timeout, on_stdout=pieces.put))
+            outcome.append(session.run(command, timeout=timeout, on_stdout=deliver))
         except Exception as error:  # raised in the caller's thread, below
             outcome.append(error)
         finally:
             pieces.put(None)
 
+    def arrived() -> Iterator[bytes]:
+        while (piece := pieces.get()) is not None:
+            yield piece
+
     worker = threading.Thread(target=run_command, name=f"scan {host}", daemon=True)
     worker.start()
-    finished = False
+    output = _Output(host, path)
     try:
-        yield from _Reply(cursor, parser, batch_events).read(
-            _inflated(iter(pieces.get, None), host, path)
-        )
-        finished = True
+        yield from _Reply(cursor, parser, batch_events).read(output.inflated(arrived()))
     finally:
-        if not finished:  # the caller stopped early: let the command finish unread
-            while pieces.get() is not None:
-                pass
+        # However the caller stopped (at any batch, or by an error), the worker may be
+        # waiting on a full queue: empty it until the command has ended.
+        stopped.set()
+        while worker.is_alive():
+            with contextlib.suppress(queue.Empty):
+                pieces.get(timeout=0.1)
         worker.join()
     [result] = outcome
     if isinstance(result, Exception):
         raise result
     _check(result, host, path)
+    if not output.complete:
+        raise RemoteError(host, f"reading {path}: the scan's output was cut off; next scan goes on")
+
+
+class _Stopped(Exception):
+    """The caller stopped reading the scan; its command is ended."""
 
 
 def _head_argument(head: int | None) -> str:
@@ -231,18 +250,29 @@ def _check(result: CommandResult, host: str, path: str) -> None:
         raise RemoteError(host, f"reading {path} failed ({why}) {detail}".strip())
 
 
-def _inflated(pieces: Iterator[bytes], host: str, path: str) -> Iterator[bytes]:
-    """The script's output as it arrives, inflated a bounded piece at a time."""
-    inflate = zlib.decompressobj(wbits=31)  # gzip
-    try:
-        for piece in pieces:
-            data = piece
-            while data:
-                yield inflate.decompress(data, _INFLATED_CHUNK)
-                data = inflate.unconsumed_tail
-        yield inflate.flush()
-    except zlib.error as error:
-        raise RemoteError(host, f"reading {path}: the scan's output is corrupt ({error})") from None
+class _Output:
+    """The script's gzip'd output as it arrives, inflated a bounded piece at a time, and
+    whether it arrived whole (its gzip stream ended)."""
+
+    def __init__(self, host: str, path: str) -> None:
+        self._host, self._path = host, path
+        self.complete = True
+
+    def inflated(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        inflate = zlib.decompressobj(wbits=31)  # gzip
+        received = False
+        try:
+            for piece in pieces:
+                received = True
+                data = piece
+                while data:
+                    yield inflate.decompress(data, _INFLATED_CHUNK)
+                    data = inflate.unconsumed_tail
+            yield inflate.flush()
+        except zlib.error as error:
+            reason = f"reading {self._path}: the scan's output is corrupt ({error})"
+            raise RemoteError(self._host, reason) from None
+        self.complete = inflate.eof or not received
 
 
 class _Reply:

@@ -238,11 +238,14 @@ class _SshSession:
         out, err = BoundedOutput(self._max_output), BoundedOutput(self._max_output)
         to_stdout = on_stdout or out.add
         pending, exited_at = memoryview(stdin), None
+        last_output = time.monotonic()
         while True:
             if channel.recv_ready():
-                to_stdout(channel.recv(CHUNK_BYTES))
+                to_stdout(channel.recv(CHUNK_BYTES))  # may block: a slow consumer
+                last_output = time.monotonic()
             if channel.recv_stderr_ready():
                 err.add(channel.recv_stderr(CHUNK_BYTES))
+                last_output = time.monotonic()
             if pending and channel.send_ready():
                 try:
                     pending = pending[channel.send(bytes(pending[:CHUNK_BYTES])) :]
@@ -257,7 +260,11 @@ class _SshSession:
             drained = (channel.eof_received or channel.closed) and not unread
             if channel.exit_status_ready():
                 exited_at = exited_at or time.monotonic()
-                if drained or time.monotonic() - exited_at > _DRAIN_GRACE_S:
+                # Output still arriving is read, however slowly its consumer takes it; the
+                # grace is for an EOF that never comes (a background child holding the
+                # channel), counted from the exit or the last output, whichever is later.
+                quiet_for = time.monotonic() - max(exited_at, last_output)
+                if drained or (not unread and quiet_for > _DRAIN_GRACE_S):
                     return channel.recv_exit_status(), (out, err)
             wait = min(_POLL_S, deadline - time.monotonic())
             if wait <= 0:

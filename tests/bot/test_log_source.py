@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import subprocess
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -367,3 +368,60 @@ def test_a_caller_that_stops_after_one_batch_leaves_no_command_behind(
         # The session is free again: the next command runs and answers.
         assert session.run("echo free", timeout=10).stdout == b"free\n"
     assert len(first.events) == 100
+
+
+def test_a_caller_that_stops_at_the_last_batch_is_not_left_waiting(
+    ssh_transport: SshTransport, sshd: SshdServer, tmp_path: Path
+) -> None:
+    # One batch, which is also the last: the store refusing it (another scan stored these
+    # lines first) used to leave the scan waiting for an end it had already read.
+    log = tmp_path / "combined.log"
+    log.write_bytes(generate(200, seed=3))
+    stopped: list[ScanBatch] = []
+
+    def scan_and_stop() -> None:
+        with ssh_transport.connect(sshd.host_address) as session:
+            for batch in scan_batches(session, "host", str(log), SPEC, None):
+                stopped.append(batch)
+                break
+
+    scanner = threading.Thread(target=scan_and_stop, daemon=True)
+    scanner.start()
+    scanner.join(timeout=30)
+
+    assert not scanner.is_alive(), "the scan hung after its caller stopped"
+    assert len(stopped) == 1 and stopped[0].events
+
+
+class CutOffSession(CountingSession):
+    """A session whose output loses its last bytes on the way, though the command ran
+    well (exit 0): what a connection cut at the wrong moment would look like."""
+
+    def run(
+        self,
+        command: str,
+        *,
+        stdin: bytes | None = None,
+        timeout: float = 30.0,
+        on_stdout: OutputSink | None = None,
+    ) -> CommandResult:
+        held = bytearray()
+
+        def all_but_the_end(piece: bytes) -> None:
+            held.extend(piece)
+            if len(held) > 16 and on_stdout is not None:
+                on_stdout(bytes(held[:-16]))
+                del held[:-16]
+
+        return super().run(command, stdin=stdin, timeout=timeout, on_stdout=all_but_the_end)
+
+
+def test_output_cut_off_on_the_way_is_an_error_not_a_short_count(
+    ssh_transport: SshTransport, sshd: SshdServer, tmp_path: Path
+) -> None:
+    log = tmp_path / "combined.log"
+    log.write_bytes(generate(500, seed=11))
+    with ssh_transport.connect(sshd.host_address) as session:
+        cut = CutOffSession(session)
+        with pytest.raises(RemoteError, match="output was cut off"):
+            list(scan_batches(cut, "host", str(log), SPEC, None))
