@@ -55,17 +55,12 @@ def launch(
     )
 
 
-def query(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(tmp_path / "stagger.db", timeout=10) as connection:
-        return list(connection.execute(sql))
-
-
-def test_the_scheduler_process_does_the_scheduled_work_of_the_web_process(
-    tmp_path: Path, slack: SlackStandIn, processes: list[subprocess.Popen[str]]
-) -> None:
+def serve(
+    tmp_path: Path, slack: SlackStandIn, processes: list[subprocess.Popen[str]], *options: str
+) -> tuple[subprocess.Popen[str], SlackSender]:
+    """`stagger-bot serve` on a free loopback port, once its /healthz answers."""
     port = free_port()
-    web = launch(tmp_path, slack, "serve", "--no-scheduler", "--host", "127.0.0.1",
-                 "--port", str(port))  # fmt: skip
+    web = launch(tmp_path, slack, "serve", *options, "--host", "127.0.0.1", "--port", str(port))
     processes.append(web)
     sender = SlackSender(port, SECRET)
 
@@ -76,7 +71,19 @@ def test_the_scheduler_process_does_the_scheduled_work_of_the_web_process(
         except OSError:
             return False
 
-    wait_until(healthy, what="the web process's /healthz")
+    wait_until(healthy, what="/healthz")
+    return web, sender
+
+
+def query(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(tmp_path / "stagger.db", timeout=10) as connection:
+        return list(connection.execute(sql))
+
+
+def test_the_scheduler_process_does_the_scheduled_work_of_the_web_process(
+    tmp_path: Path, slack: SlackStandIn, processes: list[subprocess.Popen[str]]
+) -> None:
+    web, sender = serve(tmp_path, slack, processes, "--no-scheduler")
     for _ in range(4):  # the first try and the client's three retries
         slack.fail_next("chat.postMessage", 500)
     reply = sender.command("U0OPS1", "rollback prod --reason 'pool at 90%'").json()["text"]
@@ -136,20 +143,8 @@ def test_socket_mode_answers_a_slash_command_over_the_websocket(
 def test_serve_stops_on_sigterm_though_a_client_keeps_its_connection_open(
     tmp_path: Path, slack: SlackStandIn, processes: list[subprocess.Popen[str]]
 ) -> None:
-    port = free_port()
-    web = launch(tmp_path, slack, "serve", "--host", "127.0.0.1", "--port", str(port))
-    processes.append(web)
-    sender = SlackSender(port, SECRET)
-
-    def healthy() -> bool:
-        assert web.poll() is None, web.communicate()[1]
-        try:
-            return sender.get("/healthz").status == 200
-        except OSError:
-            return False
-
-    wait_until(healthy, what="/healthz")
-    keep_alive = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    web, sender = serve(tmp_path, slack, processes)
+    keep_alive = http.client.HTTPConnection("127.0.0.1", sender.port, timeout=10)
     try:
         keep_alive.request("GET", "/healthz")
         assert keep_alive.getresponse().read()  # answered; the connection stays open

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
@@ -14,6 +12,7 @@ from bot.rollback import RollbackRunner
 from jobs import expire_requests
 from tests.bot_process import wait_until
 from tests.conftest import ENV_FILE, LEAD, LEAD_2, OPERATOR, SIGNING_SECRET, STRANGER, Bot
+from tests.other_process import CLAIM_EXECUTION, another_process
 
 
 def request_rollback(bot: Bot, text: str = "rollback prod --reason 'pool at 90%'") -> str:
@@ -207,30 +206,12 @@ def test_a_rollback_interrupted_by_a_crash_is_reported_not_rerun(bot: Bot) -> No
     assert bot.env_file() == ENV_FILE
 
 
-# Another process of the bot (the scheduler beside `serve`) claims the request and works.
-CLAIM_AND_WORK = """
-import sys
-from bot.approvals import Status
-from bot.store import Store
-store = Store(sys.argv[1])
-assert store.transition(sys.argv[2], (Status.PENDING,), Status.EXECUTING)
-print("claimed", flush=True)
-sys.stdin.read()
-"""
-
-
 def test_a_restart_leaves_a_request_another_live_process_executes_to_it(bot: Bot) -> None:
     request_id = request_rollback(bot)
-    other = subprocess.Popen(
-        [sys.executable, "-c", CLAIM_AND_WORK, str(bot.store.path), request_id],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert other.stdout is not None and other.stdout.readline() == "claimed\n"
+    with another_process(CLAIM_EXECUTION, bot.store.path, request_id):
         assert recover_interrupted(bot.context) == []
         assert bot.store.request(request_id).status is Status.EXECUTING
-    finally:
-        other.communicate("")  # the other process ends without finishing the request
+    # The other process has ended without finishing the request.
     interrupted = recover_interrupted(bot.context)
     assert [request.id for request in interrupted] == [request_id]
     assert bot.store.request(request_id).status is Status.INTERRUPTED

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,15 +11,9 @@ import pytest
 from bot.approvals import ApprovalRequest, Status
 from bot.errors import StoreError
 from bot.store import EnvState, Store
+from tests.other_process import HOLD_THE_LOCK, another_process
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
-HOLD_THE_LOCK = """
-import sqlite3, sys
-connection = sqlite3.connect(sys.argv[1], isolation_level=None)
-connection.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-sys.stdin.read()
-"""
 
 
 def pending(request_id: str = "RABCDE") -> ApprovalRequest:
@@ -123,13 +115,8 @@ def test_threads_waiting_on_a_store_another_process_holds_each_wait_one_timeout_
     # Queued behind each other on the store's own lock, each used to wait its own full
     # timeout after the one before it: the eighth answered after eight timeouts.
     store = Store(tmp_path / "s.db", busy_timeout_s=0.3)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_THE_LOCK, str(tmp_path / "s.db")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
     failed: list[float] = []
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    with another_process(HOLD_THE_LOCK, tmp_path / "s.db"):
         started = time.monotonic()
 
         def write(number: int) -> None:
@@ -143,8 +130,6 @@ def test_threads_waiting_on_a_store_another_process_holds_each_wait_one_timeout_
             worker.start()
         for worker in workers:
             worker.join()
-    finally:
-        holder.communicate("")
     assert len(failed) == 8
     assert max(failed) < 1.5  # 8 x 0.3 s = 2.4 s when they queued up
     assert store.first_time("trigger:after", NOW)

@@ -3,32 +3,17 @@ must write says the store is locked, nothing is half-done, and all works once it
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 from tests.conftest import OPERATOR, Bot
-
-HOLD_THE_LOCK = """
-import sqlite3, sys
-connection = sqlite3.connect(sys.argv[1], isolation_level=None)
-connection.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-sys.stdin.read()
-connection.execute("ROLLBACK")
-"""
+from tests.other_process import HOLD_THE_LOCK, another_process
 
 
 def test_a_store_locked_by_another_process_is_named_and_nothing_half_done(
     bot_factory: Any,
 ) -> None:
     bot: Bot = bot_factory(db_busy_timeout_s=0.5)
-    other = subprocess.Popen(
-        [sys.executable, "-c", HOLD_THE_LOCK, str(bot.store.path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert other.stdout is not None and other.stdout.readline() == "locked\n"
+    with another_process(HOLD_THE_LOCK, bot.store.path):
         status = bot.command(OPERATOR, "status prod")
         assert status.status == 200 and "*prod* — phase *not started*" in status.json()["text"]
 
@@ -38,8 +23,6 @@ def test_a_store_locked_by_another_process_is_named_and_nothing_half_done(
         text = refused.json()["text"]
         assert "is locked or unwritable" in text and str(bot.store.path) in text
         assert "Traceback" not in text
-    finally:
-        other.communicate("")
     assert bot.store.open_requests() == []
     accepted = bot.command(OPERATOR, "rollback prod --reason 'pool at 90%'").json()["text"]
     assert bot.request_id_from(accepted) in [r.id for r in bot.store.open_requests()]

@@ -4,29 +4,21 @@ restart; work of a live process (this one, another) is left to it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 from bot.approvals import Status
 from jobs import recover_orphans
-from tests.bot.test_slack_rollback import CLAIM_AND_WORK, request_rollback
+from tests.bot.test_slack_rollback import request_rollback
 from tests.conftest import Bot
+from tests.other_process import CLAIM_EXECUTION, another_process
 
 
 def test_a_rollback_whose_process_died_is_reported_interrupted_while_the_bot_runs(
     bot: Bot,
 ) -> None:
     request_id = request_rollback(bot)
-    other = subprocess.Popen(
-        [sys.executable, "-c", CLAIM_AND_WORK, str(bot.store.path), request_id],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert other.stdout is not None and other.stdout.readline() == "claimed\n"
+    with another_process(CLAIM_EXECUTION, bot.store.path, request_id):
         assert recover_orphans.run(bot.context, bot.clock.now()) == 0
         assert bot.store.request(request_id).status is Status.EXECUTING
-    finally:
-        other.communicate("")  # the other process dies mid-rollback
+    # The other process has died mid-rollback.
 
     assert recover_orphans.run(bot.context, bot.clock.now()) == 1
 

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import datetime, timedelta
 
 from bot.check_schedule import CheckSchedule
@@ -12,6 +10,7 @@ from bot.checks import CheckState
 from jobs import validation_checks
 from tests.app_logs import Traffic, append_log
 from tests.conftest import ENV_FILE, START, Bot
+from tests.other_process import CLAIM_CHECK, another_process
 from tests.rollout_state import save_baseline, start_phase
 
 
@@ -118,31 +117,14 @@ def test_a_check_a_crash_left_running_runs_again_once(bot: Bot) -> None:
     assert [check.label for check, _ in done] == ["+5 min"]
 
 
-# The scheduler of another live process of the bot has claimed the check and runs it.
-CLAIM_AND_RUN = """
-import sys
-from bot.check_schedule import CheckSchedule
-from bot.store import Store
-assert CheckSchedule(Store(sys.argv[1])).claim(int(sys.argv[2]))
-print("claimed", flush=True)
-sys.stdin.read()
-"""
-
-
 def test_a_check_another_live_process_runs_is_not_released_at_start(bot: Bot) -> None:
     record = start_phase(bot, "prod-stagger", START)
     schedule = CheckSchedule(bot.store)
     first = schedule.of_phase(record.id)[0]
-    other = subprocess.Popen(
-        [sys.executable, "-c", CLAIM_AND_RUN, str(bot.store.path), str(first.id)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert other.stdout is not None and other.stdout.readline() == "claimed\n"
+    with another_process(CLAIM_CHECK, bot.store.path, str(first.id)):
         assert schedule.release_running() == 0
         assert validation_checks.run(bot.context, at(bot, 6)) == []
-    finally:
-        other.communicate("")  # it dies before finishing the check
+    # The other process has died before finishing the check.
     assert schedule.release_running() == 1
     done = validation_checks.run(bot.context, at(bot, 6))
     assert [check.label for check, _ in done] == ["+5 min"]
