@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed",
         type=float,
         default=0.0,
-        help="Simulated seconds per real second, to watch it (default: as fast as it goes).",
+        help="Simulated seconds per real second, to watch it (default: as fast as it goes; "
+        "with --interactive, 300).",
     )
     rehearse.add_argument(
         "--keep", type=Path, help="Keep the simulated fleet and the store in this folder."

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,12 +15,7 @@ import tomli_w
 
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.slack_requests import SlackSender
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.ssh_fixtures import free_port
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
@@ -37,6 +31,35 @@ def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str =
         timer.cancel()
 
 
+def start_serving(
+    launch: Callable[[int], subprocess.Popen[str]], signing_secret: str
+) -> SlackSender:
+    """Starts a `serve` process on a free loopback port and waits for its /healthz. Another
+    process may take the port between choosing and binding it: then it tries another."""
+    for _attempt in range(3):
+        port = free_port()
+        process = launch(port)
+        sender = SlackSender(port, signing_secret)
+
+        def answered_or_exited(
+            process: subprocess.Popen[str] = process, sender: SlackSender = sender
+        ) -> bool:
+            if process.poll() is not None:
+                return True
+            try:
+                return sender.get("/healthz").status == 200
+            except OSError:
+                return False
+
+        wait_until(answered_or_exited, what="the bot's /healthz")
+        if process.poll() is None:
+            return sender
+        stderr = process.communicate()[1]
+        if "Address already in use" not in stderr:
+            raise AssertionError(f"the bot exited at start: {stderr[-2000:]}")
+    raise AssertionError("no free port for the bot after 3 tries")
+
+
 class BotProcess:
     def __init__(self, tmp: Path, spec: dict[str, Any], slack_url: str) -> None:
         self.db = tmp / "stagger.db"
@@ -47,7 +70,6 @@ class BotProcess:
         self.sender: SlackSender | None = None
 
     def start(self) -> SlackSender:
-        port = free_port()
         environment = {
             k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "STAGGER_"))
         }
@@ -58,25 +80,17 @@ class BotProcess:
             SLACK_SIGNING_SECRET=SIGNING_SECRET,
             SLACK_API_URL=self.slack_url,
         )
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        sender = SlackSender(port, SIGNING_SECRET)
 
-        def healthy() -> bool:
-            assert self.process is not None and self.process.poll() is None, "the bot exited"
-            try:
-                return sender.get("/healthz").status == 200
-            except OSError:
-                return False
+        def launch(port: int) -> subprocess.Popen[str]:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1",
+                 "--port", str(port)],
+                env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            return self.process
 
-        wait_until(healthy, what="the bot's /healthz")
-        self.sender = sender
-        return sender
+        self.sender = start_serving(launch, SIGNING_SECRET)
+        return self.sender
 
     def kill(self) -> None:
         assert self.process is not None

@@ -5,6 +5,7 @@ the test's block ends; then it exits without finishing, as a killed process woul
 from __future__ import annotations
 
 import contextlib
+import select
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -44,7 +45,13 @@ def another_process(script: str, store: Path, *arguments: str) -> Iterator[None]
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], 30)
+        assert ready and process.stdout.readline() == "ready\n", "the other process failed"
         yield
     finally:
-        process.communicate("")
+        try:
+            process.communicate("", timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()

@@ -64,10 +64,16 @@ def password_postgres() -> Iterator[PasswordPostgres]:
         ),
         check=True, capture_output=True,
     )  # fmt: skip
-    port = free_port()
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
     pg_ctl = _as_server_user([_bin("pg_ctl"), "-D", str(data), "-l", str(folder / "log")])
-    subprocess.run([*pg_ctl, "-w", "-o", options, "start"], check=True, capture_output=True)
+    for _attempt in range(3):  # another process may take the free port before it binds
+        port = free_port()
+        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
+        started = subprocess.run([*pg_ctl, "-w", "-o", options, "start"], capture_output=True)
+        if started.returncode == 0:
+            break
+    else:
+        log = (folder / "log").read_text(errors="replace")[-2000:]
+        pytest.fail(f"the throwaway PostgreSQL did not start: {log}")
     try:
         yield PasswordPostgres(port)
     finally:

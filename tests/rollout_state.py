@@ -1,4 +1,5 @@
-"""Putting the rollout into a phase directly, so a job's test starts where it matters."""
+"""Putting the rollout into a state directly (a phase, a baseline, a pending rollback),
+so a test starts where it matters."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from bot.baselines import Baseline, Baselines
 from bot.check_schedule import CheckSchedule
 from bot.store import EnvState
 from bot.timeline import Entry, PhaseRecord, Timeline
-from tests.conftest import LEAD, Bot
+from tests.bot_process import wait_until
+from tests.conftest import LEAD, OPERATOR, Bot
 
 
 def start_phase(bot: Bot, phase: str, at: datetime, thread_ts: str | None = None) -> PhaseRecord:
@@ -34,3 +36,15 @@ def start_phase(bot: Bot, phase: str, at: datetime, thread_ts: str | None = None
 
 def save_baseline(bot: Bot, env: str, at: datetime, **values: float) -> None:
     Baselines(bot.store).save(Baseline(env, at, at - timedelta(hours=24), at, "test", dict(values)))
+
+
+def request_rollback(bot: Bot, text: str = "rollback prod --reason 'pool at 90%'") -> str:
+    reply = bot.command(OPERATOR, text)
+    assert reply.status == 200
+    body = reply.json()
+    assert body["response_type"] == "ephemeral"
+    request_id = bot.request_id_from(body["text"])
+    bot.slack.wait_for(lambda call: request_id in call.all_text(), method="chat.postMessage")
+    # The post's ts is stored just after Slack answers; updates to the message need it.
+    wait_until(lambda: bot.store.request(request_id).message_ts is not None)
+    return request_id

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 from collections.abc import Iterable
 from typing import Any
 
 from bot.http_server import create_http_server, stop_http_server
+from tests.bot_process import wait_until
 
 
 def _hello(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -83,11 +85,22 @@ def test_a_request_in_flight_is_answered_before_the_server_stops() -> None:
     client = threading.Thread(target=ask)
     client.start()
     assert started.wait(timeout=10)
+    port = server.effective_port
     stopper = threading.Thread(target=stop_http_server, args=(server, serving))
     stopper.start()
+    # The stop has begun (no new connections) while the request is still being served.
+    wait_until(lambda: _refused(port), what="the server to stop taking connections")
     release.set()
     client.join(timeout=20)
     stopper.join(timeout=20)
 
     assert answers == [b"done"]
     assert not serving.is_alive()
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False

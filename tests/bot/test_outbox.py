@@ -47,7 +47,7 @@ def test_while_slack_stays_down_the_queue_keeps_its_order(bot: Bot) -> None:
 def test_a_post_slack_never_answers_is_queued_and_the_command_still_answered(
     bot_factory: Any,
 ) -> None:
-    bot = bot_factory(slack_timeout_s=1)
+    bot = bot_factory(slack_timeout_s=3)
     bot.slack.hang_next("chat.postMessage")
 
     reply = bot.command(OPERATOR, "rollback prod --reason 'pool at 90%'")

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot_process import wait_until
+from tests.bot_process import start_serving, wait_until
 from tests.slack_requests import SlackSender, slash_command_body
 from tests.slack_standin import SlackStandIn
 from tests.socket_mode_standin import SocketModeStandIn
-from tests.ssh_fixtures import free_port
 
 EXAMPLE = Path("stagger.example.toml").resolve()
 SECRET = "procfile-secret"
@@ -44,8 +43,8 @@ def launch(
         SLACK_BOT_TOKEN="xoxb-1-2-proctoken",
         SLACK_SIGNING_SECRET=SECRET,
         SLACK_API_URL=slack.url,
-        **extra_env,
     )
+    environment.update(extra_env)
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", *arguments],
         env=environment,
@@ -59,20 +58,15 @@ def serve(
     tmp_path: Path, slack: SlackStandIn, processes: list[subprocess.Popen[str]], *options: str
 ) -> tuple[subprocess.Popen[str], SlackSender]:
     """`stagger-bot serve` on a free loopback port, once its /healthz answers."""
-    port = free_port()
-    web = launch(tmp_path, slack, "serve", *options, "--host", "127.0.0.1", "--port", str(port))
-    processes.append(web)
-    sender = SlackSender(port, SECRET)
 
-    def healthy() -> bool:
-        assert web.poll() is None, web.communicate()[1]
-        try:
-            return sender.get("/healthz").status == 200
-        except OSError:
-            return False
+    def launch_on(port: int) -> subprocess.Popen[str]:
+        web = launch(tmp_path, slack, "serve", *options, "--host", "127.0.0.1",
+                     "--port", str(port))  # fmt: skip
+        processes.append(web)
+        return web
 
-    wait_until(healthy, what="/healthz")
-    return web, sender
+    sender = start_serving(launch_on, SECRET)
+    return processes[-1], sender
 
 
 def query(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:
@@ -92,7 +86,7 @@ def test_the_scheduler_process_does_the_scheduled_work_of_the_web_process(
                what="the refused post in the outbox")  # fmt: skip
     assert query(tmp_path, "SELECT value FROM meta WHERE key = 'scheduler.lease'") == []
 
-    scheduler = launch(tmp_path, slack, "scheduler")
+    scheduler = launch(tmp_path, slack, "scheduler", SLACK_SIGNING_SECRET="")  # not needed
     processes.append(scheduler)
 
     posted = slack.wait_for(lambda call: request_id in call.text, method="chat.postMessage")

@@ -10,21 +10,9 @@ from bot.blocks import APPROVE_ACTION, DENY_ACTION
 from bot.execution import recover_interrupted
 from bot.rollback import RollbackRunner
 from jobs import expire_requests
-from tests.bot_process import wait_until
 from tests.conftest import ENV_FILE, LEAD, LEAD_2, OPERATOR, SIGNING_SECRET, STRANGER, Bot
 from tests.other_process import CLAIM_EXECUTION, another_process
-
-
-def request_rollback(bot: Bot, text: str = "rollback prod --reason 'pool at 90%'") -> str:
-    reply = bot.command(OPERATOR, text)
-    assert reply.status == 200
-    body = reply.json()
-    assert body["response_type"] == "ephemeral"
-    request_id = bot.request_id_from(body["text"])
-    bot.slack.wait_for(lambda call: request_id in call.all_text(), method="chat.postMessage")
-    # The post's ts is stored just after Slack answers; updates to the message need it.
-    wait_until(lambda: bot.store.request(request_id).message_ts is not None)
-    return request_id
+from tests.rollout_state import request_rollback
 
 
 def test_approved_rollback_flips_the_flag_and_is_verified_on_the_host(bot: Bot) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from bot.approvals import Status
 from jobs import recover_orphans
-from tests.bot.test_slack_rollback import request_rollback
 from tests.conftest import Bot
 from tests.other_process import CLAIM_EXECUTION, another_process
+from tests.rollout_state import request_rollback
 
 
 def test_a_rollback_whose_process_died_is_reported_interrupted_while_the_bot_runs(
