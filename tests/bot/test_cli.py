@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import subprocess
@@ -116,14 +115,10 @@ def test_secrets_stay_out_of_logs(tmp_path: Path, secret: str) -> None:
 
 def test_serve_answers_signed_commands_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     import signal
-    import socket
 
-    from tests.slack_requests import SlackSender
+    from tests.bot_process import start_serving
     from tests.slack_standin import SlackStandIn
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     standin = SlackStandIn()
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "STAGGER_"))}
     environment.update(
@@ -133,28 +128,37 @@ def test_serve_answers_signed_commands_and_stops_cleanly_on_sigterm(tmp_path: Pa
         SLACK_SIGNING_SECRET="serve-secret",
         SLACK_API_URL=standin.url,
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    sender = SlackSender(port, "serve-secret")
+    started: list[subprocess.Popen[str]] = []
+
+    def launch(port: int) -> subprocess.Popen[str]:
+        started.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bot.cli",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                env=environment,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+        return started[-1]
+
     try:
-        for _ in range(200):
-            try:
-                if sender.get("/healthz").status == 200:
-                    break
-            except OSError:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=0.05)
-                assert process.poll() is None, process.communicate()[1]
+        sender = start_serving(launch, "serve-secret")
         reply = sender.command("U0OPS1", "status")
         assert reply.status == 200
         assert "*prod* — phase *not started*" in reply.json()["text"]
         assert sender.command("U0OPS1", "status", sign_with="wrong").status == 401
     finally:
+        process = started[-1]
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
         standin.close()
