@@ -243,6 +243,16 @@ class Actions:
     # -- deciding ------------------------------------------------------------------------
 
     def approve(self, request_id: str, user: str, source: Source) -> Reply:
+        # Two approvers clicking at once: the one whose write lost reads the request again
+        # and gets the answer that is true now (recorded, or already executing).
+        for _attempt in range(3):
+            reply = self._approve_once(request_id, user, source)
+            if reply is not None:
+                return reply
+        raise UserError(f"Request `{request_id}` changed while you clicked; look again.")
+
+    def _approve_once(self, request_id: str, user: str, source: Source) -> Reply | None:
+        """The approval, or None if the request changed between reading and writing it."""
         context = self.context
         request = self._find(request_id)
         environment = context.spec.environment(request.env)
@@ -264,7 +274,7 @@ class Actions:
                 "now; approve again when its result is posted (seconds)."
             )
         if not context.store.record_approval(request, decision.approved_by):
-            raise UserError(f"Request `{request.id}` changed while you clicked; look again.")
+            return None
         context.record(
             AuditEntry(
                 user,

@@ -66,15 +66,26 @@ def stop_http_server(
     returns.
     """
     # Not BaseWSGIServer.close: that also closes the trigger the workers still pull.
-    server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(server))
-    deadline = time.monotonic() + drain_s
-    pause = threading.Event()
-    while _in_flight(server) and time.monotonic() < deadline:
-        pause.wait(0.05)
-    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    if _in_loop(server, lambda: wasyncore.dispatcher.close(server)):
+        deadline = time.monotonic() + drain_s
+        pause = threading.Event()
+        while _in_flight(server) and time.monotonic() < deadline:
+            pause.wait(0.05)
+        _in_loop(server, lambda: wasyncore.close_all(server._map))
     if serving is not None:
         serving.join(timeout=10)
     server.task_dispatcher.shutdown(cancel_pending=False, timeout=10)
+
+
+def _in_loop(server: Any, thunk: Callable[[], object]) -> bool:
+    """Runs `thunk` in the server's loop; False if the loop has already closed its trigger
+    (it is stopping by itself)."""
+    try:
+        server.trigger.pull_trigger(thunk)
+    except OSError:
+        logger.info("the HTTP server's loop had already stopped")
+        return False
+    return True
 
 
 def _in_flight(server: Any) -> bool:
