@@ -53,8 +53,7 @@ class _LocalSession:
             out, err = process.communicate(stdin or b"", timeout=timeout)
             status = process.returncode
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+            _kill(process)
             out, err = process.communicate()
             status = None
         streams = (BoundedOutput(self._max_output, out), BoundedOutput(self._max_output, err))

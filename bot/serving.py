@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -73,10 +74,8 @@ def slack_parts(settings: Settings, spec: Spec) -> SlackParts:
 
 def start_scheduler(context: BotContext) -> BackgroundScheduler:
     from bot.check_schedule import CheckSchedule
-    from bot.execution import recover_interrupted
     from bot.scheduler import build_scheduler
 
-    recover_interrupted(context)  # an auto-rollback a dead scheduler process left
     CheckSchedule(context.store).release_running()
     scheduler = build_scheduler(context)
     scheduler.start()
@@ -106,19 +105,17 @@ def serve(settings: Settings, spec: Spec, host: str, port: int, with_scheduler: 
         port,
     )
 
-    def shut_down(signum: int, frame: object) -> None:
+    def shut_down() -> None:
         # The loop runs in this (the main) thread: it must keep turning while the
         # requests in flight are answered, so the stop runs beside it.
-        logger.info("SIGTERM: answering the requests in flight, then stopping")
+        logger.info("SIGTERM or SIGINT: answering the requests in flight, then stopping")
         threading.Thread(target=stop_http_server, args=(server,), daemon=True).start()
 
-    signal.signal(signal.SIGTERM, shut_down)
+    _on_stop_signals(shut_down)
     scheduler = start_scheduler(parts.context) if with_scheduler else None
     logger.info("stagger-bot serving Slack on %s:%s (/slack/events, /healthz)", host, port)
     try:
         server.run()
-    except KeyboardInterrupt:
-        pass
     finally:
         _finish(scheduler, parts.executor)
 
@@ -131,15 +128,13 @@ def socket_mode(settings: Settings, spec: Spec, with_scheduler: bool) -> None:
     parts = slack_parts(settings, spec)
     reload_on_sighup(parts.context, settings)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    _on_stop_signals(stop.set)
     scheduler = start_scheduler(parts.context) if with_scheduler else None
     handler: Any = SocketModeHandler(parts.app, settings.slack_app_token.get_secret_value())
     try:
         handler.connect()
         logger.info("stagger-bot connected to Slack in Socket Mode")
         stop.wait()
-    except KeyboardInterrupt:
-        pass
     finally:
         handler.close()
         _finish(scheduler, parts.executor)
@@ -148,18 +143,26 @@ def socket_mode(settings: Settings, spec: Spec, with_scheduler: bool) -> None:
 def scheduler_only(settings: Settings, spec: Spec) -> None:
     """The scheduled jobs (checkpoints, alerts, validation checks, ...) and nothing else,
     until SIGTERM or Ctrl-C."""
+    from bot.execution import recover_interrupted
+
     context, _client = bot_context(settings, spec, need_signing_secret=False)
     reload_on_sighup(context, settings)
+    recover_interrupted(context)  # an auto-rollback a dead scheduler process left
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    _on_stop_signals(stop.set)
     scheduler = start_scheduler(context)
     logger.info("stagger-bot running the scheduled jobs")
     try:
         stop.wait()
-    except KeyboardInterrupt:
-        pass
     finally:
         scheduler.shutdown(wait=True)  # a running job (an auto-rollback) finishes
+
+
+def _on_stop_signals(stop: Callable[[], None]) -> None:
+    """SIGTERM (the platform) and SIGINT (Ctrl-C) both stop the process the same,
+    graceful way."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda signum, frame: stop())
 
 
 def _finish(scheduler: BackgroundScheduler | None, executor: ThreadPoolExecutor) -> None:
