@@ -316,7 +316,7 @@ class _Reply:
                 if len(events) >= self._size:
                     yield self._batch()
                     events = self._events
-        # `rest` is b"" after a whole output, or a line cut off by the output limit.
+        # `rest` is b"" after a whole output; else a line cut off with it (`_Output`).
         if self._inode >= 0:
             yield self._batch()
 

@@ -89,8 +89,6 @@ def build_context(
             spec.ssh.key_path,
             spec.ssh.known_hosts_path,
             connect_timeout=spec.ssh.connect_timeout_s,
-            # Log scans return every matching line; 32 MiB keeps memory bounded.
-            max_output_bytes=32 * 1024 * 1024,
         ),
         poster=poster,
         clock=clock,
