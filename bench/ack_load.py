@@ -12,10 +12,10 @@ WSGI adapter:
 1. a bare slack-bolt App whose /stagger listener only acks (the baseline);
 2. stagger-bot (tests/conftest.py `start_bot`: real store, real SSH transport to a loopback
    sshd, the Web API stand-in), idle;
-3. stagger-bot while a checkpoint (`bot.checkpoint_post.post_checkpoint` for prod's
+3. stagger-bot while a checkpoint (`bot.rollout.checkpoint_post.post_checkpoint` for prod's
    running phase: scan, judge, post, render and upload the chart; 6 h of app log, about
    1 MB, before the first, 30 min of new log before each next one) and a KPI scan
-   (`bot.kpi_report.measure` for staging over 6 h) run back to back in another process
+   (`bot.rollout.measuring.measure` for staging over 6 h) run back to back in another process
    on the same store, as the Procfile's `stagger-bot scheduler` runs beside
    `serve --no-scheduler`;
 4. the same, with the loops in the bot's own process (`stagger-bot serve` run alone).
@@ -56,15 +56,15 @@ from bench.harness import (
     running_bot,
     verdict,
 )
-from bot.checkpoint_post import post_checkpoint
-from bot.context import BotContext
-from bot.http_server import create_http_server, stop_http_server, wsgi_app
-from bot.kpi_report import measure
-from bot.poster import web_client
+from bot.core.spec import Spec, parse_spec
+from bot.rollout.checkpoint_post import post_checkpoint
+from bot.rollout.context import BotContext
+from bot.rollout.measuring import measure
 from bot.runtime import build_context
 from bot.settings import Settings
-from bot.spec import Spec, parse_spec
-from bot.timeline import Entry, Timeline
+from bot.slack.http_server import create_http_server, stop_http_server, wsgi_app
+from bot.slack.poster import web_client
+from bot.store.timeline import Entry, Timeline
 from tests.conftest import BOT_TOKEN, OPERATOR, SIGNING_SECRET
 from tests.slack_requests import signature, slash_command_body
 from tests.slack_standin import SlackStandIn

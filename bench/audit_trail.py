@@ -2,7 +2,7 @@
 
     python3 -m bench.audit_trail [--rows 1000000] [--small 100000] [--runs 200]
 
-The trail is filled in batches with rows written exactly as `bot.audit.AuditTrail.record`
+The trail is filled in batches with rows written exactly as `bot.store.audit.AuditTrail.record`
 writes them (same columns, same `row_hash` chain, the head kept in `meta`), first to
 `--small` rows, then grown to `--rows`. At each size:
 
@@ -29,12 +29,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.harness import MACHINE_NOTE, median, print_table, timed, verdict
-from bot.audit import FIELDS, row_hash
-from bot.clock import ManualClock, isoformat
-from bot.replies import Invocation
+from bot.core.clock import ManualClock, isoformat
+from bot.core.replies import Invocation
+from bot.core.spec import Spec, parse_spec
 from bot.runtime import build_context
 from bot.settings import Settings
-from bot.spec import Spec, parse_spec
+from bot.store.audit import FIELDS, row_hash
 from commands import dispatch
 from tests.conftest import OPERATOR, spec_data
 

@@ -27,9 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.clock import SystemClock
-from bot.http_server import stop_http_server
-from bot.spec import Spec, parse_spec
+from bot.core.clock import SystemClock
+from bot.core.spec import Spec, parse_spec
+from bot.slack.http_server import stop_http_server
 from tests.conftest import Bot, make_app_dir, spec_data, start_bot
 from tests.slack_standin import SlackStandIn
 from tests.ssh_fixtures import SshdServer

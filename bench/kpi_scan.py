@@ -23,9 +23,9 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from bot.log_source import LogCursor, scan_batches
-from bot.remote import RemoteSession, SshTransport
-from bot.spec import LogSpec
+from bot.core.spec import LogSpec
+from bot.hosts.log_source import LogCursor, scan_batches
+from bot.hosts.ssh import RemoteSession, SshTransport
 from tests.ssh_fixtures import SshdServer
 
 T = TypeVar("T")

@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.blocks import APPROVE_ACTION
-from bot.clock import SystemClock
-from bot.spec import parse_spec
+from bot.core.clock import SystemClock
+from bot.core.spec import parse_spec
+from bot.render.blocks import APPROVE_ACTION
 from tests.conftest import ENV_FILE, LEAD, OPERATOR, make_app_dir, spec_data, start_bot
 from tests.slack_standin import SlackStandIn
 from tests.ssh_fixtures import SshdServer

@@ -6,13 +6,13 @@ Each host is a real OpenSSH server on loopback with its own app folder (see
 bench/harness.py for how 20 sshd on 127.0.0.1 each get their own files). The bot is the
 real one (waitress, Slack-signed requests, the Web API stand-in).
 
-- checkpoint: `bot.checkpoint_post.post_checkpoint` for prod in its running phase, as the
+- checkpoint: `bot.rollout.checkpoint_post.post_checkpoint` for prod in its running phase, as the
   scheduled job (`jobs.checkpoints`) calls it: every host's log is scanned over SSH (6 h of
   app log per host, about 1 MB),
   the KPIs judged, the table posted and the chart rendered and uploaded; each run on a
   fresh store, so each checkpoint finds exactly 6 h of new log on every host;
 - rollback: `/stagger rollback prod` then the approving click, until the bot posts
-  "verified on all N host(s)" (`bot.rollback` → `bot.flag_change.apply_everywhere`: read,
+  "verified on all N host(s)" (`bot.rollout.rollback` → `bot.hosts.flag_change.apply_everywhere`: read,
   atomic write, reload, watch the log for the confirmation, on every host in parallel).
 
 Goal (issue 7): the 20-host time at most 2x the one-host time.
@@ -40,9 +40,9 @@ from bench.harness import (
     running_bot,
     verdict,
 )
-from bot.blocks import APPROVE_ACTION
-from bot.checkpoint_post import post_checkpoint
-from bot.timeline import Entry, PhaseRecord, Timeline
+from bot.render.blocks import APPROVE_ACTION
+from bot.rollout.checkpoint_post import post_checkpoint
+from bot.store.timeline import Entry, PhaseRecord, Timeline
 from tests.conftest import ENV_FILE, LEAD, OPERATOR
 
 GOAL_RATIO = 2.0

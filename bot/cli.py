@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 from bot import serving
-from bot.errors import SpecError, StaggerError
-from bot.rehearsal_scenarios import SCENARIOS
-from bot.replies import Invocation
+from bot.core.errors import SpecError, StaggerError
+from bot.core.replies import Invocation
+from bot.core.spec import Spec, load_spec
+from bot.rehearsal.scenarios import SCENARIOS
 from bot.settings import Settings
-from bot.spec import Spec, load_spec
 
 logger = logging.getLogger(__name__)
 
@@ -164,9 +164,9 @@ def _run(arguments: argparse.Namespace, settings: Settings) -> int:
 
 def _audit(arguments: argparse.Namespace, settings: Settings) -> int:
     """Needs only the store: an audit trail can be checked without the spec it ran under."""
-    from bot.audit import AuditTrail
     from bot.runtime import secrets_of
-    from bot.store import Store
+    from bot.store.audit import AuditTrail
+    from bot.store.store import Store
 
     if not settings.db_path.is_file():
         raise StaggerError(f"no store at {settings.db_path} (set STAGGER_DB to the bot's store)")
@@ -189,7 +189,7 @@ def _audit(arguments: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
     from bot.runtime import build_context
-    from bot.slack_app import run_followups
+    from bot.slack.app import run_followups
     from commands import dispatch
 
     context = build_context(settings, spec)
@@ -200,9 +200,9 @@ def _cmd(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
 
 
 def _kpi(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
-    from bot.blocks import kpi_table_text
-    from bot.kpi_json import report_json
-    from bot.kpi_report import measure, parse_window
+    from bot.render.blocks import kpi_table_text
+    from bot.render.kpi_json import report_json
+    from bot.rollout.measuring import measure, parse_window
     from bot.runtime import build_context
 
     if spec.environment(arguments.env) is None:
@@ -215,7 +215,7 @@ def _kpi(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
 
 
 def _rehearse(arguments: argparse.Namespace, settings: Settings) -> int:
-    from bot.rehearsal import Rehearsal, RehearsalOptions
+    from bot.rehearsal.runner import Rehearsal, RehearsalOptions
 
     spec_path = arguments.spec or EXAMPLE_SPEC
     if not spec_path.is_file():

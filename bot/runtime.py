@@ -9,25 +9,25 @@ from typing import TextIO
 
 from slack_sdk import WebClient
 
-from bot.audit import AuditEntry, AuditTrail
-from bot.baselines import Baselines
-from bot.breaches import Breaches
-from bot.check_schedule import CheckSchedule
-from bot.checkpoints import Checkpoints
-from bot.clock import Clock, SystemClock
-from bot.context import BotContext
-from bot.errors import SpecError
-from bot.event_log import EventLog
-from bot.kpi_history import KpiHistory
-from bot.outbox import Outbox
-from bot.poster import ConsolePoster, Poster, SlackPoster, web_client
-from bot.redaction import Redactor
-from bot.remote import SshTransport, Transport
+from bot.core.clock import Clock, SystemClock
+from bot.core.errors import SpecError
+from bot.core.redaction import Redactor
+from bot.core.spec import Spec, load_spec
+from bot.hosts.ssh import SshTransport, Transport
+from bot.rollout.context import BotContext
 from bot.settings import Settings
-from bot.silences import Silences
-from bot.spec import Spec, load_spec
-from bot.store import Store
-from bot.timeline import Timeline
+from bot.slack.poster import ConsolePoster, Poster, SlackPoster, web_client
+from bot.store.audit import AuditEntry, AuditTrail
+from bot.store.baselines import Baselines
+from bot.store.breaches import Breaches
+from bot.store.check_schedule import CheckSchedule
+from bot.store.checkpoints import Checkpoints
+from bot.store.event_log import EventLog
+from bot.store.kpi_history import KpiHistory
+from bot.store.outbox import Outbox
+from bot.store.silences import Silences
+from bot.store.store import Store
+from bot.store.timeline import Timeline
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Each job is a plain function of (context, now) in `jobs/`; here they get their cadence.
 No job runs concurrently with itself (max_instances=1), a run missed while the process
 was busy is coalesced into one, and where two processes share a store only the holder
-of the lease (`bot.lease`) runs the jobs.
+of the lease (`bot.store.lease`) runs the jobs.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.context import BotContext
-from bot.lease import Lease, process_name
+from bot.rollout.context import BotContext
+from bot.store.lease import Lease, process_name
 from jobs import (
     alert_watch,
     checkpoints,

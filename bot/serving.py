@@ -4,7 +4,7 @@
 The Procfile runs `serve --no-scheduler` and `scheduler` as two processes on one store:
 a checkpoint's log parsing and chart rendering then never hold the GIL that the slash
 commands' answers wait for. Run alone, `serve` (or `socket`) runs the scheduler too.
-Either way only one process runs the jobs at a time (the lease in `bot.lease`).
+Either way only one process runs the jobs at a time (the lease in `bot.store.lease`).
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.errors import StaggerError
+from bot.core.errors import StaggerError
+from bot.core.spec import Spec
 from bot.settings import Settings
-from bot.spec import Spec
 
 if TYPE_CHECKING:  # Slack, the scheduler and the store load only in a process that runs
     from apscheduler.schedulers.background import BackgroundScheduler
     from slack_bolt import App
     from slack_sdk import WebClient
 
-    from bot.context import BotContext
+    from bot.rollout.context import BotContext
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +42,8 @@ def bot_context(
     settings: Settings, spec: Spec, *, need_signing_secret: bool = True
 ) -> tuple[BotContext, WebClient]:
     """A long-running process's context and its Slack client; names what's missing."""
-    from bot.poster import web_client
     from bot.runtime import build_context
+    from bot.slack.poster import web_client
 
     required = [("SLACK_BOT_TOKEN", settings.slack_bot_token)]
     if need_signing_secret:
@@ -61,8 +61,8 @@ def bot_context(
 
 
 def slack_parts(settings: Settings, spec: Spec) -> SlackParts:
-    from bot.execution import recover_interrupted
-    from bot.slack_app import build_app
+    from bot.rollout.execution import recover_interrupted
+    from bot.slack.app import build_app
 
     context, client = bot_context(settings, spec)
     assert settings.slack_signing_secret is not None
@@ -73,8 +73,8 @@ def slack_parts(settings: Settings, spec: Spec) -> SlackParts:
 
 
 def start_scheduler(context: BotContext) -> BackgroundScheduler:
-    from bot.check_schedule import CheckSchedule
     from bot.scheduler import build_scheduler
+    from bot.store.check_schedule import CheckSchedule
 
     CheckSchedule(context.store).release_running()
     scheduler = build_scheduler(context)
@@ -95,7 +95,7 @@ def reload_on_sighup(context: BotContext, settings: Settings) -> None:
 
 
 def serve(settings: Settings, spec: Spec, host: str, port: int, with_scheduler: bool) -> None:
-    from bot.http_server import create_http_server, stop_http_server, wsgi_app
+    from bot.slack.http_server import create_http_server, stop_http_server, wsgi_app
 
     parts = slack_parts(settings, spec)
     reload_on_sighup(parts.context, settings)
@@ -143,7 +143,7 @@ def socket_mode(settings: Settings, spec: Spec, with_scheduler: bool) -> None:
 def scheduler_only(settings: Settings, spec: Spec) -> None:
     """The scheduled jobs (checkpoints, alerts, validation checks, ...) and nothing else,
     until SIGTERM or Ctrl-C."""
-    from bot.execution import recover_interrupted
+    from bot.rollout.execution import recover_interrupted
 
     context, _client = bot_context(settings, spec, need_signing_secret=False)
     reload_on_sighup(context, settings)

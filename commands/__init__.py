@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from types import ModuleType
 
-from bot.audit import AuditEntry
-from bot.context import BotContext
-from bot.errors import StaggerError, UsageError, UserError
-from bot.replies import Invocation, Reply
+from bot.core.errors import StaggerError, UsageError, UserError
+from bot.core.replies import Invocation, Reply
+from bot.rollout.context import BotContext
+from bot.store.audit import AuditEntry
 from commands import (
     advance,
     analysis,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.context import BotContext
-from bot.errors import UsageError, UserError
-from bot.phases import next_phase, position
-from bot.replies import Invocation, Reply
-from bot.timeline import Timeline
+from bot.core.errors import UsageError, UserError
+from bot.core.phases import next_phase, position
+from bot.core.replies import Invocation, Reply
+from bot.rollout.context import BotContext
+from bot.store.timeline import Timeline
 from commands.parsing import parse_options
 from commands.phase import request_phase
 

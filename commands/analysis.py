@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.analysis_report import post_analysis
-from bot.baselines import Baselines
-from bot.context import BotContext
-from bot.errors import UsageError
-from bot.kpi_report import parse_window
-from bot.replies import Invocation, Reply
-from bot.timeline import Timeline
+from bot.core.errors import UsageError
+from bot.core.replies import Invocation, Reply
+from bot.rollout.analysis_report import post_analysis
+from bot.rollout.context import BotContext
+from bot.rollout.measuring import parse_window
+from bot.store.baselines import Baselines
+from bot.store.timeline import Timeline
 from commands.parsing import require_env
 
 NAME = "analysis"

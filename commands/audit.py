@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.context import BotContext
-from bot.errors import UsageError
-from bot.replies import Invocation, Reply
+from bot.core.errors import UsageError
+from bot.core.replies import Invocation, Reply
+from bot.rollout.context import BotContext
 from commands.parsing import require_env
 
 NAME = "audit"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from bot.audit import AuditEntry
-from bot.baselines import Baseline, Baselines, snapshot
-from bot.blocks import format_value
-from bot.context import BotContext
-from bot.errors import UsageError
-from bot.kpi_report import measure, parse_window
-from bot.replies import Invocation, Reply
+from bot.core.errors import UsageError
+from bot.core.replies import Invocation, Reply
+from bot.render.blocks import format_value
+from bot.rollout.context import BotContext
+from bot.rollout.measuring import measure, parse_window
+from bot.store.audit import AuditEntry
+from bot.store.baselines import Baseline, Baselines, snapshot
 from commands.parsing import require_env
 
 NAME = "baseline"

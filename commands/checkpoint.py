@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot.checkpoint_post import post_checkpoint
-from bot.checkpoints import interval_after
-from bot.context import BotContext
-from bot.errors import UsageError
-from bot.replies import Invocation, Reply
-from bot.timeline import Timeline
+from bot.core.errors import UsageError
+from bot.core.replies import Invocation, Reply
+from bot.rollout.checkpoint_post import post_checkpoint
+from bot.rollout.context import BotContext
+from bot.store.checkpoints import interval_after
+from bot.store.timeline import Timeline
 from commands.parsing import require_env
 
 NAME = "checkpoint"

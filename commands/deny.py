@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.actions import Actions
-from bot.context import BotContext
-from bot.errors import UsageError
-from bot.replies import Invocation, Reply
+from bot.core.errors import UsageError
+from bot.core.replies import Invocation, Reply
+from bot.rollout.actions import Actions
+from bot.rollout.context import BotContext
 from commands.parsing import single_line
 
 NAME = "deny"

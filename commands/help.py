@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.context import BotContext
-from bot.replies import Invocation, Reply
+from bot.core.replies import Invocation, Reply
+from bot.rollout.context import BotContext
 
 NAME = "help"
 USAGE = "help [command]"

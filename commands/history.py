@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.clock import describe_duration
-from bot.context import BotContext
-from bot.errors import UsageError
-from bot.replies import Invocation, Reply
-from bot.timeline import Timeline
+from bot.core.clock import describe_duration
+from bot.core.errors import UsageError
+from bot.core.replies import Invocation, Reply
+from bot.rollout.context import BotContext
+from bot.store.timeline import Timeline
 from commands.parsing import require_env
 
 NAME = "history"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.blocks import kpi_table_text
-from bot.context import BotContext
-from bot.errors import UsageError
-from bot.kpi_report import measure, parse_window
-from bot.replies import Invocation, Reply
+from bot.core.errors import UsageError
+from bot.core.replies import Invocation, Reply
+from bot.render.blocks import kpi_table_text
+from bot.rollout.context import BotContext
+from bot.rollout.measuring import measure, parse_window
 from commands.parsing import require_env
 
 NAME = "kpi"

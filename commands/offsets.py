@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.context import BotContext
-from bot.db_source import DatabaseUnavailable, db_kpis
-from bot.errors import UsageError
-from bot.offsets import distribution_text, predicted_overlap
-from bot.replies import Invocation, Reply
+from bot.core.errors import UsageError
+from bot.core.offsets import distribution_text, predicted_overlap
+from bot.core.replies import Invocation, Reply
+from bot.hosts.db_source import DatabaseUnavailable, db_kpis
+from bot.rollout.context import BotContext
 from commands.parsing import require_env
 
 NAME = "offsets"

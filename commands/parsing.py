@@ -5,8 +5,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
-from bot.errors import UsageError
-from bot.spec import Spec
+from bot.core.errors import UsageError
+from bot.core.spec import Spec
 
 # Slack turns straight quotes into typographic ones as people type.
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})

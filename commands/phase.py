@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.context import BotContext
-from bot.errors import UsageError
-from bot.replies import Invocation, Reply
-from bot.spec import PhaseSpec
-from bot.transitions import Transitions
+from bot.core.errors import UsageError
+from bot.core.replies import Invocation, Reply
+from bot.core.spec import PhaseSpec
+from bot.rollout.context import BotContext
+from bot.rollout.transitions import Transitions
 from commands.parsing import Parsed, parse_options, single_line
 
 NAME = "phase"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.context import BotContext
-from bot.errors import UsageError
-from bot.kpi_report import measure, measure_since
-from bot.replies import Invocation, Reply
-from bot.rollout_report import report_table
-from bot.timeline import Timeline
+from bot.core.errors import UsageError
+from bot.core.replies import Invocation, Reply
+from bot.render.rollout_report import report_table
+from bot.rollout.context import BotContext
+from bot.rollout.measuring import measure, measure_since
+from bot.store.timeline import Timeline
 from commands.parsing import require_env
 
 NAME = "report"

@@ -3,12 +3,12 @@ while (never the rollback triggers)."""
 
 from __future__ import annotations
 
-from bot.audit import AuditEntry
-from bot.context import BotContext
-from bot.errors import NotAllowed, UsageError
-from bot.kpi_report import parse_window
-from bot.replies import Invocation, Reply
-from bot.silences import ALL, Silences
+from bot.core.errors import NotAllowed, UsageError
+from bot.core.replies import Invocation, Reply
+from bot.rollout.context import BotContext
+from bot.rollout.measuring import parse_window
+from bot.store.audit import AuditEntry
+from bot.store.silences import ALL, Silences
 from commands.parsing import parse_options, single_line
 
 NAME = "silence"

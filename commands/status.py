@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.breaches import Breaches
-from bot.clock import describe_duration, isoformat
-from bot.context import BotContext
-from bot.errors import UsageError
-from bot.phases import next_phase
-from bot.replies import Invocation, Reply
-from bot.silences import Silences
-from bot.timeline import Timeline
+from bot.core.clock import describe_duration, isoformat
+from bot.core.errors import UsageError
+from bot.core.phases import next_phase
+from bot.core.replies import Invocation, Reply
+from bot.rollout.context import BotContext
+from bot.store.breaches import Breaches
+from bot.store.silences import Silences
+from bot.store.timeline import Timeline
 from commands.parsing import require_env
 
 NAME = "status"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.audit import AuditEntry
-from bot.context import BotContext
-from bot.errors import UsageError
-from bot.replies import Invocation, Reply
-from bot.silences import ALL, Silences
+from bot.core.errors import UsageError
+from bot.core.replies import Invocation, Reply
+from bot.rollout.context import BotContext
+from bot.store.audit import AuditEntry
+from bot.store.silences import ALL, Silences
 from commands.silence import kpi_name
 
 NAME = "unsilence"

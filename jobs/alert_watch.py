@@ -13,16 +13,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot import blocks
-from bot.actions import Actions
-from bot.audit import AuditEntry
-from bot.blocks import format_value
-from bot.breaches import Breaches
-from bot.context import BotContext
-from bot.kpi_report import KpiReport, measure
-from bot.silences import Silences
-from bot.thresholds import FiredTrigger, Judgement, Verdict, fired_triggers
-from bot.timeline import PhaseRecord, Timeline
+from bot.core.thresholds import FiredTrigger, Judgement, Verdict, fired_triggers
+from bot.render import blocks
+from bot.render.blocks import format_value
+from bot.rollout.actions import Actions
+from bot.rollout.context import BotContext
+from bot.rollout.measuring import KpiReport, measure
+from bot.store.audit import AuditEntry
+from bot.store.breaches import Breaches
+from bot.store.silences import Silences
+from bot.store.timeline import PhaseRecord, Timeline
 
 PREFIX = "trigger:"
 KPI_PREFIX = "kpi:"

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.checkpoint_post import post_checkpoint
-from bot.checkpoints import Checkpoints, interval_after, slots_between
-from bot.context import BotContext
-from bot.timeline import Timeline
+from bot.rollout.checkpoint_post import post_checkpoint
+from bot.rollout.context import BotContext
+from bot.store.checkpoints import Checkpoints, interval_after, slots_between
+from bot.store.timeline import Timeline
 
 
 def run(context: BotContext, now: datetime) -> datetime | None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.analysis_report import post_analysis
-from bot.baselines import Baselines
-from bot.context import BotContext
-from bot.timeline import Timeline
+from bot.rollout.analysis_report import post_analysis
+from bot.rollout.context import BotContext
+from bot.store.baselines import Baselines
+from bot.store.timeline import Timeline
 
 DAY = timedelta(hours=24)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.context import BotContext
+from bot.rollout.context import BotContext
 
 
 def run(context: BotContext, now: datetime) -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.actions import Actions
-from bot.approvals import ApprovalRequest
-from bot.context import BotContext
+from bot.core.approvals import ApprovalRequest
+from bot.rollout.actions import Actions
+from bot.rollout.context import BotContext
 
 
 def run(context: BotContext, now: datetime) -> list[ApprovalRequest]:

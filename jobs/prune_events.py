@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.audit import AuditEntry
-from bot.context import BotContext
-from bot.event_log import EventLog
+from bot.rollout.context import BotContext
+from bot.store.audit import AuditEntry
+from bot.store.event_log import EventLog
 
 
 def run(context: BotContext, now: datetime) -> int:

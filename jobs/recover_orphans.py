@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.check_schedule import CheckSchedule
-from bot.context import BotContext
-from bot.execution import recover_interrupted
+from bot.rollout.context import BotContext
+from bot.rollout.execution import recover_interrupted
+from bot.store.check_schedule import CheckSchedule
 
 
 def run(context: BotContext, now: datetime) -> int:

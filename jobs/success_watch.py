@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.audit import AuditEntry
-from bot.breaches import Breaches
-from bot.checkpoints import Checkpoint, Checkpoints
-from bot.context import BotContext
-from bot.kpi_report import measure_since
-from bot.phases import Gate, GateState, all_met, criteria_gates, gates_text
-from bot.rollout_report import report_table, targets_met
-from bot.timeline import ROLLED_BACK, SUCCEEDED, Entry, Timeline
+from bot.core.phases import Gate, GateState, all_met, criteria_gates, gates_text
+from bot.render.rollout_report import report_table, targets_met
+from bot.rollout.context import BotContext
+from bot.rollout.measuring import measure_since
+from bot.store.audit import AuditEntry
+from bot.store.breaches import Breaches
+from bot.store.checkpoints import Checkpoint, Checkpoints
+from bot.store.timeline import ROLLED_BACK, SUCCEEDED, Entry, Timeline
 from jobs.alert_watch import PREFIX
 
 

@@ -7,15 +7,15 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from bot.actions import Actions
-from bot.audit import AuditEntry
-from bot.check_schedule import CheckSchedule, ScheduledCheck
-from bot.checks import CheckState, overall
-from bot.clock import describe_duration
-from bot.context import BotContext
-from bot.kpi_report import measure_since
-from bot.timeline import Timeline
-from bot.validation import validate
+from bot.core.checks import CheckState, overall
+from bot.core.clock import describe_duration
+from bot.core.validation import validate
+from bot.rollout.actions import Actions
+from bot.rollout.context import BotContext
+from bot.rollout.measuring import measure_since
+from bot.store.audit import AuditEntry
+from bot.store.check_schedule import CheckSchedule, ScheduledCheck
+from bot.store.timeline import Timeline
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot.spec import Spec
+from bot.core.spec import Spec
 
 
 @dataclass(frozen=True)

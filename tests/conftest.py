@@ -17,16 +17,16 @@ from typing import Any
 import psycopg
 import pytest
 
-from bot.clock import ManualClock
-from bot.context import BotContext
-from bot.http_server import create_http_server, stop_http_server, wsgi_app
-from bot.local_transport import LocalTransport
-from bot.poster import ConsolePoster, web_client
-from bot.remote import Transport
+from bot.core.clock import ManualClock
+from bot.core.spec import DatabaseSpec, Spec, parse_spec
+from bot.hosts.local_transport import LocalTransport
+from bot.hosts.ssh import Transport
+from bot.rollout.context import BotContext
 from bot.runtime import build_context
 from bot.settings import Settings
-from bot.slack_app import build_app
-from bot.spec import DatabaseSpec, Spec, parse_spec
+from bot.slack.app import build_app
+from bot.slack.http_server import create_http_server, stop_http_server, wsgi_app
+from bot.slack.poster import ConsolePoster, web_client
 from tests.slack_requests import SlackSender
 from tests.slack_standin import SlackStandIn
 

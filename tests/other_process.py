@@ -14,8 +14,8 @@ from pathlib import Path
 # Another process of the bot (the scheduler beside `serve`) claims a request to execute.
 CLAIM_EXECUTION = """
 import sys
-from bot.approvals import Status
-from bot.store import Store
+from bot.core.approvals import Status
+from bot.store.store import Store
 store = Store(sys.argv[1])
 assert store.transition(sys.argv[2], (Status.PENDING,), Status.EXECUTING)
 """
@@ -23,8 +23,8 @@ assert store.transition(sys.argv[2], (Status.PENDING,), Status.EXECUTING)
 # Another process's scheduler claims a validation check to run.
 CLAIM_CHECK = """
 import sys
-from bot.check_schedule import CheckSchedule
-from bot.store import Store
+from bot.store.check_schedule import CheckSchedule
+from bot.store.store import Store
 assert CheckSchedule(Store(sys.argv[1])).claim(int(sys.argv[2]))
 """
 

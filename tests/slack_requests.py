@@ -1,6 +1,6 @@
-"""Slack-signed requests live in `bot.slack_signing` (the rehearsal sends them too)."""
+"""Slack-signed requests live in `bot.rehearsal.slack_signing` (the rehearsal sends them too)."""
 
-from bot.slack_signing import (
+from bot.rehearsal.slack_signing import (
     HttpReply,
     SlackSender,
     block_action_body,

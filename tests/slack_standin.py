@@ -1,5 +1,5 @@
-"""The Slack Web API stand-in lives in `bot.slack_standin` (the rehearsal uses it too)."""
+"""The Slack Web API stand-in lives in `bot.rehearsal.slack_standin` (the rehearsal uses it too)."""
 
-from bot.slack_standin import ApiCall, SlackStandIn
+from bot.rehearsal.slack_standin import ApiCall, SlackStandIn
 
 __all__ = ["ApiCall", "SlackStandIn"]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.remote import HostAddress, SshTransport
+from bot.hosts.ssh import HostAddress, SshTransport
 
 SSHD = "/usr/sbin/sshd"
 READY_TIMEOUT_S = 10.0

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.approvals import (
+from bot.core.approvals import (
     ApprovalRequest,
     Approve,
     Deny,
@@ -11,7 +11,7 @@ from bot.approvals import (
     decide_approval,
     decide_denial,
 )
-from bot.spec import ApprovalPolicy
+from bot.core.spec import ApprovalPolicy
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 POLICY = ApprovalPolicy(approvers=["U0LEAD1", "U0LEAD2"], required=1, allow_self=False)

@@ -6,8 +6,8 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.audit import AuditEntry, AuditTrail
-from bot.store import Store
+from bot.store.audit import AuditEntry, AuditTrail
+from bot.store.store import Store
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 

@@ -11,15 +11,15 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from bot.clock import ManualClock
-from bot.context import BotContext
-from bot.db_source import DatabaseUnavailable, db_kpis
-from bot.kpi_report import measure
-from bot.local_transport import LocalTransport
-from bot.poster import ConsolePoster
+from bot.core.clock import ManualClock
+from bot.core.spec import DatabaseSpec, parse_spec
+from bot.hosts.db_source import DatabaseUnavailable, db_kpis
+from bot.hosts.local_transport import LocalTransport
+from bot.rollout.context import BotContext
+from bot.rollout.measuring import measure
 from bot.runtime import build_context
 from bot.settings import Settings
-from bot.spec import DatabaseSpec, parse_spec
+from bot.slack.poster import ConsolePoster
 from tests.conftest import DSN, JobTable, make_app_dir, spec_data
 from tests.pg_fixtures import PASSWORD, PasswordPostgres
 
@@ -173,8 +173,8 @@ def db_context(
 def test_offsets_predicts_overlap_from_the_databases_durations(
     schema: DatabaseSpec, tmp_path: Path, clock: ManualClock
 ) -> None:
-    from bot.replies import Invocation
-    from bot.slack_app import run_followups
+    from bot.core.replies import Invocation
+    from bot.slack.app import run_followups
     from commands import dispatch
 
     context, console = db_context(schema, tmp_path, clock)
@@ -188,9 +188,9 @@ def test_offsets_predicts_overlap_from_the_databases_durations(
 def test_analysis_compares_now_with_the_baseline_per_kpi_and_per_job(
     schema: DatabaseSpec, tmp_path: Path, clock: ManualClock
 ) -> None:
-    from bot.baselines import Baseline, Baselines
-    from bot.replies import Invocation
-    from bot.slack_app import run_followups
+    from bot.core.replies import Invocation
+    from bot.slack.app import run_followups
+    from bot.store.baselines import Baseline, Baselines
     from commands import dispatch
 
     context, console = db_context(schema, tmp_path, clock)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.envfile import read_env_value, set_env_value
+from bot.core.envfile import read_env_value, set_env_value
 
 
 def test_only_the_flag_line_changes_byte_for_byte() -> None:

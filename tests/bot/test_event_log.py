@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from bot.context import BotContext
-from bot.event_log import EventLog
-from bot.local_transport import LocalTransport
-from bot.log_source import scan_log
-from bot.remote import HostAddress
+from bot.hosts.local_transport import LocalTransport
+from bot.hosts.log_source import scan_log
+from bot.hosts.ssh import HostAddress
+from bot.rollout.context import BotContext
+from bot.store.event_log import EventLog
 from tests.app_logs import Traffic, append_log
 from tests.conftest import START
 

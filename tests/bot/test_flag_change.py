@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.flag_change import FlagChange, Timeouts, apply_everywhere
-from bot.remote import CommandResult, SshTransport
-from bot.spec import EnvironmentSpec
+from bot.core.spec import EnvironmentSpec
+from bot.hosts.flag_change import FlagChange, Timeouts, apply_everywhere
+from bot.hosts.ssh import CommandResult, SshTransport
 from tests.conftest import ENV_FILE, make_app_dir
 from tests.ssh_fixtures import SshdServer
 

@@ -17,22 +17,22 @@ from typing import Any
 import psycopg
 import pytest
 
-from bot.clock import ManualClock
-from bot.db_source import db_kpis
-from bot.envfile import read_env_value, set_env_value
-from bot.flag_change import FlagChange, Timeouts, apply_everywhere
-from bot.fleet import Fleet, FleetDatabase, SimHost
-from bot.fleet_files import read_clock
-from bot.fleet_scenario import ErrorSpike, FleetKnobs, HostDown
-from bot.job_model_flags import RunnerFlags
-from bot.kpi_report import measure
-from bot.local_transport import LocalTransport
-from bot.log_lines import EventKind, LogEvent, parse_line
-from bot.poster import ConsolePoster
-from bot.remote import HostAddress
+from bot.core.clock import ManualClock
+from bot.core.envfile import read_env_value, set_env_value
+from bot.core.log_lines import EventKind, LogEvent, parse_line
+from bot.core.spec import DatabaseSpec, LogSpec, Spec, parse_spec
+from bot.hosts.db_source import db_kpis
+from bot.hosts.flag_change import FlagChange, Timeouts, apply_everywhere
+from bot.hosts.local_transport import LocalTransport
+from bot.hosts.ssh import HostAddress
+from bot.rehearsal.fleet import Fleet, FleetDatabase, SimHost
+from bot.rehearsal.fleet_files import read_clock
+from bot.rehearsal.fleet_scenario import ErrorSpike, FleetKnobs, HostDown
+from bot.rehearsal.job_model_flags import RunnerFlags
+from bot.rollout.measuring import measure
 from bot.runtime import build_context
 from bot.settings import Settings
-from bot.spec import DatabaseSpec, LogSpec, Spec, parse_spec
+from bot.slack.poster import ConsolePoster
 from tests.conftest import DSN, JobTable
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)

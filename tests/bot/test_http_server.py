@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from bot.http_server import create_http_server, stop_http_server
+from bot.slack.http_server import create_http_server, stop_http_server
 from tests.bot_process import wait_until
 
 

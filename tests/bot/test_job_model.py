@@ -7,9 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.fleet_scenario import ErrorSpike
-from bot.job_model import Failures, HostRunner, JobExecution, Produced
-from bot.job_model_flags import (
+from bot.core.kpis import log_kpis
+from bot.core.log_lines import EventKind, LogEvent, parse_line
+from bot.core.spec import LogSpec
+from bot.core.thresholds import Measurement
+from bot.rehearsal.fleet_scenario import ErrorSpike
+from bot.rehearsal.job_model import Failures, HostRunner, JobExecution, Produced
+from bot.rehearsal.job_model_flags import (
     FlagNames,
     RunnerFlags,
     SimJob,
@@ -17,10 +21,6 @@ from bot.job_model_flags import (
     read_flags,
     startup_messages,
 )
-from bot.kpis import log_kpis
-from bot.log_lines import EventKind, LogEvent, parse_line
-from bot.spec import LogSpec
-from bot.thresholds import Measurement
 
 # The runbook's OFFSET DISTRIBUTION.
 RUNBOOK_JOBS = (

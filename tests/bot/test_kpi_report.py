@@ -9,8 +9,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.kpi_json import report_json
-from bot.kpi_report import measure, parse_window
+from bot.render.kpi_json import report_json
+from bot.rollout.measuring import measure, parse_window
 from tests.conftest import OPERATOR, Bot
 
 LOG = (

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.kpis import in_window, log_kpis, max_concurrency, offset_miss
-from bot.log_lines import EventKind, LogEvent
+from bot.core.kpis import in_window, log_kpis, max_concurrency, offset_miss
+from bot.core.log_lines import EventKind, LogEvent
 
 T0 = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 OFFSETS = {"Live Stats Sync": 45, "Referral Tier 2 Processor": 0}

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.log_lines import EventKind, LineParser, LogEvent, Malformed, parse_line
-from bot.spec import LogSpec
+from bot.core.log_lines import EventKind, LineParser, LogEvent, Malformed, parse_line
+from bot.core.spec import LogSpec
 
 TEXT = LogSpec()
 JSON = LogSpec(format="json")

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import RemoteError
-from bot.log_lines import EventKind
-from bot.log_source import LogCursor, ScanBatch, ScanResult, scan_batches, scan_log
-from bot.remote import CommandResult, OutputSink, RemoteSession, SshTransport
-from bot.spec import LogSpec
+from bot.core.errors import RemoteError
+from bot.core.log_lines import EventKind
+from bot.core.spec import LogSpec
+from bot.hosts.log_source import LogCursor, ScanBatch, ScanResult, scan_batches, scan_log
+from bot.hosts.ssh import CommandResult, OutputSink, RemoteSession, SshTransport
 from tests.ssh_fixtures import SshdServer
 
 SPEC = LogSpec()

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.offsets import cycle_seconds, distribution_text, predicted_overlap
-from bot.spec import JobSpec, load_spec
+from bot.core.offsets import cycle_seconds, distribution_text, predicted_overlap
+from bot.core.spec import JobSpec, load_spec
 
 JOBS = load_spec(Path("stagger.example.toml")).jobs
 

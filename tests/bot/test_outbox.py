@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks import APPROVE_ACTION
-from bot.outbox import Outbox
+from bot.render.blocks import APPROVE_ACTION
+from bot.store.outbox import Outbox
 from jobs import deliver_outbox
 from tests.bot_process import wait_until
 from tests.conftest import LEAD, OPERATOR, Bot

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.approvals import ApprovalRequest
-from bot.phases import (
+from bot.core.approvals import ApprovalRequest
+from bot.core.phases import (
     GateState,
     all_met,
     criteria_gates,
@@ -17,9 +17,9 @@ from bot.phases import (
     next_phase,
     order_problem,
 )
-from bot.spec import Spec, load_spec
-from bot.thresholds import Measurement, judge_all
-from bot.timeline import ROLLED_BACK, SUCCEEDED, PhaseRecord
+from bot.core.spec import Spec, load_spec
+from bot.core.thresholds import Measurement, judge_all
+from bot.store.timeline import ROLLED_BACK, SUCCEEDED, PhaseRecord
 from tests.conftest import OPERATOR, START
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from bot.errors import AuthenticationFailed, HostKeyError, HostUnreachable
-from bot.local_transport import LocalTransport
-from bot.remote import HostAddress, SshTransport, fingerprint
+from bot.core.errors import AuthenticationFailed, HostKeyError, HostUnreachable
+from bot.hosts.local_transport import LocalTransport
+from bot.hosts.ssh import HostAddress, SshTransport, fingerprint
 from tests.ssh_fixtures import SshdServer, keygen
 
 STDIN = b"A=1\r\nQUOTE='x\"y' $HOME `id`\n\xff\xfe\x00caf\xc3\xa9\nno newline at end"

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot.lease import Lease
 from bot.runtime import build_context
 from bot.scheduler import build_scheduler
 from bot.settings import Settings
+from bot.store.lease import Lease
 from tests.conftest import START, Bot
 from tests.rollout_state import start_phase
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from bot.approvals import Status
-from bot.blocks import APPROVE_ACTION, DENY_ACTION
-from bot.execution import recover_interrupted
-from bot.rollback import RollbackRunner
+from bot.core.approvals import Status
+from bot.render.blocks import APPROVE_ACTION, DENY_ACTION
+from bot.rollout.execution import recover_interrupted
+from bot.rollout.rollback import RollbackRunner
 from jobs import expire_requests
 from tests.conftest import ENV_FILE, LEAD, LEAD_2, OPERATOR, SIGNING_SECRET, STRANGER, Bot
 from tests.other_process import CLAIM_EXECUTION, another_process

@@ -6,13 +6,13 @@ import re
 import threading
 from datetime import timedelta
 
-from bot.approvals import Status
-from bot.baselines import Baselines
-from bot.blocks import APPROVE_ACTION, REQUEST_ROLLBACK_ACTION
-from bot.check_schedule import CheckSchedule
-from bot.execution import recover_interrupted
-from bot.timeline import Timeline
-from bot.transition_runner import TransitionRunner
+from bot.core.approvals import Status
+from bot.render.blocks import APPROVE_ACTION, REQUEST_ROLLBACK_ACTION
+from bot.rollout.execution import recover_interrupted
+from bot.rollout.transition_runner import TransitionRunner
+from bot.store.baselines import Baselines
+from bot.store.check_schedule import CheckSchedule
+from bot.store.timeline import Timeline
 from tests.app_logs import Traffic, append_log
 from tests.conftest import ENV_FILE, LEAD, LEAD_2, OPERATOR, START, Bot
 from tests.slack_standin import ApiCall

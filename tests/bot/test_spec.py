@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.errors import SpecError
-from bot.spec import load_spec, parse_spec
+from bot.core.errors import SpecError
+from bot.core.spec import load_spec, parse_spec
 
 EXAMPLE = Path("stagger.example.toml")
 

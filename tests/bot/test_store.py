@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.approvals import ApprovalRequest, Status
-from bot.errors import StoreError
-from bot.store import EnvState, Store
+from bot.core.approvals import ApprovalRequest, Status
+from bot.core.errors import StoreError
+from bot.store.store import EnvState, Store
 from tests.other_process import HOLD_THE_LOCK, another_process
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)

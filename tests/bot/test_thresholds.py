@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.spec import load_spec
-from bot.thresholds import (
+from bot.core.spec import load_spec
+from bot.core.thresholds import (
     Condition,
     Measurement,
     Verdict,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.checks import CheckState, overall
-from bot.spec import ValidationSpec
-from bot.thresholds import Measurement
-from bot.validation import validate
+from bot.core.checks import CheckState, overall
+from bot.core.spec import ValidationSpec
+from bot.core.thresholds import Measurement
+from bot.core.validation import validate
 
 GOOD = {
     "job_starts": Measurement(24.0),

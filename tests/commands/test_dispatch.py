@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.context import BotContext
-from bot.replies import Invocation
+from bot.core.replies import Invocation
+from bot.rollout.context import BotContext
 from commands import COMMANDS, dispatch
 from tests.conftest import OPERATOR, STRANGER
 

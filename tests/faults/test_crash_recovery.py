@@ -14,9 +14,9 @@ from typing import Any
 import paramiko
 import pytest
 
-from bot.blocks import APPROVE_ACTION
-from bot.envfile import set_env_value
-from bot.flag_change import write_script
+from bot.core.envfile import set_env_value
+from bot.hosts.flag_change import write_script
+from bot.render.blocks import APPROVE_ACTION
 from tests.bot_process import BotProcess, wait_until
 from tests.conftest import ENV_FILE, LEAD, OPERATOR, make_app_dir, spec_data
 from tests.slack_standin import SlackStandIn

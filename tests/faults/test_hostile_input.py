@@ -12,9 +12,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.blocks import APPROVE_ACTION, DENY_ACTION, REQUEST_ROLLBACK_ACTION
-from bot.context import BotContext
-from bot.replies import Invocation
+from bot.core.replies import Invocation
+from bot.render.blocks import APPROVE_ACTION, DENY_ACTION, REQUEST_ROLLBACK_ACTION
+from bot.rollout.context import BotContext
 from commands import COMMANDS, dispatch
 from tests.conftest import ENV_FILE, LEAD, LEAD_2, OPERATOR, Bot
 from tests.slack_requests import block_action_body

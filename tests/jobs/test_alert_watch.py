@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.blocks import REQUEST_ROLLBACK_ACTION
-from bot.breaches import Breaches
+from bot.render.blocks import REQUEST_ROLLBACK_ACTION
 from bot.runtime import build_context
 from bot.settings import Settings
+from bot.store.breaches import Breaches
 from jobs import alert_watch
 from tests.app_logs import Traffic, append_log
 from tests.conftest import OPERATOR, START, Bot

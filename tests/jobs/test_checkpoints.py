@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from PIL import Image
 
-from bot.checkpoints import Checkpoints
+from bot.store.checkpoints import Checkpoints
 from jobs import checkpoints
 from tests.app_logs import Traffic, append_log
 from tests.conftest import OPERATOR, START, Bot

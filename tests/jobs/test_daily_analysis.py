@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot import analysis_report
+from bot.rollout import analysis_report
 from jobs import daily_analysis
 from tests.conftest import START, Bot
 from tests.rollout_state import save_baseline, start_phase

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.context import BotContext
-from bot.event_log import EventLog
-from bot.log_lines import EventKind, LogEvent
-from bot.log_source import LogCursor
+from bot.core.log_lines import EventKind, LogEvent
+from bot.hosts.log_source import LogCursor
+from bot.rollout.context import BotContext
+from bot.store.event_log import EventLog
 from jobs import prune_events
 from tests.conftest import START
 

@@ -4,7 +4,7 @@ restart; work of a live process (this one, another) is left to it."""
 
 from __future__ import annotations
 
-from bot.approvals import Status
+from bot.core.approvals import Status
 from jobs import recover_orphans
 from tests.conftest import Bot
 from tests.other_process import CLAIM_EXECUTION, another_process

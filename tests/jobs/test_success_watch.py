@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from bot.checkpoints import Checkpoints
-from bot.timeline import ROLLED_BACK, SUCCEEDED, Entry, Timeline
+from bot.store.checkpoints import Checkpoints
+from bot.store.timeline import ROLLED_BACK, SUCCEEDED, Entry, Timeline
 from jobs import success_watch
 from tests.app_logs import Traffic, append_log
 from tests.conftest import DSN, START, Bot, JobTable

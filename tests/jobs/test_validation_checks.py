@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.check_schedule import CheckSchedule
-from bot.checks import CheckState
+from bot.core.checks import CheckState
+from bot.store.check_schedule import CheckSchedule
 from jobs import validation_checks
 from tests.app_logs import Traffic, append_log
 from tests.conftest import ENV_FILE, START, Bot

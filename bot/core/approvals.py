@@ -1,0 +1,154 @@
+"""Approval requests and the policy that decides who may approve them.
+
+Pure: every function takes the request, the policy, the user and the time, and returns a
+decision. The store persists what the decision says.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.core.spec import ApprovalPolicy, Spec
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    EXECUTING = "executing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (Status.PENDING, Status.EXECUTING)
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    id: str
+    action: str
+    env: str
+    args: dict[str, str]
+    requester: str
+    reason: str
+    created_at: datetime
+    expires_at: datetime
+    required: int
+    status: Status = Status.PENDING
+    approved_by: tuple[str, ...] = ()
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    channel: str | None = None
+    message_ts: str | None = None
+    outcome: str = ""
+
+    @property
+    def target(self) -> str:
+        """`prod`, `prod (job LIVE_STATS_SYNC)`, or for a transition `prod to prod-stagger`."""
+        if self.action == "transition":
+            return f"{self.env} to {self.args.get('phase', '?')}"
+        job = self.args.get("job")
+        return self.env + (f" (job {job})" if job else "")
+
+    @property
+    def forced(self) -> bool:
+        return self.args.get("forced") == "yes"
+
+    @property
+    def description(self) -> str:
+        return f"{self.action} {self.target}" + (" (forced)" if self.forced else "")
+
+
+@dataclass(frozen=True)
+class Approve:
+    """The approval counts; `complete` when enough are in to execute."""
+
+    approved_by: tuple[str, ...]
+    complete: bool
+
+
+@dataclass(frozen=True)
+class Refuse:
+    reason: str
+    expired: bool = False
+
+
+@dataclass(frozen=True)
+class Deny:
+    by: str
+
+
+ApprovalDecision = Approve | Refuse
+
+
+def new_request_id() -> str:
+    """Short, unambiguous, typeable: `R7KQ2M`."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "R" + "".join(secrets.choice(alphabet) for _ in range(5))
+
+
+def expiry(policy: ApprovalPolicy, now: datetime) -> datetime:
+    return now + timedelta(minutes=policy.expires_after_min)
+
+
+def may_request(spec: Spec, env: str, user: str) -> bool:
+    """Operators may request actions; so may the env's approvers. No operators = anyone."""
+    if not spec.operators:
+        return True
+    environment = spec.environment(env)
+    approvers = environment.approvals.approvers if environment else []
+    return user in spec.operators or user in approvers
+
+
+def decide_approval(
+    request: ApprovalRequest, policy: ApprovalPolicy, user: str, now: datetime
+) -> ApprovalDecision:
+    """May `user` approve `request` now? The policy is the spec's at click time."""
+    if request.status is not Status.PENDING:
+        return Refuse(f"Request {request.id} is already {request.status.value}.")
+    if now >= request.expires_at:
+        return Refuse(f"Request {request.id} expired; nothing was run.", expired=True)
+    if user not in policy.approvers:
+        return Refuse(f"<@{user}> is not an approver for {request.env}.")
+    if user == request.requester and not policy.allow_self:
+        return Refuse(
+            f"You requested {request.id}; {request.env} needs approval from another approver."
+        )
+    if user in request.approved_by:
+        return Refuse(f"You already approved {request.id}.")
+    approved_by = (*request.approved_by, user)
+    return Approve(approved_by=approved_by, complete=len(approved_by) >= request.required)
+
+
+def decide_denial(
+    request: ApprovalRequest, policy: ApprovalPolicy, user: str, now: datetime
+) -> Deny | Refuse:
+    """Approvers may deny; the requester may withdraw their own request."""
+    if request.status is not Status.PENDING:
+        return Refuse(f"Request {request.id} is already {request.status.value}.")
+    if now >= request.expires_at:
+        return Refuse(f"Request {request.id} expired; nothing was run.", expired=True)
+    if user not in policy.approvers and user != request.requester:
+        return Refuse(f"<@{user}> is not an approver for {request.env}.")
+    return Deny(by=user)
+
+
+__all__ = [
+    "ApprovalDecision",
+    "ApprovalRequest",
+    "Approve",
+    "Deny",
+    "Refuse",
+    "Status",
+    "decide_approval",
+    "decide_denial",
+    "expiry",
+    "may_request",
+    "new_request_id",
+]

@@ -1,0 +1,138 @@
+"""The rollout state machine and its gates: pure functions over the spec, the timeline's
+current record, the KPIs and the clock.
+
+The phases run in the spec's order. Leaving a phase needs its gates met: the minimum
+duration elapsed, each success criterion met, no KPI in alert (stagger phases), nothing
+else in flight.
+`--force` may skip unmet gates (and a phase out of order) at the price of one more
+approval; after a rollback every move is forced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from bot.core.approvals import ApprovalRequest
+from bot.core.checks import Check as Gate
+from bot.core.checks import CheckState as GateState
+from bot.core.checks import all_met, checks_text
+from bot.core.clock import describe_duration
+from bot.core.spec import PhaseSpec, Spec
+from bot.core.thresholds import Condition, Judgement, Measurement, Verdict, holds
+from bot.render.blocks import format_value
+from bot.store.timeline import ROLLED_BACK, SUCCEEDED, PhaseRecord
+
+
+def position(current: PhaseRecord | None) -> str:
+    return current.phase if current else "not started"
+
+
+def next_phase(spec: Spec, current: PhaseRecord | None) -> PhaseSpec | None:
+    """The phase after the current one; None at the end or after a rollback or success."""
+    if current is None:
+        return spec.phases[0] if spec.phases else None
+    if current.is_terminal:
+        return None
+    names = [phase.name for phase in spec.phases]
+    if current.phase not in names:
+        return None
+    index = names.index(current.phase) + 1
+    return spec.phases[index] if index < len(spec.phases) else None
+
+
+def order_problem(spec: Spec, current: PhaseRecord | None, target: PhaseSpec) -> str | None:
+    """Why moving to `target` now is out of order (None if it is the next phase)."""
+    if current is not None and current.phase == SUCCEEDED:
+        return "the rollout has succeeded; there is nothing to move to"
+    if current is not None and current.phase == ROLLED_BACK:
+        return "the rollout was rolled back; resuming it is a forced move"
+    if current is not None and current.phase == target.name:
+        return f"{target.name} is the current phase"
+    expected = next_phase(spec, current)
+    if expected is None:
+        return f"{position(current)} is the last phase"
+    if expected.name != target.name:
+        return f"the next phase is {expected.name}, not {target.name}"
+    return None
+
+
+def duration_gate(phase: PhaseSpec, current: PhaseRecord, now: datetime) -> Gate:
+    elapsed = current.elapsed(now)
+    minimum = timedelta(hours=phase.min_duration_h)
+    name = f"minimum duration ({describe_duration(minimum)})"
+    if elapsed < minimum:
+        return Gate(
+            name,
+            GateState.NOT_MET,
+            f"ran {describe_duration(elapsed)}, {describe_duration(minimum - elapsed)} to go",
+        )
+    detail = f"ran {describe_duration(elapsed)}"
+    if phase.max_duration_h is not None and elapsed > timedelta(hours=phase.max_duration_h):
+        detail += f", past its {describe_duration(timedelta(hours=phase.max_duration_h))} maximum"
+    return Gate(name, GateState.MET, detail)
+
+
+def criteria_gates(phase: PhaseSpec, measurements: Mapping[str, Measurement]) -> list[Gate]:
+    gates = []
+    for kpi, condition in phase.success.items():
+        measurement = measurements.get(kpi, Measurement(None, reason="not measured"))
+        decided = holds(Condition.parse(condition), measurement)
+        name = f"{kpi} {condition}"
+        if isinstance(decided, str):
+            gates.append(Gate(name, GateState.UNKNOWN, decided))
+            continue
+        value = format_value(measurement.value)
+        if Condition.parse(condition).relative and measurement.baseline is not None:
+            value += f" (baseline {format_value(measurement.baseline)})"
+        gates.append(Gate(name, GateState.MET if decided else GateState.NOT_MET, f"now {value}"))
+    return gates
+
+
+def alert_gate(judgements: Sequence[Judgement]) -> Gate:
+    alerting = [judgement.kpi for judgement in judgements if judgement.verdict is Verdict.ALERT]
+    if alerting:
+        return Gate("no KPI in alert", GateState.NOT_MET, "in alert: " + ", ".join(alerting))
+    return Gate("no KPI in alert", GateState.MET, "none")
+
+
+def in_flight_gate(open_requests: Sequence[ApprovalRequest]) -> Gate:
+    if open_requests:
+        listed = ", ".join(
+            f"`{request.id}` {request.description} ({request.status.value})"
+            for request in open_requests
+        )
+        return Gate("nothing else in flight", GateState.NOT_MET, listed)
+    return Gate("nothing else in flight", GateState.MET, "no open request")
+
+
+def leaving_gates(
+    spec: Spec,
+    current: PhaseRecord | None,
+    now: datetime,
+    measurements: Mapping[str, Measurement],
+    judgements: Sequence[Judgement],
+    open_requests: Sequence[ApprovalRequest],
+) -> list[Gate]:
+    """Every gate on leaving the current phase (only `in flight` before the first).
+
+    The KPI table's alerts describe the stagger's effect, so they gate stagger phases; a
+    baseline phase is there to measure the "before", alerts and all."""
+    gates = [in_flight_gate(open_requests)]
+    phase = spec.phase(current.phase) if current else None
+    if current is None or phase is None:
+        return gates
+    alerts = [alert_gate(judgements)] if phase.stagger else []
+    return [
+        duration_gate(phase, current, now),
+        *criteria_gates(phase, measurements),
+        *alerts,
+        *gates,
+    ]
+
+
+def gates_text(gates: Sequence[Gate]) -> str:
+    return checks_text(gates)
+
+
+__all__ = ["Gate", "GateState", "all_met", "gates_text"]

@@ -1,0 +1,115 @@
+"""The database KPIs: the app's job-execution table, read in a read-only transaction.
+
+Per job and window: runs, failures, average and p95 duration, and the most executions
+running at once — all computed in SQL. A database that can't be reached, or answers too
+slowly, raises `DatabaseUnavailable` with a reason (never the DSN); the caller reports
+the KPIs as unavailable, never 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+
+from bot.core.errors import StaggerError
+from bot.core.redaction import redact
+from bot.core.spec import DatabaseSpec
+
+
+class DatabaseUnavailable(StaggerError):
+    """The job table could not be read; the message says why, without secrets."""
+
+
+@dataclass(frozen=True)
+class JobStats:
+    job: str
+    runs: int
+    failures: int
+    avg_duration_ms: float | None
+    p95_duration_ms: float | None
+
+
+@dataclass(frozen=True)
+class DbKpis:
+    jobs: tuple[JobStats, ...]
+    runs: int
+    avg_duration_ms: float | None
+    max_overlap: int
+    metadata_errors: int
+
+
+def _queries(spec: DatabaseSpec) -> tuple[sql.Composed, sql.Composed, sql.Composed]:
+    table = sql.Identifier(*spec.table.split("."))
+    names = {
+        "job": sql.Identifier(spec.job_name),
+        "started": sql.Identifier(spec.started_at),
+        "completed": sql.Identifier(spec.completed_at),
+        "status": sql.Identifier(spec.status),
+        "error": sql.Identifier(spec.error_message),
+        "table": table,
+    }
+    duration = "extract(epoch FROM ({completed} - {started})) * 1000"
+    window = "{started} >= %(start)s AND {started} < %(end)s"
+    # Only constant fragments are joined here; every name goes through sql.Identifier.
+    per_job = sql.SQL(
+        "SELECT {job}, count(*), count(*) FILTER (WHERE {status} = %(failed)s), "
+        f"avg({duration}), percentile_cont(0.95) WITHIN GROUP (ORDER BY {duration}), "
+        f"sum({duration}), count({{completed}}) FROM {{table}} WHERE {window} "
+        "GROUP BY {job} ORDER BY {job}"
+    ).format(**names)
+    # +1 at each start, -1 at each end; a run still going ends at the window's end.
+    overlap = sql.SQL(
+        "SELECT coalesce(max(running), 0) FROM (SELECT sum(delta) OVER (ORDER BY at, delta "
+        "ROWS UNBOUNDED PRECEDING) AS running FROM (SELECT {started} AS at, 1 AS delta "
+        f"FROM {{table}} WHERE {window} UNION ALL SELECT least(coalesce({{completed}}, %(end)s), "
+        f"%(end)s), -1 FROM {{table}} WHERE {window}) AS changes) AS sweep"
+    ).format(**names)
+    metadata = sql.SQL(
+        f"SELECT count(*) FROM {{table}} WHERE {window} AND {{status}} = %(failed)s "
+        "AND {error} ILIKE '%%metadata%%'"
+    ).format(**names)
+    return per_job, overlap, metadata
+
+
+def db_kpis(dsn: str, spec: DatabaseSpec, start: datetime, end: datetime) -> DbKpis:
+    per_job, overlap, metadata = _queries(spec)
+    parameters = {"start": start, "end": end, "failed": spec.failed_status}
+    try:
+        # statement_timeout is set in the transaction, not through `options`, which would
+        # replace any options the DSN carries (a search_path, for one).
+        with psycopg.connect(
+            dsn, connect_timeout=spec.connect_timeout_s, autocommit=False
+        ) as connection:
+            connection.read_only = True
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL statement_timeout = {int(spec.statement_timeout_ms)}")
+                rows = cursor.execute(per_job, parameters).fetchall()
+                overlap_row = cursor.execute(overlap, parameters).fetchone()
+                metadata_row = cursor.execute(metadata, parameters).fetchone()
+            connection.rollback()
+    except psycopg.errors.QueryCanceled:
+        raise DatabaseUnavailable(
+            f"the query took longer than {spec.statement_timeout_ms} ms (statement_timeout)"
+        ) from None
+    except psycopg.Error as error:
+        first_line = (
+            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        )
+        raise DatabaseUnavailable(redact(first_line, (dsn,))) from None
+    jobs = tuple(
+        JobStats(str(job), int(runs), int(failures),
+                 None if average is None else float(average), None if p95 is None else float(p95))
+        for job, runs, failures, average, p95, _, _ in rows
+    )  # fmt: skip
+    total_ms = sum(float(row[5] or 0) for row in rows)
+    finished = sum(int(row[6]) for row in rows)
+    return DbKpis(
+        jobs=jobs,
+        runs=sum(job.runs for job in jobs),
+        avg_duration_ms=total_ms / finished if finished else None,
+        max_overlap=int(overlap_row[0]) if overlap_row else 0,
+        metadata_errors=int(metadata_row[0]) if metadata_row else 0,
+    )

@@ -1,0 +1,225 @@
+"""Changing the stagger flag on every host of an environment, and proving it took.
+
+On each host, in parallel: read the env file, write the new one atomically (temp file,
+fsync, rename; a timestamped backup kept; refused if the file changed meanwhile), reload
+the app, and watch the log for the confirmation line written after the reload. A host
+counts as verified only when every step succeeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shlex
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from bot.core.envfile import read_env_value, set_env_value
+from bot.core.errors import RemoteError
+from bot.core.spec import EnvironmentSpec
+from bot.hosts.ssh import CommandResult, HostAddress, RemoteSession, Transport
+
+logger = logging.getLogger(__name__)
+
+CommandObserver = Callable[[CommandResult], None]
+
+
+@dataclass(frozen=True)
+class FlagChange:
+    key: str
+    value: str
+    confirm_line: str
+
+
+@dataclass(frozen=True)
+class HostOutcome:
+    host: str
+    verified: bool
+    detail: str
+    backup: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeOutcome:
+    hosts: tuple[HostOutcome, ...]
+
+    @property
+    def verified(self) -> bool:
+        return bool(self.hosts) and all(host.verified for host in self.hosts)
+
+    @property
+    def failed_hosts(self) -> tuple[HostOutcome, ...]:
+        return tuple(host for host in self.hosts if not host.verified)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    command_s: float
+    verify_s: float
+
+
+def apply_everywhere(
+    environment: EnvironmentSpec,
+    change: FlagChange,
+    transport: Transport,
+    *,
+    timeouts: Timeouts,
+    stamp: str,
+    observe: CommandObserver,
+) -> ChangeOutcome:
+    hosts = environment.host_addresses
+    with ThreadPoolExecutor(max_workers=len(hosts), thread_name_prefix="flag") as pool:
+        futures = [
+            pool.submit(
+                _apply_on_host, host, environment, change, transport, timeouts, stamp, observe
+            )
+            for host in hosts
+        ]
+        return ChangeOutcome(tuple(future.result() for future in futures))
+
+
+def _apply_on_host(
+    host: HostAddress,
+    environment: EnvironmentSpec,
+    change: FlagChange,
+    transport: Transport,
+    timeouts: Timeouts,
+    stamp: str,
+    observe: CommandObserver,
+) -> HostOutcome:
+    try:
+        with transport.connect(host) as session:
+            return _HostRun(session, environment, change, timeouts, stamp, observe).run(host)
+    except RemoteError as error:
+        return HostOutcome(str(host), False, error.reason)
+    except Exception as error:  # a host's failure must never hide the other hosts' results
+        logger.exception("unexpected failure on %s", host)
+        return HostOutcome(str(host), False, f"unexpected error: {type(error).__name__}")
+
+
+class _HostRun:
+    def __init__(
+        self,
+        session: RemoteSession,
+        environment: EnvironmentSpec,
+        change: FlagChange,
+        timeouts: Timeouts,
+        stamp: str,
+        observe: CommandObserver,
+    ) -> None:
+        self.session = session
+        self.environment = environment
+        self.change = change
+        self.timeouts = timeouts
+        self.stamp = stamp
+        self.observe = observe
+
+    def _run(
+        self, command: str, stdin: bytes | None = None, timeout: float | None = None
+    ) -> CommandResult:
+        result = self.session.run(command, stdin=stdin, timeout=timeout or self.timeouts.command_s)
+        self.observe(result)
+        return result
+
+    def run(self, address: HostAddress) -> HostOutcome:
+        host = str(address)
+        env_path = self.environment.env_file_on(address)
+        read = self._run(f"cat -- {shlex.quote(env_path)}")
+        if not read.ok:
+            return HostOutcome(host, False, f"cannot read {env_path}: {_why(read)}")
+        old = read.stdout
+        new = set_env_value(old, self.change.key, self.change.value)
+        backup = f"{env_path}.stagger-backup-{self.stamp}"
+        write = self._run(write_script(env_path, backup, old, new), stdin=new)
+        if not write.ok:
+            return HostOutcome(host, False, f"could not write {env_path}: {_why(write)}")
+        if write.stdout.split()[:1] != [hashlib.sha256(new).hexdigest().encode()]:
+            return HostOutcome(host, False, f"{env_path} does not hold what was written", backup)
+        if read_env_value(new, self.change.key) != self.change.value:
+            return HostOutcome(host, False, f"{self.change.key} did not take in {env_path}", backup)
+        log_path = self.environment.log_file_on(address)
+        size = self._run(f"stat -c %s -- {shlex.quote(log_path)} 2>/dev/null || echo 0")
+        offset = (
+            int(size.stdout.strip() or b"0") if size.ok and size.stdout.strip().isdigit() else 0
+        )
+        reload = self._run(
+            f"cd -- {shlex.quote(self.environment.app_dir_on(address))} && "
+            f"{self.environment.reload_command}"
+        )
+        if not reload.ok:
+            return HostOutcome(host, False, f"reload failed: {_why(reload)}", backup)
+        confirmed = self._run(
+            _watch_script(log_path, offset, self.change.confirm_line, self.timeouts.verify_s),
+            timeout=self.timeouts.verify_s + self.timeouts.command_s,
+        )
+        if not confirmed.ok:
+            return HostOutcome(
+                host,
+                False,
+                f"no '{self.change.confirm_line}' in {log_path} within "
+                f"{self.timeouts.verify_s:g}s after reload",
+                backup,
+            )
+        return HostOutcome(
+            host,
+            True,
+            f"{self.change.key}={self.change.value} written, reloaded, "
+            f"'{self.change.confirm_line}' seen in the log",
+            backup,
+        )
+
+
+def _why(result: CommandResult) -> str:
+    if result.timed_out:
+        return f"timed out after {result.duration_s:.0f}s"
+    stderr = result.stderr.decode("utf-8", errors="replace").strip().splitlines()
+    return f"exit {result.exit_status}" + (f": {_shorten(stderr[-1])}" if stderr else "")
+
+
+def _shorten(line: str, limit: int = 200) -> str:
+    """Long paths fill the middle of an error; its reason is at the end, so keep both ends."""
+    if len(line) <= limit:
+        return line
+    return line[: limit // 3] + " … " + line[-(limit - limit // 3 - 3) :]
+
+
+def write_script(path: str, backup: str, old: bytes, new: bytes) -> str:
+    """Atomic replace of `path` with `new`, read from stdin: refused if the file changed
+    since it was read; a backup kept. The new content must arrive whole (its hash is
+    checked): a bot killed mid-send closes stdin early, and that must not become the file.
+    """
+    quoted = shlex.quote(path)
+    new_hash = hashlib.sha256(new).hexdigest()
+    expected = hashlib.sha256(old).hexdigest()
+    return (
+        "set -eu; "
+        f"f={quoted}; b={shlex.quote(backup)}; "
+        f'[ "$(sha256sum < "$f" | cut -d" " -f1)" = {expected} ] '
+        '|| { echo "the file changed while it was being edited" >&2; exit 3; }; '
+        # A name of its own per write: two writers never share a temporary file.
+        't=$(mktemp -- "$f.stagger-tmp-XXXXXX"); '
+        "trap 'rm -f -- \"$t\"' EXIT; "
+        'cp -p -- "$f" "$b"; cp -p -- "$f" "$t"; cat > "$t"; '
+        f'[ "$(sha256sum < "$t" | cut -d" " -f1)" = {new_hash} ] '
+        '|| { echo "the new content arrived incomplete; the file is unchanged" >&2; exit 4; }; '
+        'sync -- "$t" 2>/dev/null || sync; '
+        'mv -f -- "$t" "$f"; trap - EXIT; '
+        'sha256sum < "$f" | cut -d" " -f1'
+    )
+
+
+def _watch_script(path: str, offset: int, line: str, timeout_s: float) -> str:
+    """Poll, on the host, for `line` among the bytes written after `offset`."""
+    return (
+        f"f={shlex.quote(path)}; off={int(offset)}; "
+        f"end=$(( $(date +%s) + {max(1, int(timeout_s + 0.999))} )); "
+        "while :; do "
+        'size=$(stat -c %s -- "$f" 2>/dev/null || echo 0); '
+        '[ "$size" -lt "$off" ] && off=0; '
+        f'if tail -c +$((off + 1)) -- "$f" 2>/dev/null | grep -q -F -e {shlex.quote(line)}; '
+        "then exit 0; fi; "
+        '[ "$(date +%s)" -ge "$end" ] && exit 1; '
+        "sleep 0.2; "
+        "done"
+    )

@@ -1,0 +1,255 @@
+"""`stagger-bot rehearse`: the whole runbook on a simulated fleet, in accelerated time.
+
+The real bot — the Bolt app behind waitress, receiving Slack-signed requests; the KPI,
+phase and rollback code; the scheduled jobs — runs against simulated hosts through a
+local shell, while simulated people type `/stagger advance` and click Approve through the
+interactivity endpoint. A Slack Web API stand-in prints every post in the terminal.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.core.approvals import Status
+from bot.core.clock import ManualClock, describe_duration
+from bot.core.spec import parse_spec
+from bot.rehearsal.database import RehearsalDatabases
+from bot.rehearsal.fleet import Fleet, FleetDatabase
+from bot.rehearsal.fleet_transport import FleetTransport
+from bot.rehearsal.idle_executor import IdleTrackingExecutor
+from bot.rehearsal.interactive import Interactive
+from bot.rehearsal.scenarios import SCENARIOS, Scenario
+from bot.rehearsal.slack_signing import SlackSender
+from bot.rehearsal.slack_standin import SlackStandIn
+from bot.rehearsal.spec import LEAD, LEAD_2, NAMES, OPERATOR, bot_spec
+from bot.rehearsal.terminal_render import Terminal
+from bot.render.blocks import APPROVE_ACTION
+from bot.rollout.context import BotContext
+from bot.runtime import build_context
+from bot.settings import Settings
+from bot.slack.app import build_app
+from bot.slack.http_server import create_http_server, stop_http_server, wsgi_app
+from bot.slack.poster import web_client
+from bot.store.timeline import Timeline
+from jobs import (
+    alert_watch,
+    checkpoints,
+    daily_analysis,
+    deliver_outbox,
+    expire_requests,
+    success_watch,
+    validation_checks,
+)
+
+START = datetime(2026, 2, 1, 0, 0, tzinfo=UTC)
+# Fine steps while something happens (a new phase's first half hour, with its validation
+# checks at +5, +15 and +30 min); coarse ones, on the half hour, while a phase just runs.
+FINE, COARSE = timedelta(minutes=5), timedelta(minutes=30)
+BUSY_AFTER_ENTRY = timedelta(minutes=35)
+ASK_AGAIN = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class RehearsalOptions:
+    spec_path: Path
+    scenario: str = "happy"
+    speed: float = 0.0  # simulated seconds per real second; 0: as fast as it goes
+    keep: Path | None = None
+    database_url: str | None = None
+    interactive: bool = False
+
+
+@dataclass
+class RehearsalBot:
+    context: BotContext
+    clock: ManualClock
+    sender: SlackSender
+    executor: IdleTrackingExecutor
+
+
+class Rehearsal:
+    def __init__(self, options: RehearsalOptions, out: TextIO) -> None:
+        self.options = options
+        self.scenario: Scenario = SCENARIOS[options.scenario]
+        self.terminal = Terminal(out, NAMES, status_line=not options.interactive)
+        self._last_ask: datetime | None = None
+
+    def run(self) -> int:
+        options, scenario, terminal = self.options, self.scenario, self.terminal
+        work = options.keep or Path(tempfile.mkdtemp(prefix="stagger-rehearsal-"))
+        work.mkdir(parents=True, exist_ok=True)
+        terminal.say(
+            f"Rehearsal `{scenario.name}`: {scenario.story}\nExpected: {scenario.expected}.\n"
+        )
+        started = time.monotonic()
+        data = tomllib.loads(options.spec_path.read_text(encoding="utf-8"))
+        if scenario.change_spec is not None:
+            scenario.change_spec(data)
+        databases = RehearsalDatabases(options.database_url, list(data["environments"]))
+        if not databases.available:
+            terminal.say("No DATABASE_URL: the database KPIs are left out of this rehearsal.\n")
+        try:
+            with databases, self._fleet(work, data, databases) as fleet:
+                context = self._drive(work, data, fleet, databases)
+        finally:
+            if options.keep is None:
+                shutil.rmtree(work / "fleet", ignore_errors=True)
+        elapsed = context.clock.now() - START
+        terminal.status("")
+        if options.interactive:
+            terminal.say(
+                f"\nRehearsal ended after {describe_duration(elapsed)} simulated.\n"
+                f"Audit trail: STAGGER_DB={context.store.path} stagger-bot audit verify"
+            )
+            return 0
+        passed = scenario.outcome(context, terminal.posts)
+        terminal.say(
+            f"\n{'✅ PASSED' if passed else '❌ FAILED'}: `{scenario.name}` — expected "
+            f"{scenario.expected}; {describe_duration(elapsed)} simulated in "
+            f"{time.monotonic() - started:.0f} s.\n"
+            f"Audit trail: STAGGER_DB={context.store.path} stagger-bot audit verify"
+        )
+        return 0 if passed else 1
+
+    @contextmanager
+    def _fleet(
+        self, work: Path, data: dict[str, Any], databases: RehearsalDatabases
+    ) -> Iterator[Fleet]:
+        base = parse_spec(data, str(self.options.spec_path))
+        fleet = Fleet.create(
+            work / "fleet",
+            base,
+            START,
+            knobs=self.scenario.knobs(START),
+            databases={env: FleetDatabase(dsn) for env, dsn in databases.dsns.items()},
+        )
+        with fleet:
+            yield fleet
+
+    def _drive(
+        self, work: Path, data: dict[str, Any], fleet: Fleet, databases: RehearsalDatabases
+    ) -> BotContext:
+        spec = parse_spec(bot_spec(data, fleet, databases, self.scenario), "rehearsal spec")
+        standin = SlackStandIn(on_call=self.terminal.on_call)
+        secret, token = secrets.token_hex(16), "xoxb-rehearsal-" + secrets.token_hex(8)
+        environment = {
+            "STAGGER_DB": str(work / "stagger.db"),
+            "SLACK_BOT_TOKEN": token,
+            "SLACK_SIGNING_SECRET": secret,
+            "SLACK_API_URL": standin.url,
+            **databases.bot_dsns(self.scenario),
+        }
+        settings = Settings.from_environ(environment)
+        clock = ManualClock(START)
+        client = web_client(token, standin.url)
+        context = build_context(
+            settings, spec, transport=FleetTransport(fleet), slack_client=client, clock=clock
+        )
+        executor = IdleTrackingExecutor()
+        app = build_app(context, secret, client, executor)
+        server = create_http_server(wsgi_app(app, lambda: {"ok": True}), "127.0.0.1", 0)
+        serving = threading.Thread(target=server.run, daemon=True)
+        serving.start()
+        bot = RehearsalBot(context, clock, SlackSender(server.effective_port, secret), executor)
+        try:
+            if self.options.interactive:
+                Interactive(self, fleet, bot).run()
+            else:
+                self._loop(fleet, bot)
+        finally:
+            executor.wait_idle()
+            stop_http_server(server, serving)
+            executor.shutdown(wait=True)
+            standin.close()
+        return context
+
+    def _loop(self, fleet: Fleet, bot: RehearsalBot) -> None:
+        now, end = START, START + self.scenario.limit
+        while now < end and not self._finished(bot.context):
+            self._people(bot, now)
+            bot.executor.wait_idle()
+            step = self.tick(fleet, bot)
+            now = bot.clock.now()
+            if self.options.speed > 0:
+                time.sleep(step.total_seconds() / self.options.speed)
+
+    def tick(self, fleet: Fleet, bot: RehearsalBot) -> timedelta:
+        """One step of simulated time: the fleet writes its logs, the clock moves, the
+        scheduled jobs run; returns the step taken."""
+        now = bot.clock.now()
+        step = self._step(bot.context, now)
+        now += step
+        fleet.advance(now)
+        bot.clock.set(now)
+        self._scheduler(bot.context, now)
+        bot.executor.wait_idle()
+        self._show_status(bot.context, now)
+        return step
+
+    def _step(self, context: BotContext, now: datetime) -> timedelta:
+        current = Timeline(context.store).current()
+        busy = bool(context.store.open_requests()) or (
+            current is not None and now - current.started_at < BUSY_AFTER_ENTRY
+        )
+        on_the_half_hour = now.minute % 30 == 0
+        return COARSE if on_the_half_hour and not busy else FINE
+
+    def _finished(self, context: BotContext) -> bool:
+        current = Timeline(context.store).current()
+        done = current is not None and current.is_terminal
+        return done or self.scenario.outcome(context, self.terminal.posts)
+
+    def _scheduler(self, context: BotContext, now: datetime) -> None:
+        """The scheduled jobs, each on its cadence, driven by the accelerated clock."""
+        minutes = int((now - START).total_seconds() // 60)
+        expire_requests.run(context, now)
+        validation_checks.run(context, now)
+        deliver_outbox.run(context, now)
+        checkpoints.run(context, now)
+        if minutes % context.spec.alerts.every_min == 0:
+            alert_watch.run(context, now)
+        if minutes % 60 == 0:
+            daily_analysis.run(context, now)
+            success_watch.run(context, now)
+
+    def _people(self, bot: RehearsalBot, now: datetime) -> None:
+        """The approvers click Approve on what is pending; the operator asks to advance
+        once a phase has run its minimum (and again an hour after a refusal)."""
+        context = bot.context
+        pending = [r for r in context.store.open_requests() if r.status is Status.PENDING]
+        for request in pending:
+            approvers = [a for a in (LEAD, LEAD_2) if a != request.requester]
+            for approver in approvers[: request.required]:
+                bot.sender.click(
+                    approver, APPROVE_ACTION, request.id, message_ts=request.message_ts or "1.0"
+                )
+                bot.executor.wait_idle()
+        if context.store.open_requests():
+            return
+        current = Timeline(context.store).current()
+        if current is not None and current.is_terminal:
+            return
+        phase = context.spec.phase(current.phase) if current else None
+        ready = current is None or (
+            phase is not None and current.elapsed(now) >= timedelta(hours=phase.min_duration_h)
+        )
+        if ready and (self._last_ask is None or now - self._last_ask >= ASK_AGAIN):
+            self._last_ask = now
+            bot.sender.command(OPERATOR, "advance")
+
+    def _show_status(self, context: BotContext, now: datetime) -> None:
+        current = Timeline(context.store).current()
+        day = (now - START).days + 1
+        phase = current.phase if current else "not started"
+        self.terminal.status(f"⏱  day {day}, {now:%H:%M} (simulated) · {phase}")

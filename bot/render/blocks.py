@@ -1,0 +1,159 @@
+"""Block Kit rendering: pure functions from the bot's data to Slack blocks."""
+
+from __future__ import annotations
+
+from bot.core.approvals import ApprovalRequest, Status
+from bot.core.replies import Block
+from bot.core.spec import SLACK_USER_ID, Spec
+from bot.hosts.flag_change import ChangeOutcome
+from bot.rollout.measuring import KpiReport
+
+APPROVE_ACTION = "stagger_approve"
+DENY_ACTION = "stagger_deny"
+REQUEST_ROLLBACK_ACTION = "stagger_request_rollback"
+
+_STATUS_MARK = {
+    Status.PENDING: ":hourglass_flowing_sand:",
+    Status.EXECUTING: ":gear:",
+    Status.SUCCEEDED: ":white_check_mark:",
+    Status.FAILED: ":x:",
+    Status.DENIED: ":no_entry:",
+    Status.EXPIRED: ":alarm_clock:",
+    Status.CANCELLED: ":heavy_multiplication_x:",
+    Status.INTERRUPTED: ":warning:",
+}
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn escaping: user text can't ping channels or forge links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
+
+
+def mention(user: str) -> str:
+    """A Slack user as a mention; the bot itself (a proposal's requester) by name."""
+    return f"<@{user}>" if SLACK_USER_ID.match(user) else user
+
+
+def request_summary(request: ApprovalRequest) -> str:
+    approvals = f"{len(request.approved_by)}/{request.required}"
+    approvers = ", ".join(f"<@{user}>" for user in request.approved_by) or "none yet"
+    return (
+        f"*{escape(request.description)}* — request `{request.id}`\n"
+        f"*Requested by:* {mention(request.requester)}\n"
+        f"*Reason:* {escape(request.reason) or '_none given_'}\n"
+        + (f"*Gates:*\n{request.args['gates']}\n" if request.args.get("gates") else "")
+        + f"*Approvals:* {approvals} ({approvers})\n"
+        f"*Expires:* <!date^{int(request.expires_at.timestamp())}^{{time}} {{date_short}}|"
+        f"{request.expires_at:%Y-%m-%d %H:%M} UTC>"
+    )
+
+
+def approval_request_blocks(request: ApprovalRequest) -> list[Block]:
+    return [
+        section(f":rotating_light: Approval needed: {request_summary(request)}"),
+        {
+            "type": "actions",
+            "block_id": f"approval:{request.id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": APPROVE_ACTION,
+                    "text": {"type": "plain_text", "text": "Approve"},
+                    "style": "primary",
+                    "value": request.id,
+                },
+                {
+                    "type": "button",
+                    "action_id": DENY_ACTION,
+                    "text": {"type": "plain_text", "text": "Deny"},
+                    "style": "danger",
+                    "value": request.id,
+                },
+            ],
+        },
+    ]
+
+
+def rollback_offer_blocks(text: str, env: str) -> list[Block]:
+    """A message with a one-click `Request rollback` (it still needs the approvals)."""
+    return [
+        section(text),
+        {
+            "type": "actions",
+            "block_id": f"offer:{env}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": REQUEST_ROLLBACK_ACTION,
+                    "text": {"type": "plain_text", "text": f"Request rollback of {env}"},
+                    "style": "danger",
+                    "value": env,
+                }
+            ],
+        },
+    ]
+
+
+def closed_request_blocks(request: ApprovalRequest, note: str) -> list[Block]:
+    """The request's message once it can no longer be acted on: no buttons."""
+    mark = _STATUS_MARK[request.status]
+    return [
+        section(f"{mark} *{request.status.value.upper()}*: {request_summary(request)}"),
+        context(escape(note)),
+    ]
+
+
+def outcome_text(title: str, outcome: ChangeOutcome) -> str:
+    lines = [title]
+    for host in outcome.hosts:
+        mark = ":white_check_mark:" if host.verified else ":x:"
+        lines.append(f"{mark} `{host.host}` — {escape(host.detail)}")
+    return "\n".join(lines)
+
+
+_VERDICT_MARK = {
+    "met": ":white_check_mark:",
+    "not met": ":large_yellow_circle:",
+    "alert": ":red_circle:",
+    "unavailable": ":grey_question:",
+}
+
+
+def format_value(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    text = f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+    return text + unit
+
+
+def kpi_table_text(report: KpiReport, spec: Spec) -> str:
+    """The KPI table as a monospace block, one row per KPI with its verdict."""
+    rows = [f"{'KPI':<24}{'value':>10}  {'target':<16}{'alert':<16}verdict"]
+    for judgement in report.judgements:
+        kpi = spec.kpis[judgement.kpi]
+        rows.append(
+            f"{kpi.label[:23]:<24}{format_value(judgement.value, kpi.unit):>10}  "
+            f"{kpi.target:<16}{kpi.alert:<16}{judgement.verdict.value}"
+            + (f" ({judgement.reason})" if judgement.reason else "")
+        )
+    extra = [
+        f"{name}: {format_value(report.measurements[name].value)}"
+        for name in ("job_starts", "job_completions", "job_failures", "slow_queries")
+    ]
+    hosts = [
+        f"{_VERDICT_MARK['unavailable'] if host.error else ':white_check_mark:'} `{host.host}`"
+        + (f" — unavailable: {escape(host.error)}" if host.error else "")
+        for host in report.hosts
+    ]
+    return (
+        f"*KPIs for {report.env}* — {report.start:%Y-%m-%d %H:%M} to {report.end:%H:%M} UTC\n"
+        + "```\n" + "\n".join(rows) + "\n```\n" + ", ".join(extra) + "\n" + "\n".join(hosts)
+    )  # fmt: skip

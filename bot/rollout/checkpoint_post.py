@@ -1,0 +1,106 @@
+"""Posting one KPI checkpoint for an env: the table, then the chart in its thread, and
+the record of what it found (the success declaration reads those records)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from bot.core.kpi_series import series
+from bot.core.log_lines import LogEvent
+from bot.core.thresholds import Condition
+from bot.render.charts import checkpoint_chart
+from bot.render.checkpoint_text import checkpoint_text, phase_line
+from bot.rollout.context import BotContext
+from bot.rollout.measuring import measure
+from bot.store.checkpoints import Checkpoints
+from bot.store.event_log import EventLog
+from bot.store.kpi_history import EventsOf, KpiHistory
+from bot.store.timeline import PhaseRecord, Timeline
+
+logger = logging.getLogger(__name__)
+
+
+def post_checkpoint(
+    context: BotContext, env: str, phase: PhaseRecord | None, slot: datetime, span: timedelta
+) -> str | None:
+    """Measure the last `span` (never before the phase began) and post; the message ts."""
+    now = context.clock.now()
+    window = min(span, now - phase.started_at) if phase else span
+    report = measure(context, env, max(window, timedelta(minutes=1)))
+    checkpoints = Checkpoints(context.store)
+    previous = checkpoints.latest(env)
+    same_phase = previous is not None and phase is not None and previous.phase_id == phase.id
+    where = (
+        phase_line(context.spec.phase(phase.phase), phase.phase, phase.elapsed(now))
+        if phase
+        else "no phase running"
+    )
+    text = checkpoint_text(
+        context.spec, report, previous.values if previous and same_phase else None, where
+    )
+    ts = context.poster.post(context.spec.channel, text)
+    values = {n: m.value for n, m in report.measurements.items() if m.value is not None}
+    verdicts = {j.kpi: j.verdict.value for j in report.judgements}
+    checkpoints.add(env, phase.id if phase else 0, slot, values, verdicts, ts)
+    if phase is not None:
+        _post_chart(context, env, phase, ts)
+    return ts
+
+
+def _events_of(context: BotContext, env: str) -> EventsOf:
+    log = EventLog(context.store)
+    hosts = context.spec.environments[env].host_addresses
+
+    def events(start: datetime, end: datetime) -> list[list[LogEvent]]:
+        return [log.events(env, str(host), start, end) for host in hosts]
+
+    return events
+
+
+def _baseline_phase(context: BotContext, env: str, before: PhaseRecord) -> PhaseRecord | None:
+    """The latest finished phase of `env` with the stagger off, before `before`."""
+    for record in reversed(Timeline(context.store).history(env)):
+        spec = context.spec.phase(record.phase)
+        if record.id < before.id and record.ended_at and spec is not None and not spec.stagger:
+            return record
+    return None
+
+
+def _post_chart(context: BotContext, env: str, phase: PhaseRecord, thread: str | None) -> None:
+    now = context.clock.now()
+    history = KpiHistory(context.store)
+    points = history.extend(phase.id, phase.started_at, now, _events_of(context, env))
+    if not points:
+        return
+    baseline = _baseline_phase(context, env, phase)
+    base_points = (
+        history.extend(
+            baseline.id, baseline.started_at, baseline.ended_at, _events_of(context, env)
+        )
+        if baseline is not None and baseline.ended_at is not None
+        else []
+    )
+    hours = len(points)
+    label = f"baseline ({baseline.phase})" if baseline else "baseline"
+    alert = context.spec.kpis.get("pool_util_avg")
+    png = checkpoint_chart(
+        f"{env} — {phase.phase}",
+        (series(phase.phase, points, "pool_avg"), series(label, base_points[:hours], "pool_avg")),
+        (series(phase.phase, points, "busiest"), series(label, base_points[:hours], "busiest")),
+        pool_alert=_threshold(alert.alert) if alert else None,
+    )
+    if not context.poster.upload(
+        context.spec.channel,
+        png,
+        f"checkpoint-{env}-{now:%Y%m%dT%H%M}.png",
+        f"{env}: pool utilization and concurrent jobs, {phase.phase}",
+        thread_ts=thread,
+    ):
+        logger.warning("the checkpoint chart for %s could not be uploaded", env)
+
+
+def _threshold(condition: str) -> float | None:
+    """The line to draw for an absolute `> N` alert; none for a relative one."""
+    parsed = Condition.parse(condition)
+    return None if parsed.relative or parsed.comparison.startswith("<") else parsed.threshold

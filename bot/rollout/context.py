@@ -1,0 +1,37 @@
+"""The bot's dependencies, built once at start and passed to every handler and job."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+
+from bot.core.clock import Clock
+from bot.core.spec import Spec
+from bot.hosts.ssh import Transport
+from bot.slack.poster import Poster
+from bot.store.audit import AuditEntry, AuditTrail
+from bot.store.store import Store
+
+
+@dataclass
+class BotContext:
+    spec: Spec
+    store: Store
+    audit: AuditTrail
+    transport: Transport
+    poster: Poster
+    clock: Clock
+    # DSNs by variable name (an environment's `database_url_env`), kept secret.
+    database_urls: Mapping[str, SecretStr] = field(default_factory=dict)
+
+    def record(self, entry: AuditEntry) -> int:
+        return self.audit.record(entry, self.clock.now())
+
+    def database_url(self, env: str) -> SecretStr | str:
+        """The env's DSN, or (as a plain str) why there is none."""
+        variable = self.spec.environments[env].database_url_env
+        if variable is None:
+            return f"{env} has no database_url_env in the spec"
+        return self.database_urls.get(variable) or f"{variable} is not set"

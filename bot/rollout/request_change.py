@@ -1,0 +1,55 @@
+"""Running a request's flag change on every host of its env, with every SSH command in
+the audit trail tied to the request."""
+
+from __future__ import annotations
+
+from bot.core.approvals import ApprovalRequest
+from bot.core.spec import EnvironmentSpec
+from bot.hosts.flag_change import (
+    ChangeOutcome,
+    CommandObserver,
+    FlagChange,
+    Timeouts,
+    apply_everywhere,
+)
+from bot.hosts.ssh import CommandResult
+from bot.rollout.context import BotContext
+from bot.store.audit import AuditEntry
+
+
+def ssh_observer(context: BotContext, request: ApprovalRequest) -> CommandObserver:
+    def observe(result: CommandResult) -> None:
+        context.record(
+            AuditEntry(
+                "bot",
+                "bot",
+                "ssh",
+                request.env,
+                {
+                    "request": request.id,
+                    "host": result.host,
+                    "command": result.command,
+                    "exit_status": result.exit_status,
+                    "duration_s": round(result.duration_s, 3),
+                },
+                "ok" if result.ok else ("timeout" if result.timed_out else "failed"),
+            )
+        )
+
+    return observe
+
+
+def apply_for_request(
+    context: BotContext,
+    request: ApprovalRequest,
+    environment: EnvironmentSpec,
+    change: FlagChange,
+) -> ChangeOutcome:
+    return apply_everywhere(
+        environment,
+        change,
+        context.transport,
+        timeouts=Timeouts(context.spec.ssh.command_timeout_s, context.spec.flag.verify_timeout_s),
+        stamp=context.clock.now().strftime("%Y%m%dT%H%M%SZ"),
+        observe=ssh_observer(context, request),
+    )

@@ -1,0 +1,168 @@
+"""Executing an approved rollback on every host, and reporting what happened.
+
+A full rollback verified on every host ends the rollout's current phase as `rolled back`;
+a per-job rollback leaves the phase alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from bot.core.approvals import ApprovalRequest, Status
+from bot.core.errors import UserError
+from bot.hosts.flag_change import ChangeOutcome, FlagChange
+from bot.render import blocks
+from bot.rollout.context import BotContext
+from bot.rollout.request_change import apply_for_request
+from bot.rollout.request_message import refresh_request_message
+from bot.store.audit import AuditEntry
+from bot.store.store import EnvState
+from bot.store.timeline import ROLLED_BACK, Entry, Timeline
+
+logger = logging.getLogger(__name__)
+
+
+class RollbackRunner:
+    def __init__(self, context: BotContext) -> None:
+        self.context = context
+
+    def execute(self, request_id: str) -> ChangeOutcome | None:
+        """Run a claimed (EXECUTING) request on every host and report the result."""
+        context = self.context
+        request = context.store.request(request_id)
+        if request is None or request.status is not Status.EXECUTING:
+            return None
+        environment = context.spec.environment(request.env)
+        if environment is None:
+            self._finish(request, None, "the environment is no longer in the spec")
+            return None
+        flag = context.spec.flag
+        job_key = request.args.get("job")
+        change = (
+            FlagChange(flag.job_prefix + job_key, "0", flag.reloaded_line)
+            if job_key
+            else FlagChange(flag.name, "false", flag.disabled_line)
+        )
+        thread = request.message_ts
+        context.poster.post(
+            context.spec.channel,
+            f":gear: Rolling back {request.target} on {len(environment.hosts)} host(s): "
+            f"setting `{change.key}={change.value}`, reloading, waiting for "
+            f"'{change.confirm_line}'.",
+            thread_ts=thread,
+        )
+        context.record(
+            AuditEntry(
+                "bot",
+                "bot",
+                "rollback.started",
+                request.env,
+                {"request": request.id, "key": change.key, "value": change.value},
+                "ok",
+                f"approved by {', '.join(request.approved_by) or 'policy'}",
+            )
+        )
+
+        outcome = apply_for_request(context, request, environment, change)
+        self._finish(request, outcome)
+        return outcome
+
+    def _finish(
+        self, request: ApprovalRequest, outcome: ChangeOutcome | None, why: str = ""
+    ) -> None:
+        context = self.context
+        now = context.clock.now()
+        verified = outcome is not None and outcome.verified
+        summary = (
+            f"verified on all {len(outcome.hosts)} host(s)"
+            if outcome and verified
+            else f"FAILED on {len(outcome.failed_hosts)} of {len(outcome.hosts)} host(s)"
+            if outcome
+            else f"FAILED: {why}"
+        )
+        status = Status.SUCCEEDED if verified else Status.FAILED
+        context.store.transition(request.id, (Status.EXECUTING,), status, outcome=summary)
+        self._update_state(request, outcome, now)
+        context.record(
+            AuditEntry(
+                "bot",
+                "bot",
+                "rollback.finished",
+                request.env,
+                {
+                    "request": request.id,
+                    "hosts": {host.host: host.verified for host in outcome.hosts}
+                    if outcome
+                    else {},
+                },
+                "ok" if verified else "failed",
+                "; ".join(f"{host.host}: {host.detail}" for host in outcome.hosts)
+                if outcome
+                else why,
+            )
+        )
+        title = (
+            f":white_check_mark: Rollback of {request.target} {summary}."
+            if verified
+            else f":x: *Rollback of {request.target} {summary}.* "
+            "The hosts below are not confirmed rolled back — act now."
+        )
+        text = blocks.outcome_text(title, outcome) if outcome else title
+        context.poster.post(
+            context.spec.channel, text, thread_ts=request.message_ts, broadcast=not verified
+        )
+        refresh_request_message(
+            self.context, replace(request, status=status), f"Rollback {summary}."
+        )
+
+    def _update_state(
+        self, request: ApprovalRequest, outcome: ChangeOutcome | None, now: datetime
+    ) -> None:
+        store = self.context.store
+        state = store.env_state(request.env)
+        job_key = request.args.get("job")
+        if outcome is None:
+            return
+        if not outcome.verified:
+            failed = ", ".join(host.host for host in outcome.failed_hosts)
+            store.set_env_state(
+                replace(
+                    state,
+                    stagger_enabled=None if not job_key else state.stagger_enabled,
+                    note=f"rollback {request.id} failed on {failed}; hosts may differ",
+                )
+            )
+            return
+        if job_key:
+            jobs = tuple(sorted({*state.disabled_jobs, job_key}))
+            store.set_env_state(
+                replace(state, disabled_jobs=jobs, note=f"{job_key} rolled back by {request.id}")
+            )
+        else:
+            note = f"{request.id}: {request.reason}" if request.reason else request.id
+            store.set_env_state(
+                EnvState(
+                    env=request.env,
+                    phase=ROLLED_BACK,
+                    stagger_enabled=False,
+                    since=now,
+                    disabled_jobs=state.disabled_jobs,
+                    note=note,
+                )
+            )
+            self._abort_rollout(request, now, note)
+
+    def _abort_rollout(self, request: ApprovalRequest, now: datetime, note: str) -> None:
+        timeline = Timeline(self.context.store)
+        current = timeline.current()
+        if current is None or current.is_terminal:
+            return
+        entry = Entry(
+            ROLLED_BACK, request.env, now, "rolled back", request.id, request.approved_by, note=note
+        )
+        try:
+            timeline.enter(entry, expected_current=current.id)
+        except UserError:
+            logger.warning("the rollout moved while rollback %s finished", request.id)

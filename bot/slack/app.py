@@ -1,0 +1,133 @@
+"""The Slack side: a Bolt app whose listeners only adapt Slack payloads to `dispatch`.
+
+A button click becomes the same invocation as typing `/stagger approve <id>`, so
+Slack, the CLI and the rehearsal share one code path. Slow work (posting, SSH) runs
+after the ack, on Bolt's listener thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
+
+from slack_bolt import Ack, App, BoltResponse
+from slack_sdk import WebClient
+
+from bot.core.errors import StoreError
+from bot.core.replies import Invocation, Reply
+from bot.render.blocks import APPROVE_ACTION, DENY_ACTION, REQUEST_ROLLBACK_ACTION
+from bot.rollout.context import BotContext
+from bot.slack.app_home import home_view
+from commands import dispatch
+
+logger = logging.getLogger(__name__)
+
+
+def build_app(
+    context: BotContext, signing_secret: str, client: WebClient, executor: Executor
+) -> App:
+    """Listeners run in the request's thread and return at once; their slow work (a
+    rollback, a post) runs on `executor` after the HTTP answer. Shutting the executor
+    down with wait=True lets an in-flight rollback finish before the process exits."""
+    # process_before_response: Bolt's default hands each listener to a thread and polls
+    # for its ack every 10 ms, which was most of a command's latency under load.
+    app = App(
+        signing_secret=signing_secret,
+        client=client,
+        token_verification_enabled=False,
+        process_before_response=True,
+    )
+
+    def in_background(work: Callable[[], object]) -> None:
+        def logged() -> None:
+            try:
+                work()
+            except Exception:
+                logger.exception("work after the answer to Slack failed")
+
+        executor.submit(logged)
+
+    def later(reply: Reply) -> None:
+        if reply.followups:
+            in_background(lambda: run_followups(reply))
+
+    @app.middleware
+    def drop_repeats(body: dict[str, Any], next: Any) -> BoltResponse | None:
+        """A Slack retry carries the trigger_id of the first delivery: run it once."""
+        trigger = body.get("trigger_id")
+        try:
+            repeated = bool(trigger) and not context.store.first_time(
+                f"trigger:{trigger}", context.clock.now()
+            )
+        except StoreError as error:
+            # Answer anyway: reads may still work, and a command that must write says why.
+            logger.warning("cannot check trigger %s for a repeat: %s", trigger, error)
+            repeated = False
+        if repeated:
+            logger.info("dropping a repeated delivery of trigger %s", trigger)
+            return BoltResponse(status=200, body="")
+        next()
+        return None
+
+    @app.command("/stagger")
+    def on_command(ack: Ack, command: dict[str, Any]) -> None:
+        invocation = Invocation(
+            user=str(command.get("user_id", "")),
+            text=str(command.get("text", "")),
+            source="slack",
+            channel=command.get("channel_id"),
+        )
+        reply = dispatch(context, invocation)
+        ack(
+            text=reply.text,
+            blocks=list(reply.blocks) or None,
+            response_type="in_channel" if reply.public else "ephemeral",
+        )
+        later(reply)
+
+    def on_button(verb: str, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user = str(body.get("user", {}).get("id", ""))
+        channel = str(body.get("channel", {}).get("id") or context.spec.channel)
+        value = str(action.get("value", ""))[:40]
+        invocation = Invocation(user=user, text=f"{verb} {shlex.quote(value)}", channel=channel)
+
+        def click() -> None:
+            reply = dispatch(context, invocation)
+            context.poster.ephemeral(channel, user, reply.text)
+            run_followups(reply)
+
+        in_background(click)
+
+    @app.action(APPROVE_ACTION)
+    def on_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        on_button("approve", ack, body, action)
+
+    @app.action(DENY_ACTION)
+    def on_deny(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        on_button("deny", ack, body, action)
+
+    @app.event("app_home_opened")
+    def on_home_opened(event: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home" and event.get("user"):
+            user = str(event["user"])
+            in_background(
+                lambda: context.poster.publish_home(user, home_view(context, context.clock.now()))
+            )
+
+    @app.action(REQUEST_ROLLBACK_ACTION)
+    def on_request_rollback(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        on_button("rollback", ack, body, action)
+
+    return app
+
+
+def run_followups(reply: Reply) -> None:
+    for followup in reply.followups:
+        try:
+            followup()
+        except Exception:
+            logger.exception("follow-up work failed")

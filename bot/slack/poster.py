@@ -1,0 +1,251 @@
+"""Posting to the channel: Slack's Web API in production, the terminal for the CLI."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from typing import Any, Protocol, TextIO
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.core.clock import Clock, SystemClock
+from bot.core.replies import Block
+from bot.store.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+
+class Poster(Protocol):
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[Block] | None = None,
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> str | None:
+        """Post a message; return its ts, or None if it could not be posted."""
+        ...
+
+    def update(
+        self, channel: str, ts: str, text: str, blocks: list[Block] | None = None
+    ) -> bool: ...
+
+    def ephemeral(self, channel: str, user: str, text: str) -> bool: ...
+
+    def upload(
+        self,
+        channel: str,
+        content: bytes,
+        filename: str,
+        title: str,
+        *,
+        thread_ts: str | None = None,
+        comment: str | None = None,
+    ) -> bool: ...
+
+    def publish_home(self, user: str, view: dict[str, Any]) -> bool: ...
+
+    def flush(self) -> int:
+        """Deliver what earlier failures left queued; how many went out."""
+        ...
+
+
+def web_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
+    """A WebClient that honours 429 Retry-After and retries 5xx and connection errors."""
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=timeout,
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=5),
+            ServerErrorRetryHandler(max_retry_count=3),
+            ConnectionErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+class SlackPoster:
+    """Posts through the Web API. With an outbox, a post or update Slack still refuses
+    after the client's retries is queued, and `flush` delivers it later."""
+
+    def __init__(
+        self, client: WebClient, outbox: Outbox | None = None, clock: Clock | None = None
+    ) -> None:
+        self._client = client
+        self._outbox = outbox
+        self._clock = clock or SystemClock()
+
+    def _queue(self, method: str, arguments: dict[str, Any], error: Exception) -> None:
+        if self._outbox is None:
+            return
+        self._outbox.enqueue(method, arguments, self._clock.now(), _describe(error))
+        logger.warning("Slack refused a %s; queued to be delivered later", method)
+
+    def flush(self) -> int:
+        if self._outbox is None:
+            return 0
+        sent = 0
+        for call in self._outbox.pending():
+            arguments = dict(call.arguments)
+            if call.method == "post":
+                arguments["text"] = (
+                    f"_(delayed: Slack was unavailable at {call.queued_at:%H:%M} UTC)_\n"
+                    + arguments["text"]
+                )
+            try:
+                if call.method == "post":
+                    self._client.chat_postMessage(**arguments)
+                else:
+                    self._client.chat_update(**arguments)
+            except (SlackApiError, OSError) as error:
+                self._outbox.failed_again(call.id, _describe(error))
+                logger.warning("queued %s still refused: %s", call.method, _describe(error))
+                break  # Slack is still down: keep the order, try again later
+            self._outbox.delivered(call.id, self._clock.now())
+            sent += 1
+        return sent
+
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[Block] | None = None,
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> str | None:
+        arguments: dict[str, Any] = {"channel": channel, "text": text}
+        if blocks:
+            arguments["blocks"] = blocks
+        if thread_ts:
+            arguments["thread_ts"] = thread_ts
+            arguments["reply_broadcast"] = broadcast
+        try:
+            response = self._client.chat_postMessage(**arguments)
+        except (SlackApiError, OSError) as error:
+            logger.error("chat.postMessage to %s failed: %s", channel, _describe(error))
+            self._queue("post", arguments, error)
+            return None
+        ts = response.get("ts")
+        return str(ts) if ts else None
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[Block] | None = None) -> bool:
+        arguments: dict[str, Any] = {
+            "channel": channel,
+            "ts": ts,
+            "text": text,
+            "blocks": blocks or [],
+        }
+        try:
+            self._client.chat_update(**arguments)
+        except (SlackApiError, OSError) as error:
+            logger.error("chat.update of %s failed: %s", ts, _describe(error))
+            self._queue("update", arguments, error)
+            return False
+        return True
+
+    def ephemeral(self, channel: str, user: str, text: str) -> bool:
+        try:
+            self._client.chat_postEphemeral(channel=channel, user=user, text=text)
+        except (SlackApiError, OSError) as error:
+            logger.error("chat.postEphemeral failed: %s", _describe(error))
+            return False
+        return True
+
+    def upload(
+        self,
+        channel: str,
+        content: bytes,
+        filename: str,
+        title: str,
+        *,
+        thread_ts: str | None = None,
+        comment: str | None = None,
+    ) -> bool:
+        try:
+            self._client.files_upload_v2(
+                channel=channel,
+                content=content,
+                filename=filename,
+                title=title,
+                thread_ts=thread_ts,
+                initial_comment=comment,
+            )
+        except (SlackApiError, SlackRequestError, OSError) as error:
+            logger.error("upload of %s failed: %s", filename, _describe(error))
+            return False
+        return True
+
+    def publish_home(self, user: str, view: dict[str, Any]) -> bool:
+        try:
+            self._client.views_publish(user_id=user, view=view)
+        except (SlackApiError, OSError) as error:
+            logger.error("views.publish failed: %s", _describe(error))
+            return False
+        return True
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error", "unknown Slack error"))
+    return type(error).__name__
+
+
+class ConsolePoster:
+    """Prints posts for `stagger-bot cmd`; threads are shown indented."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._counter = itertools.count(1)
+
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[Block] | None = None,
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> str | None:
+        prefix = "  ↳ " if thread_ts else f"[{channel}] "
+        self._out.write(prefix + text.replace("\n", "\n" + " " * len(prefix)) + "\n")
+        self._out.flush()
+        return f"console.{next(self._counter)}"
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[Block] | None = None) -> bool:
+        self._out.write(f"[{channel}] (updated) {text}\n")
+        return True
+
+    def ephemeral(self, channel: str, user: str, text: str) -> bool:
+        self._out.write(f"(only <@{user}> sees) {text}\n")
+        return True
+
+    def upload(
+        self,
+        channel: str,
+        content: bytes,
+        filename: str,
+        title: str,
+        *,
+        thread_ts: str | None = None,
+        comment: str | None = None,
+    ) -> bool:
+        prefix = "  ↳ " if thread_ts else f"[{channel}] "
+        note = f"{comment}\n{' ' * len(prefix)}" if comment else ""
+        self._out.write(f"{prefix}{note}[file {filename}: {title}, {len(content)} bytes]\n")
+        self._out.flush()
+        return True
+
+    def publish_home(self, user: str, view: dict[str, Any]) -> bool:
+        return True
+
+    def flush(self) -> int:
+        return 0

@@ -1,0 +1,89 @@
+"""Baselines: a KPI snapshot kept per environment, against which relative targets
+(job duration -30%, lock skips -80%, error rate no change) are judged."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from bot.core.clock import isoformat, parse_iso
+from bot.core.thresholds import Measurement
+from bot.store.store import Store
+
+
+@dataclass(frozen=True)
+class Baseline:
+    env: str
+    captured_at: datetime
+    window_start: datetime
+    window_end: datetime
+    captured_by: str
+    values: dict[str, float]
+
+
+class Baselines:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+        def create(db: Database) -> None:
+            if "baselines" not in db.table_names():
+                db.table("baselines").create(
+                    {
+                        "id": int,
+                        "env": str,
+                        "captured_at": str,
+                        "window_start": str,
+                        "window_end": str,
+                        "captured_by": str,
+                        "kpi_values": str,
+                    },
+                    pk="id",
+                )
+
+        store.ensure("Baselines", create)
+
+    def save(self, baseline: Baseline) -> None:
+        with self._store.transaction() as db:
+            db.table("baselines").insert(
+                {
+                    "env": baseline.env,
+                    "captured_at": isoformat(baseline.captured_at),
+                    "window_start": isoformat(baseline.window_start),
+                    "window_end": isoformat(baseline.window_end),
+                    "captured_by": baseline.captured_by,
+                    "kpi_values": json.dumps(baseline.values, sort_keys=True),
+                }
+            )
+
+    def latest(self, env: str) -> Baseline | None:
+        rows = list(self._store.select("baselines", "env = ?", [env], order_by="id desc", limit=1))
+        if not rows:
+            return None
+        row = rows[0]
+        return Baseline(
+            env,
+            parse_iso(row["captured_at"]),
+            parse_iso(row["window_start"]),
+            parse_iso(row["window_end"]),
+            row["captured_by"],
+            json.loads(row["kpi_values"]),
+        )
+
+
+def snapshot(measurements: dict[str, Measurement]) -> dict[str, float]:
+    """Only real values are kept: an unavailable KPI has no baseline."""
+    return {name: m.value for name, m in measurements.items() if m.value is not None}
+
+
+def with_baseline(
+    measurements: dict[str, Measurement], baseline: Baseline | None
+) -> dict[str, Measurement]:
+    if baseline is None:
+        return measurements
+    return {
+        name: replace(measurement, baseline=baseline.values.get(name))
+        for name, measurement in measurements.items()
+    }

@@ -1,0 +1,138 @@
+"""Checks due at a fixed time after a phase starts (the first-30-minute validation),
+kept in the store so that a restart neither skips nor repeats one.
+
+A check is claimed (pending -> running) by one atomic UPDATE before it runs and marked
+done after its result is posted; one left running by a crash is run again at start,
+since its result may never have been posted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.core.clock import isoformat, parse_iso
+from bot.store.process_identity import is_running, this_process
+from bot.store.store import Store
+
+
+@dataclass(frozen=True)
+class ScheduledCheck:
+    id: int
+    env: str
+    phase_id: int
+    label: str
+    due_at: datetime
+    thread_ts: str | None
+    status: str
+    result: str = ""
+
+
+class CheckSchedule:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+        def create(db: Database) -> None:
+            if "scheduled_checks" not in db.table_names():
+                db.table("scheduled_checks").create(
+                    {
+                        "id": int,
+                        "env": str,
+                        "phase_id": int,
+                        "label": str,
+                        "due_at": str,
+                        "thread_ts": str,
+                        "status": str,
+                        "result": str,
+                    },
+                    pk="id",
+                )
+                db.table("scheduled_checks").create_index(["status", "due_at"])
+            if "runner" not in db.table("scheduled_checks").columns_dict:
+                db.table("scheduled_checks").add_column("runner", str)
+
+        store.ensure("CheckSchedule", create)
+
+    def schedule(
+        self, env: str, phase_id: int, thread_ts: str | None, due: list[tuple[str, datetime]]
+    ) -> None:
+        with self._store.transaction() as db:
+            db.table("scheduled_checks").insert_all(
+                {
+                    "env": env,
+                    "phase_id": phase_id,
+                    "label": label,
+                    "due_at": isoformat(at),
+                    "thread_ts": thread_ts,
+                    "status": "pending",
+                    "result": "",
+                }
+                for label, at in due
+            )
+
+    def due(self, now: datetime) -> list[ScheduledCheck]:
+        rows = self._store.select(
+            "scheduled_checks",
+            "status = 'pending' AND due_at <= ?",
+            [isoformat(now)],
+            order_by="due_at, id",
+        )
+        return [_check(row) for row in rows]
+
+    def claim(self, check_id: int) -> bool:
+        with self._store.transaction() as db:
+            cursor = db.execute(
+                "UPDATE scheduled_checks SET status = 'running', runner = ? "
+                "WHERE id = ? AND status = 'pending'",
+                [this_process(), check_id],
+            )
+            return cursor.rowcount == 1
+
+    def finish(self, check_id: int, status: str, result: str) -> None:
+        with self._store.transaction() as db:
+            db.execute(
+                "UPDATE scheduled_checks SET status = ?, result = ? WHERE id = ?",
+                [status, result, check_id],
+            )
+
+    def release_running(self, *, at_start: bool = True) -> int:
+        """Checks left running by a process that is gone go back to pending, to be run
+        once more; a live process's running check is left to it (this process's own too,
+        unless `at_start`, when it runs none yet)."""
+        with self._store.transaction() as db:
+            running = db.execute(
+                "SELECT id, runner FROM scheduled_checks WHERE status = 'running'"
+            ).fetchall()
+            me = this_process()
+            orphaned = [
+                check_id
+                for check_id, runner in running
+                if (runner == me and at_start) or (runner != me and not is_running(runner))
+            ]
+            for check_id in orphaned:
+                db.execute(
+                    "UPDATE scheduled_checks SET status = 'pending' WHERE id = ?", [check_id]
+                )
+            return len(orphaned)
+
+    def of_phase(self, phase_id: int) -> list[ScheduledCheck]:
+        rows = self._store.select(
+            "scheduled_checks", "phase_id = ?", [phase_id], order_by="due_at, id"
+        )
+        return [_check(row) for row in rows]
+
+
+def _check(row: dict[str, Any]) -> ScheduledCheck:
+    return ScheduledCheck(
+        id=row["id"],
+        env=row["env"],
+        phase_id=row["phase_id"],
+        label=row["label"],
+        due_at=parse_iso(row["due_at"]),
+        thread_ts=row["thread_ts"],
+        status=row["status"],
+        result=row["result"] or "",
+    )

@@ -1,0 +1,82 @@
+"""Posts Slack would not take (after the client's own retries) wait here, in the store,
+and are delivered later by a scheduled job: delayed, never lost."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.core.clock import isoformat, parse_iso
+from bot.store.store import Store
+
+
+@dataclass(frozen=True)
+class QueuedCall:
+    id: int
+    method: str  # "post" or "update"
+    arguments: dict[str, Any]
+    queued_at: datetime
+    attempts: int
+
+
+class Outbox:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+        def create(db: Database) -> None:
+            if "outbox" not in db.table_names():
+                db.table("outbox").create(
+                    {
+                        "id": int,
+                        "method": str,
+                        "arguments": str,
+                        "queued_at": str,
+                        "attempts": int,
+                        "last_error": str,
+                        "delivered_at": str,
+                    },
+                    pk="id",
+                )
+
+        store.ensure("Outbox", create)
+
+    def enqueue(self, method: str, arguments: dict[str, Any], now: datetime, error: str) -> None:
+        with self._store.transaction() as db:
+            db.table("outbox").insert(
+                {
+                    "method": method,
+                    "arguments": json.dumps(arguments),
+                    "queued_at": isoformat(now),
+                    "attempts": 1,
+                    "last_error": error,
+                    "delivered_at": None,
+                }
+            )
+
+    def pending(self) -> list[QueuedCall]:
+        rows = self._store.select("outbox", "delivered_at IS NULL", order_by="id")
+        return [
+            QueuedCall(
+                row["id"],
+                row["method"],
+                json.loads(row["arguments"]),
+                parse_iso(row["queued_at"]),
+                row["attempts"],
+            )
+            for row in rows
+        ]
+
+    def delivered(self, call_id: int, now: datetime) -> None:
+        with self._store.transaction() as db:
+            db.execute("UPDATE outbox SET delivered_at = ? WHERE id = ?", [isoformat(now), call_id])
+
+    def failed_again(self, call_id: int, error: str) -> None:
+        with self._store.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                [error, call_id],
+            )

@@ -1,0 +1,361 @@
+"""The SQLite store: each environment's rollout state, approval requests, seen requests.
+
+One file (WAL mode) shared by the bot's threads; each thread has its own connection.
+Writes that must not race (claiming a request for execution) are single conditional
+UPDATEs, so a double click or a Slack retry can never run an action twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from bot.core.approvals import ApprovalRequest, Status
+from bot.core.clock import isoformat, parse_iso
+from bot.core.errors import StoreError
+from bot.store.process_identity import this_process
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class EnvState:
+    env: str
+    phase: str
+    stagger_enabled: bool | None
+    since: datetime | None
+    disabled_jobs: tuple[str, ...] = ()
+    note: str = ""
+
+
+class Store:
+    def __init__(self, path: Path, *, busy_timeout_s: float = 10.0) -> None:
+        self.path = path
+        self._busy_timeout_s = busy_timeout_s
+        self._local = threading.local()
+        # The bot's threads queue here for the writer lock instead of in SQLite's busy
+        # handler, which sleeps up to 100 ms between tries: that sleep was the slash
+        # commands' p99 under load. Other processes still meet the busy timeout.
+        self._writer = threading.RLock()
+        self._ensured: set[str] = set()
+        with self.transaction() as db:
+            self._create_schema(db)
+
+    # -- connections -------------------------------------------------------------------
+
+    def _db(self) -> sqlite_utils.Database:
+        db: sqlite_utils.Database | None = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                connection = sqlite3.connect(
+                    self.path, timeout=self._busy_timeout_s, isolation_level=None
+                )
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=FULL")
+            except sqlite3.Error as error:
+                raise StoreError(f"cannot open the store at {self.path}: {error}") from None
+            db = sqlite_utils.Database(connection)
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """BEGIN IMMEDIATE ... COMMIT: the writer lock is taken up front. A caller waits
+        at most the busy timeout in all, for this process's threads and others' locks
+        together: waiting threads must not queue up one busy timeout each."""
+        db = self._db()
+        deadline = time.monotonic() + self._busy_timeout_s
+        if not self._writer.acquire(timeout=self._busy_timeout_s):
+            raise StoreError(f"the store at {self.path} is locked or unwritable: busy")
+        try:
+            left_ms = max(int((deadline - time.monotonic()) * 1000), 0)
+            db.execute(f"PRAGMA busy_timeout = {left_ms}")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                raise StoreError(
+                    f"the store at {self.path} is locked or unwritable: {error}"
+                ) from None
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    db.execute("COMMIT")
+                except sqlite3.Error as error:
+                    db.execute("ROLLBACK")
+                    raise StoreError(f"could not write to the store: {error}") from None
+        finally:
+            self._writer.release()
+
+    def ensure(self, name: str, create: Callable[[sqlite_utils.Database], None]) -> None:
+        """Run `create` (a part of the schema, idempotent) once per process: objects over
+        the store are made per request, and an empty write transaction each time took the
+        writer lock that every command's answer waits for."""
+        if name in self._ensured:
+            return
+        with self.transaction() as db:
+            create(db)
+        self._ensured.add(name)
+
+    def select(
+        self,
+        table: str,
+        where: str | None = None,
+        params: Sequence[object] = (),
+        *,
+        order_by: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of `table` as dicts, in one statement. (sqlite_utils' `rows_where` first
+        asks for the table list, doubling the statements of every read a command makes.)
+        `table`, `where` and `order_by` are the code's own text; values go in `params`."""
+        sql = f"SELECT * FROM [{table}]"  # noqa: S608 - names from code, values bound
+        if where:
+            sql += f" WHERE {where}"
+        if order_by:
+            sql += f" ORDER BY {order_by}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        cursor = self._db().conn.execute(sql, list(params))
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def read(self) -> sqlite_utils.Database:
+        return self._db()
+
+    @staticmethod
+    def _create_schema(db: sqlite_utils.Database) -> None:
+        if "env_state" not in db.table_names():
+            db.table("env_state").create(
+                {
+                    "env": str,
+                    "phase": str,
+                    "stagger_enabled": int,
+                    "since": str,
+                    "disabled_jobs": str,
+                    "note": str,
+                },
+                pk="env",
+            )
+        if "approvals" not in db.table_names():
+            db.table("approvals").create(
+                {
+                    "id": str,
+                    "action": str,
+                    "env": str,
+                    "args": str,
+                    "requester": str,
+                    "reason": str,
+                    "created_at": str,
+                    "expires_at": str,
+                    "required": int,
+                    "status": str,
+                    "approved_by": str,
+                    "decided_by": str,
+                    "decided_at": str,
+                    "channel": str,
+                    "message_ts": str,
+                    "outcome": str,
+                },
+                pk="id",
+            )
+            db.table("approvals").create_index(["env", "status"])
+        if "executor" not in db.table("approvals").columns_dict:
+            db.table("approvals").add_column("executor", str)
+        if "seen_requests" not in db.table_names():
+            db.table("seen_requests").create({"key": str, "at": str}, pk="key")
+        if "meta" not in db.table_names():
+            db.table("meta").create({"key": str, "value": str}, pk="key")
+            db.table("meta").insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
+
+    # -- seen requests -----------------------------------------------------------------
+
+    def first_time(self, key: str, now: datetime) -> bool:
+        """True once per key: Slack retries and double clicks see False."""
+        # Every request from Slack writes this before it is answered. Without the fsync
+        # (WAL, synchronous=NORMAL) it survives a crash of the bot, only not a power cut,
+        # which at worst lets one retry of a request in again.
+        db = self._db()
+        db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self.transaction() as db:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO seen_requests (key, at) VALUES (?, ?)",
+                    [key, isoformat(now)],
+                )
+                return cursor.rowcount == 1
+        finally:
+            db.execute("PRAGMA synchronous=FULL")
+
+    # -- environment state -------------------------------------------------------------
+
+    def env_state(self, env: str) -> EnvState:
+        rows = list(self.select("env_state", "env = ?", [env]))
+        if not rows:
+            return EnvState(env=env, phase="not started", stagger_enabled=None, since=None)
+        return _env_state(rows[0])
+
+    def set_env_state(self, state: EnvState) -> None:
+        with self.transaction() as db:
+            db.table("env_state").upsert(
+                {
+                    "env": state.env,
+                    "phase": state.phase,
+                    "stagger_enabled": None
+                    if state.stagger_enabled is None
+                    else int(state.stagger_enabled),
+                    "since": isoformat(state.since) if state.since else None,
+                    "disabled_jobs": json.dumps(list(state.disabled_jobs)),
+                    "note": state.note,
+                },
+                pk="env",
+            )
+
+    # -- approval requests -------------------------------------------------------------
+
+    def add_request(self, request: ApprovalRequest) -> None:
+        with self.transaction() as db:
+            db.table("approvals").insert(_request_row(request))
+
+    def request(self, request_id: str) -> ApprovalRequest | None:
+        rows = list(self.select("approvals", "id = ?", [request_id.upper()]))
+        return _request(rows[0]) if rows else None
+
+    def open_requests(self, env: str | None = None) -> list[ApprovalRequest]:
+        where = "status IN ('pending', 'executing')" + (" AND env = ?" if env else "")
+        rows = self.select("approvals", where, [env] if env else [], order_by="created_at")
+        return [_request(row) for row in rows]
+
+    def set_message(self, request_id: str, channel: str, message_ts: str) -> None:
+        with self.transaction() as db:
+            db.table("approvals").update(request_id, {"channel": channel, "message_ts": message_ts})
+
+    def record_approval(self, request: ApprovalRequest, approved_by: tuple[str, ...]) -> bool:
+        """Add approvers to a still-pending request; False if someone else changed it first."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE approvals SET approved_by = ? WHERE id = ? AND status = 'pending' "
+                "AND approved_by = ?",
+                [json.dumps(list(approved_by)), request.id, json.dumps(list(request.approved_by))],
+            )
+            return cursor.rowcount == 1
+
+    def transition(
+        self,
+        request_id: str,
+        from_statuses: tuple[Status, ...],
+        to_status: Status,
+        *,
+        decided_by: str | None = None,
+        decided_at: datetime | None = None,
+        outcome: str | None = None,
+    ) -> bool:
+        """Move a request between statuses atomically; False if it was not in `from_statuses`."""
+        assignments = ["status = ?"]
+        values: list[Any] = [to_status.value]
+        if decided_by is not None:
+            assignments.append("decided_by = ?")
+            values.append(decided_by)
+        if decided_at is not None:
+            assignments.append("decided_at = ?")
+            values.append(isoformat(decided_at))
+        if outcome is not None:
+            assignments.append("outcome = ?")
+            values.append(outcome)
+        if to_status is Status.EXECUTING:
+            assignments.append("executor = ?")
+            values.append(this_process())
+        placeholders = ", ".join("?" for _ in from_statuses)
+        with self.transaction() as db:
+            cursor = db.execute(
+                f"UPDATE approvals SET {', '.join(assignments)} "  # noqa: S608 - fixed columns
+                f"WHERE id = ? AND status IN ({placeholders})",
+                [*values, request_id, *(status.value for status in from_statuses)],
+            )
+            return cursor.rowcount == 1
+
+    def expired_pending(self, now: datetime) -> list[ApprovalRequest]:
+        rows = self.select(
+            "approvals",
+            "status = 'pending' AND expires_at <= ?",
+            [isoformat(now)],
+            order_by="expires_at",
+        )
+        return [_request(row) for row in rows]
+
+    def executor(self, request_id: str) -> str | None:
+        """The process that claimed the request for execution (`process_identity`)."""
+        rows = self.read().execute("SELECT executor FROM approvals WHERE id = ?", [request_id])
+        row = rows.fetchone()
+        return row[0] if row else None
+
+    def requests_in(self, status: Status) -> list[ApprovalRequest]:
+        rows = self.select("approvals", "status = ?", [status.value])
+        return [_request(row) for row in rows]
+
+
+def _env_state(row: dict[str, Any]) -> EnvState:
+    enabled = row["stagger_enabled"]
+    return EnvState(
+        env=row["env"],
+        phase=row["phase"],
+        stagger_enabled=None if enabled is None else bool(enabled),
+        since=parse_iso(row["since"]) if row["since"] else None,
+        disabled_jobs=tuple(json.loads(row["disabled_jobs"] or "[]")),
+        note=row["note"] or "",
+    )
+
+
+def _request_row(request: ApprovalRequest) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "action": request.action,
+        "env": request.env,
+        "args": json.dumps(request.args, sort_keys=True),
+        "requester": request.requester,
+        "reason": request.reason,
+        "created_at": isoformat(request.created_at),
+        "expires_at": isoformat(request.expires_at),
+        "required": request.required,
+        "status": request.status.value,
+        "approved_by": json.dumps(list(request.approved_by)),
+        "decided_by": request.decided_by,
+        "decided_at": isoformat(request.decided_at) if request.decided_at else None,
+        "channel": request.channel,
+        "message_ts": request.message_ts,
+        "outcome": request.outcome,
+    }
+
+
+def _request(row: dict[str, Any]) -> ApprovalRequest:
+    return ApprovalRequest(
+        id=row["id"],
+        action=row["action"],
+        env=row["env"],
+        args=json.loads(row["args"]),
+        requester=row["requester"],
+        reason=row["reason"],
+        created_at=parse_iso(row["created_at"]),
+        expires_at=parse_iso(row["expires_at"]),
+        required=row["required"],
+        status=Status(row["status"]),
+        approved_by=tuple(json.loads(row["approved_by"])),
+        decided_by=row["decided_by"],
+        decided_at=parse_iso(row["decided_at"]) if row["decided_at"] else None,
+        channel=row["channel"],
+        message_ts=row["message_ts"],
+        outcome=row["outcome"] or "",
+    )
