@@ -56,6 +56,7 @@ from bench.harness import (
     running_bot,
     verdict,
 )
+from bot.core.phase_record import Entry
 from bot.core.spec import Spec, parse_spec
 from bot.rollout.checkpoint_post import post_checkpoint
 from bot.rollout.context import BotContext
@@ -64,7 +65,7 @@ from bot.runtime import build_context
 from bot.settings import Settings
 from bot.slack.http_server import create_http_server, stop_http_server, wsgi_app
 from bot.slack.poster import web_client
-from bot.store.timeline import Entry, Timeline
+from bot.store.timeline import Timeline
 from tests.conftest import BOT_TOKEN, OPERATOR, SIGNING_SECRET
 from tests.slack_requests import signature, slash_command_body
 from tests.slack_standin import SlackStandIn

@@ -23,9 +23,11 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
+from bot.core.log_cursor import LogCursor
+from bot.core.ports import RemoteSession
 from bot.core.spec import LogSpec
-from bot.hosts.log_source import LogCursor, scan_batches
-from bot.hosts.ssh import RemoteSession, SshTransport
+from bot.hosts.log_source import scan_batches
+from bot.hosts.ssh import SshTransport
 from tests.ssh_fixtures import SshdServer
 
 T = TypeVar("T")

@@ -12,7 +12,8 @@ real one (waitress, Slack-signed requests, the Web API stand-in).
   the KPIs judged, the table posted and the chart rendered and uploaded; each run on a
   fresh store, so each checkpoint finds exactly 6 h of new log on every host;
 - rollback: `/stagger rollback prod` then the approving click, until the bot posts
-  "verified on all N host(s)" (`bot.rollout.rollback` → `bot.hosts.flag_change.apply_everywhere`: read,
+  "verified on all N host(s)" (`bot.rollout.rollback` →
+  `bot.hosts.flag_change.apply_everywhere`: read,
   atomic write, reload, watch the log for the confirmation, on every host in parallel).
 
 Goal (issue 7): the 20-host time at most 2x the one-host time.
@@ -40,9 +41,10 @@ from bench.harness import (
     running_bot,
     verdict,
 )
+from bot.core.phase_record import Entry, PhaseRecord
 from bot.render.blocks import APPROVE_ACTION
 from bot.rollout.checkpoint_post import post_checkpoint
-from bot.store.timeline import Entry, PhaseRecord, Timeline
+from bot.store.timeline import Timeline
 from tests.conftest import ENV_FILE, LEAD, OPERATOR
 
 GOAL_RATIO = 2.0

@@ -200,9 +200,10 @@ def _cmd(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
 
 
 def _kpi(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
+    from bot.core.kpi_report import parse_window
     from bot.render.blocks import kpi_table_text
     from bot.render.kpi_json import report_json
-    from bot.rollout.measuring import measure, parse_window
+    from bot.rollout.measuring import measure
     from bot.runtime import build_context
 
     if spec.environment(arguments.env) is None:

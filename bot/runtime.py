@@ -11,12 +11,13 @@ from slack_sdk import WebClient
 
 from bot.core.clock import Clock, SystemClock
 from bot.core.errors import SpecError
+from bot.core.ports import Poster, Transport
 from bot.core.redaction import Redactor
 from bot.core.spec import Spec, load_spec
-from bot.hosts.ssh import SshTransport, Transport
+from bot.hosts.ssh import SshTransport
 from bot.rollout.context import BotContext
 from bot.settings import Settings
-from bot.slack.poster import ConsolePoster, Poster, SlackPoster, web_client
+from bot.slack.poster import ConsolePoster, SlackPoster, web_client
 from bot.store.audit import AuditEntry, AuditTrail
 from bot.store.baselines import Baselines
 from bot.store.breaches import Breaches

@@ -8,7 +8,6 @@ with a short apology — never a stack trace.
 from __future__ import annotations
 
 import logging
-from types import ModuleType
 
 from bot.core.errors import StaggerError, UsageError, UserError
 from bot.core.replies import Invocation, Reply
@@ -34,36 +33,29 @@ from commands import (
     unsilence,
 )
 from commands.parsing import split_words
+from commands.registry import COMMANDS, register, usage_text
 
 logger = logging.getLogger(__name__)
 
-COMMANDS: dict[str, ModuleType] = {
-    module.NAME: module
-    for module in (
-        help,
-        status,
-        advance,
-        phase,
-        history,
-        report,
-        kpi,
-        checkpoint,
-        baseline,
-        analysis,
-        offsets,
-        rollback,
-        approve,
-        deny,
-        silence,
-        unsilence,
-        audit,
-    )
-}
-
-
-def usage_text(name: str) -> str:
-    module = COMMANDS[name]
-    return f"Usage: `/stagger {module.USAGE}` — {module.SUMMARY}"
+register(
+    help,
+    status,
+    advance,
+    phase,
+    history,
+    report,
+    kpi,
+    checkpoint,
+    baseline,
+    analysis,
+    offsets,
+    rollback,
+    approve,
+    deny,
+    silence,
+    unsilence,
+    audit,
+)
 
 
 def dispatch(context: BotContext, invocation: Invocation) -> Reply:

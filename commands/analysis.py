@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.core.errors import UsageError
+from bot.core.kpi_report import parse_window
 from bot.core.replies import Invocation, Reply
 from bot.rollout.analysis_report import post_analysis
 from bot.rollout.context import BotContext
-from bot.rollout.measuring import parse_window
 from bot.store.baselines import Baselines
 from bot.store.timeline import Timeline
 from commands.parsing import require_env

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from bot.core.errors import UsageError
+from bot.core.kpi_report import format_value, parse_window
 from bot.core.replies import Invocation, Reply
-from bot.render.blocks import format_value
 from bot.rollout.context import BotContext
-from bot.rollout.measuring import measure, parse_window
+from bot.rollout.measuring import measure
 from bot.store.audit import AuditEntry
 from bot.store.baselines import Baseline, Baselines, snapshot
 from commands.parsing import require_env

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.core.replies import Invocation, Reply
 from bot.rollout.context import BotContext
+from commands.registry import COMMANDS, usage_text
 
 NAME = "help"
 USAGE = "help [command]"
@@ -11,8 +12,6 @@ SUMMARY = "Show the commands, or one command's usage."
 
 
 def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
-    from commands import COMMANDS, usage_text
-
     if words and words[0] in COMMANDS:
         return Reply(text=usage_text(words[0]))
     lines = ["*stagger-bot* — the job-stagger rollout, from Slack.", ""]

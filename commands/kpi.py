@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from bot.core.errors import UsageError
+from bot.core.kpi_report import parse_window
 from bot.core.replies import Invocation, Reply
 from bot.render.blocks import kpi_table_text
 from bot.rollout.context import BotContext
-from bot.rollout.measuring import measure, parse_window
+from bot.rollout.measuring import measure
 from commands.parsing import require_env
 
 NAME = "kpi"

@@ -4,9 +4,9 @@ while (never the rollback triggers)."""
 from __future__ import annotations
 
 from bot.core.errors import NotAllowed, UsageError
+from bot.core.kpi_report import parse_window
 from bot.core.replies import Invocation, Reply
 from bot.rollout.context import BotContext
-from bot.rollout.measuring import parse_window
 from bot.store.audit import AuditEntry
 from bot.store.silences import ALL, Silences
 from commands.parsing import parse_options, single_line

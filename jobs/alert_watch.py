@@ -13,16 +13,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.core.kpi_report import KpiReport, format_value
+from bot.core.phase_record import PhaseRecord
 from bot.core.thresholds import FiredTrigger, Judgement, Verdict, fired_triggers
 from bot.render import blocks
-from bot.render.blocks import format_value
 from bot.rollout.actions import Actions
 from bot.rollout.context import BotContext
-from bot.rollout.measuring import KpiReport, measure
+from bot.rollout.measuring import measure
 from bot.store.audit import AuditEntry
 from bot.store.breaches import Breaches
 from bot.store.silences import Silences
-from bot.store.timeline import PhaseRecord, Timeline
+from bot.store.timeline import Timeline
 
 PREFIX = "trigger:"
 KPI_PREFIX = "kpi:"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.core.phase_record import ROLLED_BACK, SUCCEEDED, Entry
 from bot.core.phases import Gate, GateState, all_met, criteria_gates, gates_text
 from bot.render.rollout_report import report_table, targets_met
 from bot.rollout.context import BotContext
@@ -14,7 +15,7 @@ from bot.rollout.measuring import measure_since
 from bot.store.audit import AuditEntry
 from bot.store.breaches import Breaches
 from bot.store.checkpoints import Checkpoint, Checkpoints
-from bot.store.timeline import ROLLED_BACK, SUCCEEDED, Entry, Timeline
+from bot.store.timeline import Timeline
 from jobs.alert_watch import PREFIX
 
 

@@ -18,9 +18,9 @@ import psycopg
 import pytest
 
 from bot.core.clock import ManualClock
+from bot.core.ports import Transport
 from bot.core.spec import DatabaseSpec, Spec, parse_spec
 from bot.hosts.local_transport import LocalTransport
-from bot.hosts.ssh import Transport
 from bot.rollout.context import BotContext
 from bot.runtime import build_context
 from bot.settings import Settings

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.core.phase_record import Entry, PhaseRecord
 from bot.store.baselines import Baseline, Baselines
 from bot.store.check_schedule import CheckSchedule
 from bot.store.store import EnvState
-from bot.store.timeline import Entry, PhaseRecord, Timeline
+from bot.store.timeline import Timeline
 from tests.bot_process import wait_until
 from tests.conftest import LEAD, OPERATOR, Bot
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.hosts.ssh import HostAddress, SshTransport
+from bot.core.host_address import HostAddress
+from bot.hosts.ssh import SshTransport
 
 SSHD = "/usr/sbin/sshd"
 READY_TIMEOUT_S = 10.0

@@ -18,10 +18,10 @@ from bot.core.checks import Check as Gate
 from bot.core.checks import CheckState as GateState
 from bot.core.checks import all_met, checks_text
 from bot.core.clock import describe_duration
+from bot.core.kpi_report import format_value
+from bot.core.phase_record import ROLLED_BACK, SUCCEEDED, PhaseRecord
 from bot.core.spec import PhaseSpec, Spec
 from bot.core.thresholds import Condition, Judgement, Measurement, Verdict, holds
-from bot.render.blocks import format_value
-from bot.store.timeline import ROLLED_BACK, SUCCEEDED, PhaseRecord
 
 
 def position(current: PhaseRecord | None) -> str:

@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from bot.core.errors import SpecError
-from bot.hosts.ssh import HostAddress
+from bot.core.host_address import HostAddress
 
 SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")

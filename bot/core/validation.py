@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.core.checks import Check, CheckState
+from bot.core.kpi_report import format_value
 from bot.core.spec import ValidationSpec
 from bot.core.thresholds import Measurement
-from bot.render.blocks import format_value
 
 
 def _value(measurements: Mapping[str, Measurement], kpi: str) -> float | str:

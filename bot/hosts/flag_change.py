@@ -13,50 +13,17 @@ import logging
 import shlex
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
+from bot.core.changes import ChangeOutcome, FlagChange, HostOutcome, Timeouts
 from bot.core.envfile import read_env_value, set_env_value
 from bot.core.errors import RemoteError
+from bot.core.host_address import HostAddress
+from bot.core.ports import CommandResult, RemoteSession, Transport
 from bot.core.spec import EnvironmentSpec
-from bot.hosts.ssh import CommandResult, HostAddress, RemoteSession, Transport
 
 logger = logging.getLogger(__name__)
 
 CommandObserver = Callable[[CommandResult], None]
-
-
-@dataclass(frozen=True)
-class FlagChange:
-    key: str
-    value: str
-    confirm_line: str
-
-
-@dataclass(frozen=True)
-class HostOutcome:
-    host: str
-    verified: bool
-    detail: str
-    backup: str | None = None
-
-
-@dataclass(frozen=True)
-class ChangeOutcome:
-    hosts: tuple[HostOutcome, ...]
-
-    @property
-    def verified(self) -> bool:
-        return bool(self.hosts) and all(host.verified for host in self.hosts)
-
-    @property
-    def failed_hosts(self) -> tuple[HostOutcome, ...]:
-        return tuple(host for host in self.hosts if not host.verified)
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    command_s: float
-    verify_s: float
 
 
 def apply_everywhere(

@@ -18,15 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from subprocess import PIPE
 
-from bot.hosts.ssh import (
-    CHUNK_BYTES,
-    BoundedOutput,
-    CommandResult,
-    HostAddress,
-    OutputSink,
-    RemoteSession,
-    command_result,
-)
+from bot.core.host_address import HostAddress
+from bot.core.ports import CommandResult, OutputSink, RemoteSession
+from bot.hosts.ssh import CHUNK_BYTES, BoundedOutput, command_result
 
 
 class _LocalSession:

@@ -21,12 +21,13 @@ import shlex
 import threading
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.core.errors import RemoteError
+from bot.core.log_cursor import LogCursor
 from bot.core.log_lines import LineParser, LogEvent, Malformed
+from bot.core.ports import CommandResult, RemoteSession
 from bot.core.spec import LogSpec
-from bot.hosts.ssh import CommandResult, RemoteSession
 
 _TAIL_WINDOW = 16 * 1024  # searched for the start of a partial last line
 _LONG_LINE_WINDOW = 1024 * 1024  # searched too when that line is longer
@@ -103,15 +104,6 @@ done
 }} | gzip -1
 """
 _INFLATED_CHUNK = 4 * 1024 * 1024  # output is inflated a piece at a time: memory stays flat
-
-
-@dataclass(frozen=True)
-class LogCursor:
-    inode: int
-    offset: int
-    # cksum of the file's first HEAD_BYTES when it had them: a file truncated and written
-    # again in place (copytruncate) keeps its inode, not these bytes.
-    head: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

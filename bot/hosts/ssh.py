@@ -12,14 +12,12 @@ import base64
 import contextlib
 import hashlib
 import logging
-import re
 import select
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
-from typing import Protocol
 
 import paramiko
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -28,95 +26,14 @@ from paramiko.pkey import UnknownKeyType
 from paramiko.ssh_exception import NoValidConnectionsError
 
 from bot.core.errors import AuthenticationFailed, HostKeyError, HostUnreachable, RemoteError
+from bot.core.host_address import HostAddress
+from bot.core.ports import CommandResult, OutputSink, RemoteSession
 
 logger = logging.getLogger(__name__)
 
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
-_IPV6 = re.compile(r"[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*")
-_ADDRESS = re.compile(
-    r"(?P<user>[^@]*)@(?:\[(?P<v6>[^]]*)\]|(?P<host>[^@:[\]]*))(?::(?P<port>.*))?"
-)
 CHUNK_BYTES = 65536
 _POLL_S = 0.01  # select() wakes on output, not on the exit status: keep this short
 _DRAIN_GRACE_S = 2.0  # after the exit status, for output held open by a background child
-
-
-def _address_problem(text: str, match: re.Match[str] | None) -> str | None:
-    if not text.strip() or any(char.isspace() for char in text):
-        return "it is empty or contains whitespace"
-    if match is None:
-        return "the user is missing" if "@" not in text else "it has a stray @, [ or ]"
-    user, v6, host, port = match.group("user", "v6", "host", "port")
-    if not _NAME.fullmatch(user):
-        return f"{user!r} is not a user name" if user else "the user is missing"
-    if port is not None and ":" in port:
-        return "an IPv6 address needs brackets, as in user@[::1]:22"
-    if v6 is not None and not _IPV6.fullmatch(v6):
-        return f"{v6!r} is not an IPv6 address"
-    if v6 is None and not _NAME.fullmatch(host):
-        return f"{host!r} is not a host name" if host else "the host is empty"
-    if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
-        return f"the port {port!r} is not a number from 1 to 65535"
-    return None
-
-
-@dataclass(frozen=True)
-class HostAddress:
-    user: str
-    host: str
-    port: int = 22
-
-    @classmethod
-    def parse(cls, text: str) -> HostAddress:
-        """`user@host`, `user@host:port` or `user@[ipv6]:port`."""
-        match = _ADDRESS.fullmatch(text)
-        problem = _address_problem(text, match)
-        if problem or match is None:
-            raise ValueError(f"bad host {text!r}: {problem} (expected user@host or user@host:port)")
-        port = match["port"]
-        return cls(match["user"], match["v6"] or match["host"], int(port) if port else 22)
-
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.user}@{host}" if self.port == 22 else f"{self.user}@{host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    host: str
-    command: str
-    exit_status: int
-    stdout: bytes
-    stderr: bytes
-    duration_s: float
-    timed_out: bool = False
-    truncated: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_status == 0 and not self.timed_out
-
-
-OutputSink = Callable[[bytes], None]
-
-
-class RemoteSession(Protocol):
-    def run(
-        self,
-        command: str,
-        *,
-        stdin: bytes | None = None,
-        timeout: float = 30.0,
-        on_stdout: OutputSink | None = None,
-    ) -> CommandResult:
-        """Runs `command`. With `on_stdout`, standard output goes to it piece by piece as
-        it arrives (not kept, never truncated), so the caller can work while the command
-        still runs."""
-        ...
-
-
-class Transport(Protocol):
-    def connect(self, host: HostAddress) -> contextlib.AbstractContextManager[RemoteSession]: ...
 
 
 def fingerprint(key: paramiko.PKey) -> str:

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bot.core.errors import HostUnreachable
+from bot.core.host_address import HostAddress
+from bot.core.ports import RemoteSession
 from bot.hosts.local_transport import LocalTransport
-from bot.hosts.ssh import HostAddress, RemoteSession
 from bot.rehearsal.fleet import Fleet
 
 

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from datetime import timedelta
 
 from bot.core.approvals import ApprovalRequest, Status
+from bot.rehearsal.served_bot import RehearsalBot
 from bot.rehearsal.spec import LEAD, LEAD_2, NAMES, OPERATOR
 from bot.render.blocks import APPROVE_ACTION, DENY_ACTION
 from bot.store.timeline import Timeline
-
-if TYPE_CHECKING:
-    from bot.rehearsal.fleet import Fleet
-    from bot.rehearsal.runner import Rehearsal, RehearsalBot
 
 # Without --speed: five simulated minutes a second, an hour in twelve seconds.
 DEFAULT_SPEED = 300.0
@@ -36,20 +33,22 @@ def _read(prompt: str) -> str | None:
 class Interactive:
     def __init__(
         self,
-        rehearsal: Rehearsal,
-        fleet: Fleet,
         bot: RehearsalBot,
+        tick: Callable[[], timedelta],
+        say: Callable[[str], None],
+        speed: float,
         read: Callable[[str], str | None] = _read,
     ) -> None:
-        self._rehearsal, self._fleet, self._bot, self._read = rehearsal, fleet, bot, read
-        self._speed = rehearsal.options.speed or DEFAULT_SPEED
+        """`tick` moves the simulated world one step and returns the step taken."""
+        self._bot, self._tick, self._say, self._read = bot, tick, say, read
+        self._speed = speed or DEFAULT_SPEED
         self._stop = threading.Event()
         # The clock waits while a command runs: a reload must not race the fleet's writes.
         self._turn = threading.Lock()
         self._asked: set[str] = set()
 
     def run(self) -> None:
-        say = self._rehearsal.terminal.say
+        say = self._say
         say(HELP)
         clock = threading.Thread(target=self._run_clock, name="rehearsal-clock", daemon=True)
         clock.start()
@@ -74,7 +73,7 @@ class Interactive:
     def _run_clock(self) -> None:
         while not self._stop.is_set():
             with self._turn:
-                step = self._rehearsal.tick(self._fleet, self._bot)
+                step = self._tick()
             self._stop.wait(step.total_seconds() / self._speed)
 
     def _prompt(self) -> str:

@@ -30,6 +30,7 @@ from bot.rehearsal.fleet_transport import FleetTransport
 from bot.rehearsal.idle_executor import IdleTrackingExecutor
 from bot.rehearsal.interactive import Interactive
 from bot.rehearsal.scenarios import SCENARIOS, Scenario
+from bot.rehearsal.served_bot import RehearsalBot
 from bot.rehearsal.slack_signing import SlackSender
 from bot.rehearsal.slack_standin import SlackStandIn
 from bot.rehearsal.spec import LEAD, LEAD_2, NAMES, OPERATOR, bot_spec
@@ -68,14 +69,6 @@ class RehearsalOptions:
     keep: Path | None = None
     database_url: str | None = None
     interactive: bool = False
-
-
-@dataclass
-class RehearsalBot:
-    context: BotContext
-    clock: ManualClock
-    sender: SlackSender
-    executor: IdleTrackingExecutor
 
 
 class Rehearsal:
@@ -164,7 +157,12 @@ class Rehearsal:
         bot = RehearsalBot(context, clock, SlackSender(server.effective_port, secret), executor)
         try:
             if self.options.interactive:
-                Interactive(self, fleet, bot).run()
+                Interactive(
+                    bot,
+                    lambda: self.tick(fleet, bot),
+                    self.terminal.say,
+                    self.options.speed,
+                ).run()
             else:
                 self._loop(fleet, bot)
         finally:

@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.approvals import Status
+from bot.core.phase_record import ROLLED_BACK, SUCCEEDED
 from bot.rehearsal.fleet_scenario import ErrorSpike, FleetKnobs, HostDown
 from bot.rollout.context import BotContext
-from bot.store.timeline import ROLLED_BACK, SUCCEEDED, Timeline
+from bot.store.timeline import Timeline
 
 Outcome = Callable[[BotContext, list[str]], bool]
 

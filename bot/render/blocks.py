@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from bot.core.approvals import ApprovalRequest, Status
+from bot.core.changes import ChangeOutcome
+from bot.core.kpi_report import KpiReport, format_value
 from bot.core.replies import Block
 from bot.core.spec import SLACK_USER_ID, Spec
-from bot.hosts.flag_change import ChangeOutcome
-from bot.rollout.measuring import KpiReport
 
 APPROVE_ACTION = "stagger_approve"
 DENY_ACTION = "stagger_deny"
@@ -125,13 +125,6 @@ _VERDICT_MARK = {
     "alert": ":red_circle:",
     "unavailable": ":grey_question:",
 }
-
-
-def format_value(value: float | None, unit: str = "") -> str:
-    if value is None:
-        return "—"
-    text = f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
-    return text + unit
 
 
 def kpi_table_text(report: KpiReport, spec: Spec) -> str:

@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from bot.core.clock import describe_duration
+from bot.core.kpi_report import KpiReport, format_value
 from bot.core.spec import PhaseSpec, Spec
 from bot.core.thresholds import Verdict, change_pct
-from bot.render.blocks import format_value
-from bot.rollout.measuring import KpiReport
 
 MARK = {
     Verdict.MET: "✅ met",

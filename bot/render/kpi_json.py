@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from bot.core.clock import isoformat
+from bot.core.kpi_report import KpiReport
 from bot.core.thresholds import Measurement
-from bot.rollout.measuring import KpiReport
 
 
 def _measurement(measurement: Measurement) -> dict[str, Any]:

@@ -3,10 +3,9 @@ posted when the rollout succeeds, and on demand as far as the rollout has come."
 
 from __future__ import annotations
 
+from bot.core.kpi_report import KpiReport, format_value
 from bot.core.spec import Spec
 from bot.core.thresholds import Verdict
-from bot.render.blocks import format_value
-from bot.rollout.measuring import KpiReport
 
 _MARK = {
     Verdict.MET: "met",

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.core.kpi_report import KpiReport, format_value
 from bot.core.thresholds import change_pct
 from bot.hosts.db_source import DatabaseUnavailable, JobStats, db_kpis
-from bot.render.blocks import format_value
 from bot.rollout.context import BotContext
-from bot.rollout.measuring import KpiReport, measure
+from bot.rollout.measuring import measure
 from bot.store.baselines import Baseline
 
 # Longer texts go up as a file: a Slack message shows about this much before folding.

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from bot.core.kpi_series import series
 from bot.core.log_lines import LogEvent
+from bot.core.phase_record import PhaseRecord
 from bot.core.thresholds import Condition
 from bot.render.charts import checkpoint_chart
 from bot.render.checkpoint_text import checkpoint_text, phase_line
@@ -16,7 +17,7 @@ from bot.rollout.measuring import measure
 from bot.store.checkpoints import Checkpoints
 from bot.store.event_log import EventLog
 from bot.store.kpi_history import EventsOf, KpiHistory
-from bot.store.timeline import PhaseRecord, Timeline
+from bot.store.timeline import Timeline
 
 logger = logging.getLogger(__name__)
 

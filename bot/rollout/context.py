@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from pydantic import SecretStr
 
 from bot.core.clock import Clock
+from bot.core.ports import Poster, Transport
 from bot.core.spec import Spec
-from bot.hosts.ssh import Transport
-from bot.slack.poster import Poster
 from bot.store.audit import AuditEntry, AuditTrail
 from bot.store.store import Store
 

@@ -5,50 +5,22 @@ others are still reported."""
 from __future__ import annotations
 
 import logging
-import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.core.errors import RemoteError, UsageError
+from bot.core.errors import RemoteError
+from bot.core.host_address import HostAddress
+from bot.core.kpi_report import HostReport, KpiReport
 from bot.core.kpis import log_kpis
 from bot.core.log_lines import LogEvent
-from bot.core.thresholds import Judgement, Measurement, judge_all
+from bot.core.thresholds import Measurement, judge_all
 from bot.hosts.db_source import DatabaseUnavailable, db_kpis
 from bot.hosts.log_source import scan_batches
-from bot.hosts.ssh import HostAddress
 from bot.rollout.context import BotContext
 from bot.store.baselines import Baselines, with_baseline
 from bot.store.event_log import EventLog
 
 logger = logging.getLogger(__name__)
-
-_WINDOW = re.compile(r"^(\d{1,4})([mhd])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-
-
-def parse_window(text: str) -> timedelta:
-    match = _WINDOW.match(text.strip().lower())
-    if match is None or int(match[1]) == 0:
-        raise UsageError(f"`{text}` is not a window like 30m, 6h or 2d.", "kpi")
-    return timedelta(**{_UNITS[match[2]]: int(match[1])})
-
-
-@dataclass(frozen=True)
-class HostReport:
-    host: str
-    error: str | None
-    measurements: dict[str, Measurement]
-
-
-@dataclass(frozen=True)
-class KpiReport:
-    env: str
-    start: datetime
-    end: datetime
-    hosts: tuple[HostReport, ...]
-    measurements: dict[str, Measurement]
-    judgements: tuple[Judgement, ...]
 
 
 def expected_offsets(context: BotContext, env: str) -> dict[str, int]:

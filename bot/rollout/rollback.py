@@ -11,15 +11,16 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.core.approvals import ApprovalRequest, Status
+from bot.core.changes import ChangeOutcome, FlagChange
 from bot.core.errors import UserError
-from bot.hosts.flag_change import ChangeOutcome, FlagChange
+from bot.core.phase_record import ROLLED_BACK, Entry
 from bot.render import blocks
 from bot.rollout.context import BotContext
 from bot.rollout.request_change import apply_for_request
 from bot.rollout.request_message import refresh_request_message
 from bot.store.audit import AuditEntry
 from bot.store.store import EnvState
-from bot.store.timeline import ROLLED_BACK, Entry, Timeline
+from bot.store.timeline import Timeline
 
 logger = logging.getLogger(__name__)
 

@@ -14,19 +14,21 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.core.approvals import ApprovalRequest, Status
+from bot.core.changes import ChangeOutcome, FlagChange
+from bot.core.kpi_report import KpiReport
+from bot.core.phase_record import Entry, PhaseRecord
 from bot.core.phases import all_met, gates_text, leaving_gates
 from bot.core.spec import PhaseSpec
-from bot.hosts.flag_change import ChangeOutcome, FlagChange
 from bot.render import blocks
 from bot.rollout.context import BotContext
-from bot.rollout.measuring import KpiReport, measure_since
+from bot.rollout.measuring import measure_since
 from bot.rollout.request_change import apply_for_request
 from bot.rollout.request_message import refresh_request_message
 from bot.store.audit import AuditEntry
 from bot.store.baselines import Baseline, Baselines, snapshot
 from bot.store.check_schedule import CheckSchedule
 from bot.store.store import EnvState
-from bot.store.timeline import Entry, PhaseRecord, Timeline
+from bot.store.timeline import Timeline
 
 logger = logging.getLogger(__name__)
 

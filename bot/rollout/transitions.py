@@ -12,6 +12,7 @@ import logging
 
 from bot.core.approvals import ApprovalRequest, expiry, may_request, new_request_id
 from bot.core.errors import NotAllowed, UsageError, UserError
+from bot.core.phase_record import SUCCEEDED, PhaseRecord
 from bot.core.phases import Gate, all_met, gates_text, in_flight_gate, leaving_gates, order_problem
 from bot.core.replies import Reply, Source
 from bot.core.spec import PhaseSpec
@@ -19,7 +20,7 @@ from bot.rollout.actions import Actions
 from bot.rollout.context import BotContext
 from bot.rollout.measuring import measure_since
 from bot.store.audit import AuditEntry
-from bot.store.timeline import SUCCEEDED, PhaseRecord, Timeline
+from bot.store.timeline import Timeline
 
 logger = logging.getLogger(__name__)
 

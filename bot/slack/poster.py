@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -19,43 +19,6 @@ from bot.core.replies import Block
 from bot.store.outbox import Outbox
 
 logger = logging.getLogger(__name__)
-
-
-class Poster(Protocol):
-    def post(
-        self,
-        channel: str,
-        text: str,
-        blocks: list[Block] | None = None,
-        *,
-        thread_ts: str | None = None,
-        broadcast: bool = False,
-    ) -> str | None:
-        """Post a message; return its ts, or None if it could not be posted."""
-        ...
-
-    def update(
-        self, channel: str, ts: str, text: str, blocks: list[Block] | None = None
-    ) -> bool: ...
-
-    def ephemeral(self, channel: str, user: str, text: str) -> bool: ...
-
-    def upload(
-        self,
-        channel: str,
-        content: bytes,
-        filename: str,
-        title: str,
-        *,
-        thread_ts: str | None = None,
-        comment: str | None = None,
-    ) -> bool: ...
-
-    def publish_home(self, user: str, view: dict[str, Any]) -> bool: ...
-
-    def flush(self) -> int:
-        """Deliver what earlier failures left queued; how many went out."""
-        ...
 
 
 def web_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:

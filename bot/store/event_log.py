@@ -8,8 +8,8 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
+from bot.core.log_cursor import LogCursor
 from bot.core.log_lines import EventKind, LogEvent
-from bot.hosts.log_source import LogCursor
 from bot.store.store import Store
 
 

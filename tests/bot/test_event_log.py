@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from bot.core.host_address import HostAddress
 from bot.hosts.local_transport import LocalTransport
 from bot.hosts.log_source import scan_log
-from bot.hosts.ssh import HostAddress
 from bot.rollout.context import BotContext
 from bot.store.event_log import EventLog
 from tests.app_logs import Traffic, append_log

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.core.changes import FlagChange, Timeouts
+from bot.core.ports import CommandResult
 from bot.core.spec import EnvironmentSpec
-from bot.hosts.flag_change import FlagChange, Timeouts, apply_everywhere
-from bot.hosts.ssh import CommandResult, SshTransport
+from bot.hosts.flag_change import apply_everywhere
+from bot.hosts.ssh import SshTransport
 from tests.conftest import ENV_FILE, make_app_dir
 from tests.ssh_fixtures import SshdServer
 

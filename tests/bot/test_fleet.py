@@ -17,14 +17,15 @@ from typing import Any
 import psycopg
 import pytest
 
+from bot.core.changes import FlagChange, Timeouts
 from bot.core.clock import ManualClock
 from bot.core.envfile import read_env_value, set_env_value
+from bot.core.host_address import HostAddress
 from bot.core.log_lines import EventKind, LogEvent, parse_line
 from bot.core.spec import DatabaseSpec, LogSpec, Spec, parse_spec
 from bot.hosts.db_source import db_kpis
-from bot.hosts.flag_change import FlagChange, Timeouts, apply_everywhere
+from bot.hosts.flag_change import apply_everywhere
 from bot.hosts.local_transport import LocalTransport
-from bot.hosts.ssh import HostAddress
 from bot.rehearsal.fleet import Fleet, FleetDatabase, SimHost
 from bot.rehearsal.fleet_files import read_clock
 from bot.rehearsal.fleet_scenario import ErrorSpike, FleetKnobs, HostDown

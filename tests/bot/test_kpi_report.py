@@ -9,8 +9,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.core.kpi_report import parse_window
 from bot.render.kpi_json import report_json
-from bot.rollout.measuring import measure, parse_window
+from bot.rollout.measuring import measure
 from tests.conftest import OPERATOR, Bot
 
 LOG = (

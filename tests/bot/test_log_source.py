@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from bot.core.errors import RemoteError
+from bot.core.log_cursor import LogCursor
 from bot.core.log_lines import EventKind
+from bot.core.ports import CommandResult, OutputSink, RemoteSession
 from bot.core.spec import LogSpec
-from bot.hosts.log_source import LogCursor, ScanBatch, ScanResult, scan_batches, scan_log
-from bot.hosts.ssh import CommandResult, OutputSink, RemoteSession, SshTransport
+from bot.hosts.log_source import ScanBatch, ScanResult, scan_batches, scan_log
+from bot.hosts.ssh import SshTransport
 from tests.ssh_fixtures import SshdServer
 
 SPEC = LogSpec()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.approvals import ApprovalRequest
+from bot.core.phase_record import ROLLED_BACK, SUCCEEDED, PhaseRecord
 from bot.core.phases import (
     GateState,
     all_met,
@@ -19,7 +20,6 @@ from bot.core.phases import (
 )
 from bot.core.spec import Spec, load_spec
 from bot.core.thresholds import Measurement, judge_all
-from bot.store.timeline import ROLLED_BACK, SUCCEEDED, PhaseRecord
 from tests.conftest import OPERATOR, START
 
 

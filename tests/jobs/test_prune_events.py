@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.core.log_cursor import LogCursor
 from bot.core.log_lines import EventKind, LogEvent
-from bot.hosts.log_source import LogCursor
 from bot.rollout.context import BotContext
 from bot.store.event_log import EventLog
 from jobs import prune_events

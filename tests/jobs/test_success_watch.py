@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
+from bot.core.phase_record import ROLLED_BACK, SUCCEEDED, Entry
 from bot.store.checkpoints import Checkpoints
-from bot.store.timeline import ROLLED_BACK, SUCCEEDED, Entry, Timeline
+from bot.store.timeline import Timeline
 from jobs import success_watch
 from tests.app_logs import Traffic, append_log
 from tests.conftest import DSN, START, Bot, JobTable
