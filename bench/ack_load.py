@@ -10,8 +10,8 @@ Three servers are measured in turn, each served by waitress (8 threads) through 
 WSGI adapter:
 
 1. a bare slack-bolt App whose /stagger listener only acks (the baseline);
-2. stagger-bot (tests/conftest.py `start_bot`: real store, real SSH transport to a loopback
-   sshd, the Web API stand-in), idle;
+2. stagger-bot (`start_bot` of tests/support/served_bot.py: real store, real SSH transport to a
+   loopback sshd, the Web API stand-in), idle;
 3. stagger-bot while a checkpoint (`bot.rollout.checkpoint_post.post_checkpoint` for prod's
    running phase: scan, judge, post, render and upload the chart; 6 h of app log, about
    1 MB, before the first, 30 min of new log before each next one) and a KPI scan
@@ -58,6 +58,8 @@ from bench.harness import (
 )
 from bot.core.phase_record import Entry
 from bot.core.spec import Spec, parse_spec
+from bot.rehearsal.slack_signing import signature, slash_command_body
+from bot.rehearsal.slack_standin import SlackStandIn
 from bot.rollout.checkpoint_post import post_checkpoint
 from bot.rollout.context import BotContext
 from bot.rollout.measuring import measure
@@ -66,9 +68,7 @@ from bot.settings import Settings
 from bot.slack.http_server import create_http_server, stop_http_server, wsgi_app
 from bot.slack.poster import web_client
 from bot.store.timeline import Timeline
-from tests.conftest import BOT_TOKEN, OPERATOR, SIGNING_SECRET
-from tests.slack_requests import signature, slash_command_body
-from tests.slack_standin import SlackStandIn
+from tests.support.spec_data import BOT_TOKEN, OPERATOR, SIGNING_SECRET
 
 RATIO_GOAL = 1.5
 SEPARATE = "stagger-bot + scheduler process (Procfile)"

@@ -36,7 +36,7 @@ from bot.runtime import build_context
 from bot.settings import Settings
 from bot.store.audit import FIELDS, row_hash
 from commands import dispatch
-from tests.conftest import OPERATOR, spec_data
+from tests.support.spec_data import OPERATOR, spec_data
 
 QUERY_GOAL_S = 0.020
 BATCH = 20_000

@@ -1,13 +1,13 @@
 """Shared parts of the benchmarks: result tables, loopback SSH "hosts", app logs, a bot.
 
 Every benchmark uses real parts, as the tests do: OpenSSH servers on loopback
-(tests/ssh_fixtures.py), the bot built by tests/conftest.py's `start_bot` and served by
-waitress, and the Slack Web API stand-in (tests/slack_standin.py).
+(tests/support/ssh_fixtures.py), the bot built by `start_bot` (tests/support/served_bot.py),
+served by waitress, and the Slack Web API stand-in (bot/rehearsal/slack_standin.py).
 
 Several sshd "hosts" on one machine: all of them listen on 127.0.0.1 (SshdServer binds
 nothing else) and differ only by port, so `{host}` in `app_dir` would be `127.0.0.1` for
 every one of them. Instead each sshd runs in its own mount namespace with its own folder
-bound over one shared app_dir path (SshdServer's `bind=`, as tests/bot/test_flag_change.py
+bound over one shared app_dir path (SshdServer's `bind=`, as tests/hosts/test_flag_change.py
 does): every host sees `/…/app/.env` and `/…/app/logs/combined.log`, but its own copy,
 as on a real fleet where each server keeps the app at the same path.
 """
@@ -29,10 +29,11 @@ from typing import Any, TypeVar
 
 from bot.core.clock import SystemClock
 from bot.core.spec import Spec, parse_spec
+from bot.rehearsal.slack_standin import SlackStandIn
 from bot.slack.http_server import stop_http_server
-from tests.conftest import Bot, make_app_dir, spec_data, start_bot
-from tests.slack_standin import SlackStandIn
-from tests.ssh_fixtures import SshdServer
+from tests.support.served_bot import Bot, start_bot
+from tests.support.spec_data import make_app_dir, spec_data
+from tests.support.ssh_fixtures import SshdServer
 
 T = TypeVar("T")
 

@@ -28,7 +28,7 @@ from bot.core.ports import RemoteSession
 from bot.core.spec import LogSpec
 from bot.hosts.log_source import scan_batches
 from bot.hosts.ssh import SshTransport
-from tests.ssh_fixtures import SshdServer
+from tests.support.ssh_fixtures import SshdServer
 
 T = TypeVar("T")
 NOISE = b"2026-02-01 12:00:00.000 info: GET /api/matches/1234/live?include=stats 200 18ms ua=x\n"

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from bot.core.clock import SystemClock
 from bot.core.spec import parse_spec
+from bot.rehearsal.slack_standin import SlackStandIn
 from bot.render.blocks import APPROVE_ACTION
-from tests.conftest import ENV_FILE, LEAD, OPERATOR, make_app_dir, spec_data, start_bot
-from tests.slack_standin import SlackStandIn
-from tests.ssh_fixtures import SshdServer
+from tests.support.served_bot import start_bot
+from tests.support.spec_data import ENV_FILE, LEAD, OPERATOR, make_app_dir, spec_data
+from tests.support.ssh_fixtures import SshdServer
 
 GOAL_S = 5.0
 

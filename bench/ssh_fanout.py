@@ -45,7 +45,7 @@ from bot.core.phase_record import Entry, PhaseRecord
 from bot.render.blocks import APPROVE_ACTION
 from bot.rollout.checkpoint_post import post_checkpoint
 from bot.store.timeline import Timeline
-from tests.conftest import ENV_FILE, LEAD, OPERATOR
+from tests.support.spec_data import ENV_FILE, LEAD, OPERATOR
 
 GOAL_RATIO = 2.0
 SPAN = timedelta(hours=6)

@@ -5,7 +5,7 @@ import pytest
 from bot.core.replies import Invocation
 from bot.rollout.context import BotContext
 from commands import COMMANDS, dispatch
-from tests.conftest import OPERATOR, STRANGER
+from tests.support.spec_data import OPERATOR, STRANGER
 
 
 def say(context: BotContext, text: str, user: str = OPERATOR) -> str:

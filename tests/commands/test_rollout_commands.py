@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.app_logs import Traffic, append_log
-from tests.conftest import OPERATOR, START, Bot
-from tests.rollout_state import save_baseline, start_phase
+from tests.support.app_logs import Traffic, append_log
+from tests.support.rollout_state import save_baseline, start_phase
+from tests.support.served_bot import Bot
+from tests.support.spec_data import OPERATOR, START
 
 
 def test_history_before_anything_started_says_so(bot: Bot) -> None:

@@ -16,10 +16,10 @@ import pytest
 
 from bot.core.envfile import set_env_value
 from bot.hosts.flag_change import write_script
+from bot.rehearsal.slack_standin import SlackStandIn
 from bot.render.blocks import APPROVE_ACTION
-from tests.bot_process import BotProcess, wait_until
-from tests.conftest import ENV_FILE, LEAD, OPERATOR, make_app_dir, spec_data
-from tests.slack_standin import SlackStandIn
+from tests.support.bot_process import BotProcess, wait_until
+from tests.support.spec_data import ENV_FILE, LEAD, OPERATOR, make_app_dir, spec_data
 
 # The app reloads in the background: the stagger line comes seconds later, so the bot
 # is still waiting for it when it is killed.

@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.core.replies import Invocation
+from bot.rehearsal.slack_signing import block_action_body
 from bot.render.blocks import APPROVE_ACTION, DENY_ACTION, REQUEST_ROLLBACK_ACTION
 from bot.rollout.context import BotContext
 from commands import COMMANDS, dispatch
-from tests.conftest import ENV_FILE, LEAD, LEAD_2, OPERATOR, Bot
-from tests.slack_requests import block_action_body
+from tests.support.served_bot import Bot
+from tests.support.spec_data import ENV_FILE, LEAD, LEAD_2, OPERATOR
 
 CRASH = "Something went wrong inside stagger-bot"
 HOSTILE = st.text(

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import OPERATOR, Bot
-from tests.other_process import HOLD_THE_LOCK, another_process
+from tests.support.other_process import HOLD_THE_LOCK, another_process
+from tests.support.served_bot import Bot
+from tests.support.spec_data import OPERATOR
 
 
 def test_a_store_locked_by_another_process_is_named_and_nothing_half_done(

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.rehearsal.slack_standin import ApiCall
 from bot.render.blocks import REQUEST_ROLLBACK_ACTION
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.store.breaches import Breaches
 from jobs import alert_watch
-from tests.app_logs import Traffic, append_log
-from tests.conftest import OPERATOR, START, Bot
-from tests.rollout_state import save_baseline, start_phase
-from tests.slack_standin import ApiCall
+from tests.support.app_logs import Traffic, append_log
+from tests.support.rollout_state import save_baseline, start_phase
+from tests.support.served_bot import Bot
+from tests.support.spec_data import OPERATOR, START
 
 
 def at(bot: Bot, minutes: int) -> datetime:

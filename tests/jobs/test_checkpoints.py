@@ -10,9 +10,10 @@ from PIL import Image
 
 from bot.store.checkpoints import Checkpoints
 from jobs import checkpoints
-from tests.app_logs import Traffic, append_log
-from tests.conftest import OPERATOR, START, Bot
-from tests.rollout_state import save_baseline, start_phase
+from tests.support.app_logs import Traffic, append_log
+from tests.support.rollout_state import save_baseline, start_phase
+from tests.support.served_bot import Bot
+from tests.support.spec_data import OPERATOR, START
 
 MIDNIGHT = START - timedelta(hours=12)  # 2026-02-01 00:00 UTC
 

@@ -8,8 +8,9 @@ import pytest
 
 from bot.rollout import analysis_report
 from jobs import daily_analysis
-from tests.conftest import START, Bot
-from tests.rollout_state import save_baseline, start_phase
+from tests.support.rollout_state import save_baseline, start_phase
+from tests.support.served_bot import Bot
+from tests.support.spec_data import START
 
 
 def test_analysis_is_posted_on_its_days_once_each(bot: Bot) -> None:

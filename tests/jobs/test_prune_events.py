@@ -10,7 +10,7 @@ from bot.core.log_lines import EventKind, LogEvent
 from bot.rollout.context import BotContext
 from bot.store.event_log import EventLog
 from jobs import prune_events
-from tests.conftest import START
+from tests.support.spec_data import START
 
 HOST, PATH = "sim@prod-1.example.com", "/srv/app/logs/combined.log"
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from bot.core.approvals import Status
 from jobs import recover_orphans
-from tests.conftest import Bot
-from tests.other_process import CLAIM_EXECUTION, another_process
-from tests.rollout_state import request_rollback
+from tests.support.other_process import CLAIM_EXECUTION, another_process
+from tests.support.rollout_state import request_rollback
+from tests.support.served_bot import Bot
 
 
 def test_a_rollback_whose_process_died_is_reported_interrupted_while_the_bot_runs(

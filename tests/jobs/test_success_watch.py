@@ -12,9 +12,11 @@ from bot.core.phase_record import ROLLED_BACK, SUCCEEDED, Entry
 from bot.store.checkpoints import Checkpoints
 from bot.store.timeline import Timeline
 from jobs import success_watch
-from tests.app_logs import Traffic, append_log
-from tests.conftest import DSN, START, Bot, JobTable
-from tests.rollout_state import save_baseline, start_phase
+from tests.support.app_logs import Traffic, append_log
+from tests.support.job_table import DSN, JobTable
+from tests.support.rollout_state import save_baseline, start_phase
+from tests.support.served_bot import Bot
+from tests.support.spec_data import START
 
 BASELINE = {
     "pool_util_avg": 85.0,

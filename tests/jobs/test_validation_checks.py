@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from bot.core.checks import CheckState
 from bot.store.check_schedule import CheckSchedule
 from jobs import validation_checks
-from tests.app_logs import Traffic, append_log
-from tests.conftest import ENV_FILE, START, Bot
-from tests.other_process import CLAIM_CHECK, another_process
-from tests.rollout_state import save_baseline, start_phase
+from tests.support.app_logs import Traffic, append_log
+from tests.support.other_process import CLAIM_CHECK, another_process
+from tests.support.rollout_state import save_baseline, start_phase
+from tests.support.served_bot import Bot
+from tests.support.spec_data import ENV_FILE, START
 
 
 def at(bot: Bot, minutes: int) -> datetime:

@@ -10,8 +10,9 @@ from bot.store.baselines import Baseline, Baselines
 from bot.store.check_schedule import CheckSchedule
 from bot.store.store import EnvState
 from bot.store.timeline import Timeline
-from tests.bot_process import wait_until
-from tests.conftest import LEAD, OPERATOR, Bot
+from tests.support.bot_process import wait_until
+from tests.support.served_bot import Bot
+from tests.support.spec_data import LEAD, OPERATOR
 
 
 def start_phase(bot: Bot, phase: str, at: datetime, thread_ts: str | None = None) -> PhaseRecord:

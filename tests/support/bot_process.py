@@ -13,9 +13,9 @@ from typing import Any
 
 import tomli_w
 
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET
-from tests.slack_requests import SlackSender
-from tests.ssh_fixtures import free_port
+from bot.rehearsal.slack_signing import SlackSender
+from tests.support.spec_data import BOT_TOKEN, SIGNING_SECRET
+from tests.support.ssh_fixtures import free_port
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:

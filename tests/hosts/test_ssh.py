@@ -21,7 +21,7 @@ from bot.core.errors import AuthenticationFailed, HostKeyError, HostUnreachable
 from bot.core.host_address import HostAddress
 from bot.hosts.local_transport import LocalTransport
 from bot.hosts.ssh import SshTransport, fingerprint
-from tests.ssh_fixtures import SshdServer, keygen
+from tests.support.ssh_fixtures import SshdServer, keygen
 
 STDIN = b"A=1\r\nQUOTE='x\"y' $HOME `id`\n\xff\xfe\x00caf\xc3\xa9\nno newline at end"
 COMMAND = "printf 'out\\n'; printf 'err\\n' >&2; exit 3"

@@ -10,8 +10,8 @@ from bot.core.ports import CommandResult
 from bot.core.spec import EnvironmentSpec
 from bot.hosts.flag_change import apply_everywhere
 from bot.hosts.ssh import SshTransport
-from tests.conftest import ENV_FILE, make_app_dir
-from tests.ssh_fixtures import SshdServer
+from tests.support.spec_data import ENV_FILE, make_app_dir
+from tests.support.ssh_fixtures import SshdServer
 
 ROLLBACK = FlagChange("JOB_STAGGER_ENABLED", "false", "Job stagger disabled")
 

@@ -18,7 +18,7 @@ from bot.core.ports import CommandResult, OutputSink, RemoteSession
 from bot.core.spec import LogSpec
 from bot.hosts.log_source import ScanBatch, ScanResult, scan_batches, scan_log
 from bot.hosts.ssh import SshTransport
-from tests.ssh_fixtures import SshdServer
+from tests.support.ssh_fixtures import SshdServer
 
 SPEC = LogSpec()
 JOBS = ["Referral Tier 2 Processor", "Live Stats Sync", "Badge Auto-Unlock"]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ssh_fixtures import free_port
+from tests.support.ssh_fixtures import free_port
 
 PASSWORD = "right-horse-battery"
 

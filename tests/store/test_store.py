@@ -11,7 +11,7 @@ import pytest
 from bot.core.approvals import ApprovalRequest, Status
 from bot.core.errors import StoreError
 from bot.store.store import EnvState, Store
-from tests.other_process import HOLD_THE_LOCK, another_process
+from tests.support.other_process import HOLD_THE_LOCK, another_process
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 

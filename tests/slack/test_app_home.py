@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from tests.conftest import OPERATOR, START, Bot
-from tests.rollout_state import start_phase
+from tests.support.rollout_state import start_phase
+from tests.support.served_bot import Bot
+from tests.support.spec_data import OPERATOR, START
 
 
 def test_opening_app_home_publishes_each_envs_phase_and_pending_approvals(bot: Bot) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 from bot.core.kpi_report import parse_window
 from bot.render.kpi_json import report_json
 from bot.rollout.measuring import measure
-from tests.conftest import OPERATOR, Bot
+from tests.support.served_bot import Bot
+from tests.support.spec_data import OPERATOR
 
 LOG = (
     "2026-02-01 11:00:00.100 info: 🔄 Job started: Referral Tier 2 Processor\n"

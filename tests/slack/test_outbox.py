@@ -8,8 +8,9 @@ from typing import Any
 from bot.render.blocks import APPROVE_ACTION
 from bot.store.outbox import Outbox
 from jobs import deliver_outbox
-from tests.bot_process import wait_until
-from tests.conftest import LEAD, OPERATOR, Bot
+from tests.support.bot_process import wait_until
+from tests.support.served_bot import Bot
+from tests.support.spec_data import LEAD, OPERATOR
 
 
 def test_a_post_slack_refuses_is_delivered_later_with_its_buttons(bot: Bot) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.slack.http_server import create_http_server, stop_http_server
-from tests.bot_process import wait_until
+from tests.support.bot_process import wait_until
 
 
 def _hello(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

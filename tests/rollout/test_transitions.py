@@ -7,15 +7,16 @@ import threading
 from datetime import timedelta
 
 from bot.core.approvals import Status
+from bot.rehearsal.slack_standin import ApiCall
 from bot.render.blocks import APPROVE_ACTION, REQUEST_ROLLBACK_ACTION
 from bot.rollout.execution import recover_interrupted
 from bot.rollout.transition_runner import TransitionRunner
 from bot.store.baselines import Baselines
 from bot.store.check_schedule import CheckSchedule
 from bot.store.timeline import Timeline
-from tests.app_logs import Traffic, append_log
-from tests.conftest import ENV_FILE, LEAD, LEAD_2, OPERATOR, START, Bot
-from tests.slack_standin import ApiCall
+from tests.support.app_logs import Traffic, append_log
+from tests.support.served_bot import Bot
+from tests.support.spec_data import ENV_FILE, LEAD, LEAD_2, OPERATOR, START
 
 REQUEST_ID = re.compile(r"\bR[A-Z2-9]{5}\b")
 

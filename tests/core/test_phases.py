@@ -20,7 +20,7 @@ from bot.core.phases import (
 )
 from bot.core.spec import Spec, load_spec
 from bot.core.thresholds import Measurement, judge_all
-from tests.conftest import OPERATOR, START
+from tests.support.spec_data import OPERATOR, START
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot_process import start_serving, wait_until
-from tests.slack_requests import SlackSender, slash_command_body
-from tests.slack_standin import SlackStandIn
-from tests.socket_mode_standin import SocketModeStandIn
+from bot.rehearsal.slack_signing import SlackSender, slash_command_body
+from bot.rehearsal.slack_standin import SlackStandIn
+from tests.support.bot_process import start_serving, wait_until
+from tests.support.socket_mode_standin import SocketModeStandIn
 
 EXAMPLE = Path("stagger.example.toml").resolve()
 SECRET = "procfile-secret"

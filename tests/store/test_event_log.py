@@ -10,8 +10,8 @@ from bot.hosts.local_transport import LocalTransport
 from bot.hosts.log_source import scan_log
 from bot.rollout.context import BotContext
 from bot.store.event_log import EventLog
-from tests.app_logs import Traffic, append_log
-from tests.conftest import START
+from tests.support.app_logs import Traffic, append_log
+from tests.support.spec_data import START
 
 HOST = HostAddress("sim", "prod-1.example.com")
 

@@ -20,8 +20,9 @@ from bot.rollout.measuring import measure
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.slack.poster import ConsolePoster
-from tests.conftest import DSN, JobTable, make_app_dir, spec_data
-from tests.pg_fixtures import PASSWORD, PasswordPostgres
+from tests.support.job_table import DSN, JobTable
+from tests.support.pg_fixtures import PASSWORD, PasswordPostgres
+from tests.support.spec_data import make_app_dir, spec_data
 
 T0 = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 

@@ -116,8 +116,8 @@ def test_secrets_stay_out_of_logs(tmp_path: Path, secret: str) -> None:
 def test_serve_answers_signed_commands_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     import signal
 
-    from tests.bot_process import start_serving
-    from tests.slack_standin import SlackStandIn
+    from bot.rehearsal.slack_standin import SlackStandIn
+    from tests.support.bot_process import start_serving
 
     standin = SlackStandIn()
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "STAGGER_"))}

@@ -34,7 +34,7 @@ from bot.rollout.measuring import measure
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.slack.poster import ConsolePoster
-from tests.conftest import DSN, JobTable
+from tests.support.job_table import DSN, JobTable
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -10,9 +10,10 @@ from bot.render.blocks import APPROVE_ACTION, DENY_ACTION
 from bot.rollout.execution import recover_interrupted
 from bot.rollout.rollback import RollbackRunner
 from jobs import expire_requests
-from tests.conftest import ENV_FILE, LEAD, LEAD_2, OPERATOR, SIGNING_SECRET, STRANGER, Bot
-from tests.other_process import CLAIM_EXECUTION, another_process
-from tests.rollout_state import request_rollback
+from tests.support.other_process import CLAIM_EXECUTION, another_process
+from tests.support.rollout_state import request_rollback
+from tests.support.served_bot import Bot
+from tests.support.spec_data import ENV_FILE, LEAD, LEAD_2, OPERATOR, SIGNING_SECRET, STRANGER
 
 
 def test_approved_rollback_flips_the_flag_and_is_verified_on_the_host(bot: Bot) -> None:

@@ -11,8 +11,9 @@ from bot.runtime import build_context
 from bot.scheduler import build_scheduler
 from bot.settings import Settings
 from bot.store.lease import Lease
-from tests.conftest import START, Bot
-from tests.rollout_state import start_phase
+from tests.support.rollout_state import start_phase
+from tests.support.served_bot import Bot
+from tests.support.spec_data import START
 
 
 def test_the_lease_has_one_holder_until_it_lapses(bot: Bot) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from tests.conftest import DSN
+from tests.support.job_table import DSN
 
 EXAMPLE = Path("stagger.example.toml")
 # The runbook's phases with an hour standing for a day, and checkpoints every hour: every

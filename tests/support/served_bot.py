@@ -1,0 +1,85 @@
+"""stagger-bot served as in production (the Bolt app behind waitress, a real store) and
+driven as Slack users drive it: signed HTTP requests in, Web API calls to the stand-in out."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.core.clock import ManualClock
+from bot.core.ports import Transport
+from bot.core.spec import Spec
+from bot.rehearsal.slack_signing import SlackSender
+from bot.rehearsal.slack_standin import SlackStandIn
+from bot.rollout.context import BotContext
+from bot.runtime import build_context
+from bot.settings import Settings
+from bot.slack.app import build_app
+from bot.slack.http_server import create_http_server, wsgi_app
+from bot.slack.poster import web_client
+from tests.support.spec_data import BOT_TOKEN, SIGNING_SECRET
+
+
+@dataclass
+class Bot:
+    """Drives stagger-bot as Slack users do: signed HTTP requests in, Web API calls out."""
+
+    context: BotContext
+    slack: SlackStandIn
+    sender: SlackSender
+    clock: ManualClock
+    app_dir: Path
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def store(self) -> Any:
+        return self.context.store
+
+    def command(self, user: str, text: str, **kwargs: Any) -> Any:
+        return self.sender.command(user, text, **kwargs)
+
+    def click(self, user: str, action_id: str, request_id: str, **kwargs: Any) -> Any:
+        return self.sender.click(user, action_id, request_id, **kwargs)
+
+    def request_id_from(self, text: str) -> str:
+        for word in text.replace("`", " ").split():
+            if word.startswith("R") and len(word) == 6 and word.isupper():
+                return word
+        raise AssertionError(f"no request id in {text!r}")
+
+    def env_file(self) -> bytes:
+        return (self.app_dir / ".env").read_bytes()
+
+
+def start_bot(
+    tmp_path: Path,
+    slack: SlackStandIn,
+    clock: ManualClock,
+    spec: Spec,
+    app_dir: Path,
+    transport: Transport | None = None,
+    slack_timeout_s: int = 10,
+    db_busy_timeout_s: float = 10.0,
+) -> tuple[Bot, Any, threading.Thread]:
+    settings = Settings.from_environ(
+        {
+            "STAGGER_DB": str(tmp_path / "stagger.db"),
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.url,
+            "SLACK_TIMEOUT_S": str(slack_timeout_s),
+            "STAGGER_DB_BUSY_TIMEOUT_S": str(db_busy_timeout_s),
+        }
+    )
+    client = web_client(BOT_TOKEN, settings.slack_api_url, timeout=settings.slack_timeout_s)
+    context = build_context(settings, spec, slack_client=client, clock=clock, transport=transport)
+    executor = ThreadPoolExecutor(max_workers=8)
+    app = build_app(context, SIGNING_SECRET, client, executor)
+    server = create_http_server(wsgi_app(app, lambda: {"ok": True}), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    bot = Bot(context, slack, SlackSender(server.effective_port, SIGNING_SECRET), clock, app_dir)
+    return bot, (server, executor), thread
