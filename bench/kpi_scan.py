@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from bot.core.log_cursor import LogCursor
 from bot.core.ports import RemoteSession
-from bot.core.spec import LogSpec
+from bot.core.spec_fleet import LogSpec
 from bot.hosts.log_source import scan_batches
 from bot.hosts.ssh import SshTransport
 from tests.support.ssh_fixtures import SshdServer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.errors import UsageError
 from bot.core.replies import Invocation, Reply
-from bot.core.spec import PhaseSpec
+from bot.core.spec_rollout import PhaseSpec
 from bot.rollout.context import BotContext
 from bot.rollout.transitions import Transitions
 from commands.parsing import Parsed, parse_options, single_line

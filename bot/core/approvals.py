@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.core.spec import ApprovalPolicy, Spec
+from bot.core.spec import Spec
+from bot.core.spec_fleet import ApprovalPolicy
 
 
 class Status(StrEnum):

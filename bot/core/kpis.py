@@ -10,8 +10,8 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from bot.core.kpi_catalog import LOG_KPI_NAMES
 from bot.core.log_lines import EventKind, LogEvent
-from bot.core.spec import LOG_KPI_NAMES
 from bot.core.thresholds import Measurement
 
 LOG_KPIS = LOG_KPI_NAMES

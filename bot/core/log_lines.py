@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import NamedTuple
 
-from bot.core.spec import LogSpec
+from bot.core.spec_fleet import LogSpec
 
 
 class EventKind(StrEnum):

@@ -7,7 +7,8 @@ import math
 from collections.abc import Mapping
 from functools import reduce
 
-from bot.core.spec import JobSpec, find_collisions
+from bot.core.spec import find_collisions
+from bot.core.spec_fleet import JobSpec
 
 
 def cycle_seconds(jobs: list[JobSpec]) -> int:

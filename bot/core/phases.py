@@ -20,7 +20,8 @@ from bot.core.checks import all_met, checks_text
 from bot.core.clock import describe_duration
 from bot.core.kpi_report import format_value
 from bot.core.phase_record import ROLLED_BACK, SUCCEEDED, PhaseRecord
-from bot.core.spec import PhaseSpec, Spec
+from bot.core.spec import Spec
+from bot.core.spec_rollout import PhaseSpec
 from bot.core.thresholds import Condition, Judgement, Measurement, Verdict, holds
 
 

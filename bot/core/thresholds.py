@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.core.spec import CONDITION, KpiSpec, TriggerSpec
+from bot.core.spec_fields import CONDITION
+from bot.core.spec_rollout import KpiSpec, TriggerSpec
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,

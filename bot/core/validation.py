@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from bot.core.checks import Check, CheckState
 from bot.core.kpi_report import format_value
-from bot.core.spec import ValidationSpec
+from bot.core.spec_rollout import ValidationSpec
 from bot.core.thresholds import Measurement
 
 

@@ -16,7 +16,7 @@ from psycopg import sql
 
 from bot.core.errors import StaggerError
 from bot.core.redaction import redact
-from bot.core.spec import DatabaseSpec
+from bot.core.spec_fleet import DatabaseSpec
 
 
 class DatabaseUnavailable(StaggerError):

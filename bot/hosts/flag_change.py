@@ -19,7 +19,7 @@ from bot.core.envfile import read_env_value, set_env_value
 from bot.core.errors import RemoteError
 from bot.core.host_address import HostAddress
 from bot.core.ports import CommandResult, RemoteSession, Transport
-from bot.core.spec import EnvironmentSpec
+from bot.core.spec_fleet import EnvironmentSpec
 
 logger = logging.getLogger(__name__)
 

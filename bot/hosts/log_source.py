@@ -27,7 +27,7 @@ from bot.core.errors import RemoteError
 from bot.core.log_cursor import LogCursor
 from bot.core.log_lines import LineParser, LogEvent, Malformed
 from bot.core.ports import CommandResult, RemoteSession
-from bot.core.spec import LogSpec
+from bot.core.spec_fleet import LogSpec
 
 _TAIL_WINDOW = 16 * 1024  # searched for the start of a partial last line
 _LONG_LINE_WINDOW = 1024 * 1024  # searched too when that line is longer

@@ -21,7 +21,8 @@ from pathlib import Path
 from types import TracebackType
 
 import bot
-from bot.core.spec import DatabaseSpec, Spec
+from bot.core.spec import Spec
+from bot.core.spec_fleet import DatabaseSpec
 from bot.rehearsal.fleet_db import JobRowWriter, create_job_table
 from bot.rehearsal.fleet_files import (
     CONFIG_FILE,

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import psycopg
 from psycopg import sql
 
-from bot.core.spec import DatabaseSpec
+from bot.core.spec_fleet import DatabaseSpec
 from bot.rehearsal.job_model import JobExecution, Stamper
 
 COMPLETED_STATUS = "completed"

@@ -6,7 +6,8 @@ from bot.core.approvals import ApprovalRequest, Status
 from bot.core.changes import ChangeOutcome
 from bot.core.kpi_report import KpiReport, format_value
 from bot.core.replies import Block
-from bot.core.spec import SLACK_USER_ID, Spec
+from bot.core.spec import Spec
+from bot.core.spec_fields import SLACK_USER_ID
 
 APPROVE_ACTION = "stagger_approve"
 DENY_ACTION = "stagger_deny"

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from bot.core.clock import describe_duration
 from bot.core.kpi_report import KpiReport, format_value
-from bot.core.spec import PhaseSpec, Spec
+from bot.core.spec import Spec
+from bot.core.spec_rollout import PhaseSpec
 from bot.core.thresholds import Verdict, change_pct
 
 MARK = {

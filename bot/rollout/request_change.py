@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.core.approvals import ApprovalRequest
 from bot.core.changes import ChangeOutcome, FlagChange, Timeouts
 from bot.core.ports import CommandResult
-from bot.core.spec import EnvironmentSpec
+from bot.core.spec_fleet import EnvironmentSpec
 from bot.hosts.flag_change import CommandObserver, apply_everywhere
 from bot.rollout.context import BotContext
 from bot.store.audit import AuditEntry

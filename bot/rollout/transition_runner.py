@@ -18,7 +18,7 @@ from bot.core.changes import ChangeOutcome, FlagChange
 from bot.core.kpi_report import KpiReport
 from bot.core.phase_record import Entry, PhaseRecord
 from bot.core.phases import all_met, gates_text, leaving_gates
-from bot.core.spec import PhaseSpec
+from bot.core.spec_rollout import PhaseSpec
 from bot.render import blocks
 from bot.rollout.context import BotContext
 from bot.rollout.measuring import measure_since

@@ -15,7 +15,7 @@ from bot.core.errors import NotAllowed, UsageError, UserError
 from bot.core.phase_record import SUCCEEDED, PhaseRecord
 from bot.core.phases import Gate, all_met, gates_text, in_flight_gate, leaving_gates, order_problem
 from bot.core.replies import Reply, Source
-from bot.core.spec import PhaseSpec
+from bot.core.spec_rollout import PhaseSpec
 from bot.rollout.actions import Actions
 from bot.rollout.context import BotContext
 from bot.rollout.measuring import measure_since

@@ -11,7 +11,7 @@ from bot.core.approvals import (
     decide_approval,
     decide_denial,
 )
-from bot.core.spec import ApprovalPolicy
+from bot.core.spec_fleet import ApprovalPolicy
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 POLICY = ApprovalPolicy(approvers=["U0LEAD1", "U0LEAD2"], required=1, allow_self=False)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.core.log_lines import EventKind, LineParser, LogEvent, Malformed, parse_line
-from bot.core.spec import LogSpec
+from bot.core.spec_fleet import LogSpec
 
 TEXT = LogSpec()
 JSON = LogSpec(format="json")

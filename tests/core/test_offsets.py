@@ -3,7 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.core.offsets import cycle_seconds, distribution_text, predicted_overlap
-from bot.core.spec import JobSpec, load_spec
+from bot.core.spec import load_spec
+from bot.core.spec_fleet import JobSpec
 
 JOBS = load_spec(Path("stagger.example.toml")).jobs
 

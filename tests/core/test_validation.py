@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.checks import CheckState, overall
-from bot.core.spec import ValidationSpec
+from bot.core.spec_rollout import ValidationSpec
 from bot.core.thresholds import Measurement
 from bot.core.validation import validate
 

@@ -12,7 +12,8 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from bot.core.clock import ManualClock
-from bot.core.spec import DatabaseSpec, parse_spec
+from bot.core.spec import parse_spec
+from bot.core.spec_fleet import DatabaseSpec
 from bot.hosts.db_source import DatabaseUnavailable, db_kpis
 from bot.hosts.local_transport import LocalTransport
 from bot.rollout.context import BotContext

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.core.changes import FlagChange, Timeouts
 from bot.core.ports import CommandResult
-from bot.core.spec import EnvironmentSpec
+from bot.core.spec_fleet import EnvironmentSpec
 from bot.hosts.flag_change import apply_everywhere
 from bot.hosts.ssh import SshTransport
 from tests.support.spec_data import ENV_FILE, make_app_dir

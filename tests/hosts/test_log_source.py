@@ -15,7 +15,7 @@ from bot.core.errors import RemoteError
 from bot.core.log_cursor import LogCursor
 from bot.core.log_lines import EventKind
 from bot.core.ports import CommandResult, OutputSink, RemoteSession
-from bot.core.spec import LogSpec
+from bot.core.spec_fleet import LogSpec
 from bot.hosts.log_source import ScanBatch, ScanResult, scan_batches, scan_log
 from bot.hosts.ssh import SshTransport
 from tests.support.ssh_fixtures import SshdServer

@@ -22,7 +22,8 @@ from bot.core.clock import ManualClock
 from bot.core.envfile import read_env_value, set_env_value
 from bot.core.host_address import HostAddress
 from bot.core.log_lines import EventKind, LogEvent, parse_line
-from bot.core.spec import DatabaseSpec, LogSpec, Spec, parse_spec
+from bot.core.spec import Spec, parse_spec
+from bot.core.spec_fleet import DatabaseSpec, LogSpec
 from bot.hosts.db_source import db_kpis
 from bot.hosts.flag_change import apply_everywhere
 from bot.hosts.local_transport import LocalTransport

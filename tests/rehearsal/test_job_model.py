@@ -9,7 +9,7 @@ import pytest
 
 from bot.core.kpis import log_kpis
 from bot.core.log_lines import EventKind, LogEvent, parse_line
-from bot.core.spec import LogSpec
+from bot.core.spec_fleet import LogSpec
 from bot.core.thresholds import Measurement
 from bot.rehearsal.fleet_scenario import ErrorSpike
 from bot.rehearsal.job_model import Failures, HostRunner, JobExecution, Produced

@@ -14,7 +14,8 @@ import psycopg
 import pytest
 
 from bot.core.clock import ManualClock
-from bot.core.spec import DatabaseSpec, parse_spec
+from bot.core.spec import parse_spec
+from bot.core.spec_fleet import DatabaseSpec
 from bot.hosts.local_transport import LocalTransport
 from bot.rehearsal.slack_standin import SlackStandIn
 from bot.rollout.context import BotContext

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from bot.core.spec import DatabaseSpec
+from bot.core.spec_fleet import DatabaseSpec
 
 DSN = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -1,0 +1,117 @@
+"""The spec's rollout: the phases with their success criteria, the KPI thresholds table,
+the rollback triggers, the first-30-minute validation, alerts and checkpoints."""
+
+from __future__ import annotations
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import (
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from bot.core.kpi_catalog import MEASURED_KPI_NAMES
+from bot.core.spec_fields import (
+    SpecSection,
+    check_condition,
+)
+
+
+class PhaseSpec(SpecSection):
+    """One runbook phase: where it runs, the flag it sets on entry, how long it must run,
+    and its success criteria (KPI name -> condition, like the KPI table's targets)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,47}$")
+    env: str
+    stagger: bool
+    min_duration_h: float = Field(ge=0)
+    max_duration_h: float | None = Field(default=None, gt=0)
+    description: str = ""
+    success: dict[str, str] = {}
+
+    @field_validator("success")
+    @classmethod
+    def _criteria(cls, success: dict[str, str]) -> dict[str, str]:
+        for kpi in success:
+            if kpi not in MEASURED_KPI_NAMES:
+                raise ValueError(f"unknown KPI {kpi!r}; known: {', '.join(MEASURED_KPI_NAMES)}")
+        return {kpi: check_condition(condition) for kpi, condition in success.items()}
+
+    @model_validator(mode="after")
+    def _max_after_min(self) -> PhaseSpec:
+        if self.max_duration_h is not None and self.max_duration_h < self.min_duration_h:
+            raise ValueError("max_duration_h is shorter than min_duration_h")
+        return self
+
+
+class KpiSpec(SpecSection):
+    """One row of the runbook's KPI THRESHOLDS table.
+
+    Conditions read `< 40`, `> 60` (absolute) or `change <= -30%` (relative to the baseline).
+    """
+
+    label: str = Field(min_length=1)
+    unit: str = ""
+    target: str
+    alert: str
+
+    @field_validator("target", "alert")
+    @classmethod
+    def _condition(cls, value: str) -> str:
+        return check_condition(value)
+
+
+class TriggerSpec(SpecSection):
+    """A runbook ROLLBACK TRIGGER: abort when `kpi` meets `condition`."""
+
+    name: str = Field(min_length=1)
+    kpi: str
+    condition: str
+
+    @field_validator("condition")
+    @classmethod
+    def _condition(cls, value: str) -> str:
+        return check_condition(value)
+
+
+class ValidationSpec(SpecSection):
+    """The runbook's first-30-minute validation after the stagger goes on."""
+
+    checks_after_min: list[int] = Field(default=[5, 15, 30], min_length=1)
+    max_concurrent_jobs: int = Field(default=2, ge=1)
+
+    @field_validator("checks_after_min")
+    @classmethod
+    def _ascending(cls, minutes: list[int]) -> list[int]:
+        if any(m <= 0 for m in minutes) or minutes != sorted(set(minutes)):
+            raise ValueError("must be positive minutes in ascending order, each once")
+        return minutes
+
+
+class AlertSpec(SpecSection):
+    """How often the thresholds and rollback triggers are evaluated, and over what window;
+    how often a lasting breach is recalled; how long a KPI may be unavailable unannounced."""
+
+    every_min: int = Field(default=5, ge=1, le=24 * 60)
+    window_min: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    remind_every_min: int = Field(default=60, ge=1)
+    unavailable_grace_min: int = Field(default=15, ge=1)
+
+
+class CheckpointSpec(SpecSection):
+    """The runbook's KPI checkpoints (crontab `0 */6 * * *`) and daily SQL analysis days."""
+
+    cron: str = "0 */6 * * *"
+    # A checkpoint missed (the bot was down) is still posted within this time; older
+    # ones are listed in one line instead of being replayed.
+    grace_min: int = Field(default=30, ge=1)
+    analysis_days: list[int] = [1, 2, 3, 7]
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as error:
+            raise ValueError(f"{value!r} is not a crontab expression: {error}") from None
+        return value
