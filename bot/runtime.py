@@ -19,16 +19,8 @@ from bot.rollout.context import BotContext
 from bot.settings import Settings
 from bot.slack.poster import ConsolePoster, SlackPoster, web_client
 from bot.store.audit import AuditEntry, AuditTrail
-from bot.store.baselines import Baselines
-from bot.store.breaches import Breaches
-from bot.store.check_schedule import CheckSchedule
-from bot.store.checkpoints import Checkpoints
-from bot.store.event_log import EventLog
-from bot.store.kpi_history import KpiHistory
 from bot.store.outbox import Outbox
-from bot.store.silences import Silences
 from bot.store.store import Store
-from bot.store.timeline import Timeline
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +40,6 @@ def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
     root.setLevel(level)
 
 
-def create_schema(store: Store) -> None:
-    """Every table, at start: later, a command that only reads never needs the writer
-    lock (which another process may hold) to create one."""
-    for owner in (Timeline, Silences, Breaches, Baselines, EventLog, KpiHistory, Outbox,
-                  CheckSchedule, Checkpoints):  # fmt: skip
-        owner(store)
-
-
 def build_context(
     settings: Settings,
     spec: Spec,
@@ -69,7 +53,6 @@ def build_context(
     """`poster` wins; else Slack through `slack_client` (or one made from the token),
     with an outbox in the store for posts Slack refuses; else the console."""
     store = Store(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s)
-    create_schema(store)
     clock = clock or SystemClock()
     if poster is None:
         if slack_client is None and settings.slack_bot_token is not None:

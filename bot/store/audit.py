@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TextIO
 
-from sqlite_utils import Database
-
 from bot.core.clock import isoformat
 from bot.core.redaction import redact
 from bot.store.store import Store
@@ -60,28 +58,6 @@ class AuditTrail:
     def __init__(self, store: Store, secrets: tuple[str, ...] = ()) -> None:
         self._store = store
         self._secrets = secrets
-
-        def create(db: Database) -> None:
-            if "audit" not in db.table_names():
-                db.table("audit").create(
-                    {
-                        "id": int,
-                        "at": str,
-                        "actor": str,
-                        "source": str,
-                        "action": str,
-                        "env": str,
-                        "args": str,
-                        "outcome": str,
-                        "detail": str,
-                        "prev_hash": str,
-                        "hash": str,
-                    },
-                    pk="id",
-                )
-                db.table("audit").create_index(["env", "id"])
-
-        store.ensure("AuditTrail", create)
 
     def record(self, entry: AuditEntry, now: datetime) -> int:
         args = json.dumps(dict(entry.args or {}), sort_keys=True, ensure_ascii=False, default=str)

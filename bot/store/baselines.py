@@ -7,8 +7,6 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from bot.core.clock import isoformat, parse_iso
 from bot.core.thresholds import Measurement
 from bot.store.store import Store
@@ -27,23 +25,6 @@ class Baseline:
 class Baselines:
     def __init__(self, store: Store) -> None:
         self._store = store
-
-        def create(db: Database) -> None:
-            if "baselines" not in db.table_names():
-                db.table("baselines").create(
-                    {
-                        "id": int,
-                        "env": str,
-                        "captured_at": str,
-                        "window_start": str,
-                        "window_end": str,
-                        "captured_by": str,
-                        "kpi_values": str,
-                    },
-                    pk="id",
-                )
-
-        store.ensure("Baselines", create)
 
     def save(self, baseline: Baseline) -> None:
         with self._store.transaction() as db:

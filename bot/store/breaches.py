@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot.core.clock import isoformat, parse_iso
 from bot.store.store import Store
 
@@ -32,25 +30,6 @@ class Breach:
 class Breaches:
     def __init__(self, store: Store) -> None:
         self._store = store
-
-        def create(db: Database) -> None:
-            if "breaches" not in db.table_names():
-                db.table("breaches").create(
-                    {
-                        "id": int,
-                        "env": str,
-                        "key": str,
-                        "opened_at": str,
-                        "closed_at": str,
-                        "detail": str,
-                        "message_ts": str,
-                        "reminded_at": str,
-                    },
-                    pk="id",
-                )
-                db.table("breaches").create_index(["env", "key", "closed_at"])
-
-        store.ensure("Breaches", create)
 
     def open(self, env: str, key: str, now: datetime, detail: str) -> Breach | None:
         """Open a breach; None if one for (env, key) is already open."""

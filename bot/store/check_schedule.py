@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot.core.clock import isoformat, parse_iso
 from bot.store.process_identity import is_running, this_process
 from bot.store.store import Store
@@ -34,27 +32,6 @@ class ScheduledCheck:
 class CheckSchedule:
     def __init__(self, store: Store) -> None:
         self._store = store
-
-        def create(db: Database) -> None:
-            if "scheduled_checks" not in db.table_names():
-                db.table("scheduled_checks").create(
-                    {
-                        "id": int,
-                        "env": str,
-                        "phase_id": int,
-                        "label": str,
-                        "due_at": str,
-                        "thread_ts": str,
-                        "status": str,
-                        "result": str,
-                    },
-                    pk="id",
-                )
-                db.table("scheduled_checks").create_index(["status", "due_at"])
-            if "runner" not in db.table("scheduled_checks").columns_dict:
-                db.table("scheduled_checks").add_column("runner", str)
-
-        store.ensure("CheckSchedule", create)
 
     def schedule(
         self, env: str, phase_id: int, thread_ts: str | None, due: list[tuple[str, datetime]]

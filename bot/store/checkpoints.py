@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlite_utils import Database
 
 from bot.core.clock import isoformat, parse_iso
 from bot.store.store import Store
@@ -53,25 +52,6 @@ class Checkpoint:
 class Checkpoints:
     def __init__(self, store: Store) -> None:
         self._store = store
-
-        def create(db: Database) -> None:
-            if "checkpoints" not in db.table_names():
-                db.table("checkpoints").create(
-                    {
-                        "id": int,
-                        "env": str,
-                        "phase_id": int,
-                        "slot": str,
-                        "kpi_values": str,
-                        "verdicts": str,
-                        "all_met": int,
-                        "message_ts": str,
-                    },
-                    pk="id",
-                )
-                db.table("checkpoints").create_index(["env", "phase_id"])
-
-        store.ensure("Checkpoints", create)
 
     def last_slot(self) -> datetime | None:
         rows = list(self._store.select("meta", "key = ?", [_LAST_SLOT]))

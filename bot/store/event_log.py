@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from bot.core.log_cursor import LogCursor
 from bot.core.log_lines import EventKind, LogEvent
 from bot.store.store import Store
@@ -22,24 +20,6 @@ def _stamp(moment: datetime) -> str:
 class EventLog:
     def __init__(self, store: Store) -> None:
         self._store = store
-
-        def create(db: Database) -> None:
-            if "log_cursors" not in db.table_names():
-                db.table("log_cursors").create(
-                    {"env": str, "host": str, "path": str, "inode": int, "offset": int},
-                    pk=("env", "host", "path"),
-                )
-            if "log_events" not in db.table_names():
-                db.table("log_events").create(
-                    {"env": str, "host": str, "at": str, "kind": str, "job": str, "value": float}
-                )
-            if "head" not in db.table("log_cursors").columns_dict:
-                db.table("log_cursors").add_column("head", int)
-            # Every read is one host's window; without the host in the index each host's
-            # read walks every host's rows.
-            db.table("log_events").create_index(["env", "host", "at"], if_not_exists=True)
-
-        store.ensure("EventLog", create)
 
     def cursor(self, env: str, host: str, path: str) -> LogCursor | None:
         rows = list(

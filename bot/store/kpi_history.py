@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from bot.core.kpi_series import HOUR, HourPoint, hourly_points
 from bot.core.log_lines import LogEvent
 from bot.store.store import Store
@@ -18,15 +16,6 @@ EventsOf = Callable[[datetime, datetime], Sequence[Sequence[LogEvent]]]
 class KpiHistory:
     def __init__(self, store: Store) -> None:
         self._store = store
-
-        def create(db: Database) -> None:
-            if "kpi_hours" not in db.table_names():
-                db.table("kpi_hours").create(
-                    {"phase_id": int, "hour": int, "pool_avg": float, "busiest": float},
-                    pk=("phase_id", "hour"),
-                )
-
-        store.ensure("KpiHistory", create)
 
     def points(self, phase_id: int) -> list[HourPoint]:
         rows = self._store.read().execute(

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot.core.clock import isoformat, parse_iso
 from bot.store.store import Store
 
@@ -26,23 +24,6 @@ class QueuedCall:
 class Outbox:
     def __init__(self, store: Store) -> None:
         self._store = store
-
-        def create(db: Database) -> None:
-            if "outbox" not in db.table_names():
-                db.table("outbox").create(
-                    {
-                        "id": int,
-                        "method": str,
-                        "arguments": str,
-                        "queued_at": str,
-                        "attempts": int,
-                        "last_error": str,
-                        "delivered_at": str,
-                    },
-                    pk="id",
-                )
-
-        store.ensure("Outbox", create)
 
     def enqueue(self, method: str, arguments: dict[str, Any], now: datetime, error: str) -> None:
         with self._store.transaction() as db:

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot.core.clock import isoformat, parse_iso
 from bot.store.store import Store
 
@@ -30,23 +28,6 @@ class Silence:
 class Silences:
     def __init__(self, store: Store) -> None:
         self._store = store
-
-        def create(db: Database) -> None:
-            if "silences" not in db.table_names():
-                db.table("silences").create(
-                    {
-                        "id": int,
-                        "kpi": str,
-                        "until": str,
-                        "by": str,
-                        "reason": str,
-                        "created_at": str,
-                        "lifted_at": str,
-                    },
-                    pk="id",
-                )
-
-        store.ensure("Silences", create)
 
     def add(self, kpi: str, until: datetime, by: str, reason: str, now: datetime) -> Silence:
         with self._store.transaction() as db:

@@ -8,10 +8,11 @@ UPDATEs, so a double click or a Slack retry can never run an action twice.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,9 +24,10 @@ import sqlite_utils
 from bot.core.approvals import ApprovalRequest, Status
 from bot.core.clock import isoformat, parse_iso
 from bot.core.errors import StoreError
+from bot.store import schema
 from bot.store.process_identity import this_process
 
-SCHEMA_VERSION = 1
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,20 @@ class Store:
         # handler, which sleeps up to 100 ms between tries: that sleep was the slash
         # commands' p99 under load. Other processes still meet the busy timeout.
         self._writer = threading.RLock()
-        self._ensured: set[str] = set()
-        with self.transaction() as db:
-            self._create_schema(db)
+        # Once per Store, at start: every table of the schema, migrated to its version. A
+        # store that is current is only read, so opening one never waits for the writer
+        # lock; the transaction looks again, as another process may have just done it.
+        where = str(path)
+        if schema.stored_version(self._db(), where) != schema.SCHEMA_VERSION:
+            with self.transaction() as db:
+                was = schema.upgrade(db, where)
+            if was is not None and was != schema.SCHEMA_VERSION:
+                logger.info(
+                    "the store at %s was upgraded from schema %s to %s",
+                    where,
+                    was,
+                    schema.SCHEMA_VERSION,
+                )
 
     # -- connections -------------------------------------------------------------------
 
@@ -100,16 +113,6 @@ class Store:
         finally:
             self._writer.release()
 
-    def ensure(self, name: str, create: Callable[[sqlite_utils.Database], None]) -> None:
-        """Run `create` (a part of the schema, idempotent) once per process: objects over
-        the store are made per request, and an empty write transaction each time took the
-        writer lock that every command's answer waits for."""
-        if name in self._ensured:
-            return
-        with self.transaction() as db:
-            create(db)
-        self._ensured.add(name)
-
     def select(
         self,
         table: str,
@@ -135,51 +138,6 @@ class Store:
 
     def read(self) -> sqlite_utils.Database:
         return self._db()
-
-    @staticmethod
-    def _create_schema(db: sqlite_utils.Database) -> None:
-        if "env_state" not in db.table_names():
-            db.table("env_state").create(
-                {
-                    "env": str,
-                    "phase": str,
-                    "stagger_enabled": int,
-                    "since": str,
-                    "disabled_jobs": str,
-                    "note": str,
-                },
-                pk="env",
-            )
-        if "approvals" not in db.table_names():
-            db.table("approvals").create(
-                {
-                    "id": str,
-                    "action": str,
-                    "env": str,
-                    "args": str,
-                    "requester": str,
-                    "reason": str,
-                    "created_at": str,
-                    "expires_at": str,
-                    "required": int,
-                    "status": str,
-                    "approved_by": str,
-                    "decided_by": str,
-                    "decided_at": str,
-                    "channel": str,
-                    "message_ts": str,
-                    "outcome": str,
-                },
-                pk="id",
-            )
-            db.table("approvals").create_index(["env", "status"])
-        if "executor" not in db.table("approvals").columns_dict:
-            db.table("approvals").add_column("executor", str)
-        if "seen_requests" not in db.table_names():
-            db.table("seen_requests").create({"key": str, "at": str}, pk="key")
-        if "meta" not in db.table_names():
-            db.table("meta").create({"key": str, "value": str}, pk="key")
-            db.table("meta").insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
 
     # -- seen requests -----------------------------------------------------------------
 

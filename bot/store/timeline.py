@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot.core.clock import isoformat, parse_iso
 from bot.core.errors import UserError
 from bot.core.phase_record import Entry, PhaseRecord
@@ -22,26 +20,6 @@ from bot.store.store import Store
 class Timeline:
     def __init__(self, store: Store) -> None:
         self._store = store
-
-        def create(db: Database) -> None:
-            if "phase_history" not in db.table_names():
-                db.table("phase_history").create(
-                    {
-                        "id": int,
-                        "phase": str,
-                        "env": str,
-                        "started_at": str,
-                        "ended_at": str,
-                        "ended_how": str,
-                        "request_id": str,
-                        "approved_by": str,
-                        "forced": int,
-                        "note": str,
-                    },
-                    pk="id",
-                )
-
-        store.ensure("Timeline", create)
 
     def current(self) -> PhaseRecord | None:
         rows = list(

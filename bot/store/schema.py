@@ -1,0 +1,125 @@
+"""The store's schema version, and the forward migrations that bring an older store up
+to it.
+
+`upgrade` runs at store start, inside one transaction. A fresh store is made as declared
+in `bot.store.tables` and stamped with `SCHEMA_VERSION`; an older store gets each
+migration after its version, in order, then every declared table it lacks, then the new
+version; a store written by a newer stagger-bot is refused. The version lives in `meta`
+under `schema_version` (stores made before this registry say "1"). The SQLite-only parts
+are the two look-ups at the bottom (which tables and columns a store has).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from bot.core.errors import StoreError
+from bot.store.tables import INTEGER, SQL_TYPES, TABLES, TEXT, Column, create_statements, quoted
+
+VERSION_KEY = "schema_version"
+
+
+# -- migrations ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Migration:
+    """Takes a store from `version - 1` to `version`. It changes only the tables the store
+    has (a table it lacks is made afterwards, as declared now), and it must hold for every
+    store that version - 1 describes, so it looks before it changes."""
+
+    version: int
+    description: str
+    apply: Callable[[Database], None]
+
+
+def _v1_additions(db: Database) -> None:
+    # Version 1 added these by hand as they came, and made most tables only when a
+    # repository first used them: a version 1 store may have any of them or none.
+    tables = table_names(db)
+    for table, column in (
+        ("approvals", Column("executor", TEXT)),
+        ("scheduled_checks", Column("runner", TEXT)),
+        ("log_cursors", Column("head", INTEGER)),
+        ("breaches", Column("reminded_at", TEXT)),
+    ):
+        if table in tables and column.name not in column_names(db, table):
+            db.execute(
+                f"ALTER TABLE {quoted(table)} "
+                f"ADD COLUMN {quoted(column.name)} {SQL_TYPES[column.type]}"
+            )
+    if "log_events" in tables:
+        # The first stores indexed log_events by (env, at); reads are per host since.
+        db.execute(f"DROP INDEX IF EXISTS {quoted('idx_log_events_env_at')}")
+        db.execute(
+            f"CREATE INDEX IF NOT EXISTS {quoted('idx_log_events_env_host_at')} "
+            'ON "log_events" ("env", "host", "at")'
+        )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        2,
+        "the columns and index version 1 added ad hoc (approvals.executor, "
+        "scheduled_checks.runner, log_cursors.head, breaches.reminded_at, log_events by "
+        "host) are there; every table is made at start",
+        _v1_additions,
+    ),
+)
+
+SCHEMA_VERSION = 2
+
+
+def stored_version(db: Database, where: str) -> int | None:
+    """The store's schema version; None for a store with none of the tables yet. A store
+    this code cannot read (newer, or its version unreadable) is refused."""
+    tables = table_names(db)
+    if "meta" not in tables:
+        if tables & {table.name for table in TABLES}:
+            raise StoreError(f"the store at {where} has stagger-bot tables but no schema version")
+        return None
+    row = db.execute("SELECT value FROM meta WHERE key = ?", [VERSION_KEY]).fetchone()
+    if row is None or not str(row[0]).isdigit():
+        raise StoreError(f"the store at {where} has no readable schema version")
+    version = int(row[0])
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store at {where} was written by a newer stagger-bot "
+            f"(schema {version}; this one knows {SCHEMA_VERSION})"
+        )
+    return version
+
+
+def upgrade(db: Database, where: str) -> int | None:
+    """Bring the store to SCHEMA_VERSION, in the caller's transaction; the version it had
+    (None: it was new)."""
+    found = stored_version(db, where)
+    for migration in MIGRATIONS:
+        if found is not None and migration.version > found:
+            migration.apply(db)
+    present = table_names(db)
+    for table in TABLES:
+        if table.name not in present:
+            for statement in create_statements(table):
+                db.execute(statement)
+    if found is None:
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)", [VERSION_KEY, str(SCHEMA_VERSION)]
+        )
+    elif found != SCHEMA_VERSION:
+        db.execute("UPDATE meta SET value = ? WHERE key = ?", [str(SCHEMA_VERSION), VERSION_KEY])
+    return found
+
+
+# -- what a store has (SQLite) ---------------------------------------------------------
+
+
+def table_names(db: Database) -> set[str]:
+    return set(db.table_names())
+
+
+def column_names(db: Database, table: str) -> set[str]:
+    return set(db.table(table).columns_dict)
