@@ -44,6 +44,7 @@ def benchmarks(duration: float | None) -> list[Benchmark]:
             "100_000, 10_000, 50",
         ),
         Benchmark("rollback", "Rollback click → verified", "bench.rollback_latency", "20", "5"),
+        Benchmark("fleet", "Simulated fleet, one host's day", "bench.fleet_simulation", "10", "3"),
     ]
 
 
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         "--duration", type=float, help="seconds per server in the ack load test (default 30)"
     )
     parser.add_argument(
-        "--only", help="comma-separated names: ack, kpi, fanout, audit, rollback (default: all)"
+        "--only",
+        help="comma-separated names: ack, kpi, fanout, audit, rollback, fleet (default: all)",
     )
     arguments = parser.parse_args(argv)
     chosen = benchmarks(arguments.duration)

@@ -65,7 +65,8 @@ def fill(db_path: Path, upto: int) -> float:
         )
         while last_id < upto:
             batch: list[tuple[object, ...]] = []
-            for number in range(last_id + 1, min(upto, last_id + BATCH) + 1):
+            batch_end = min(upto, last_id + BATCH)
+            for number in range(last_id + 1, batch_end + 1):
                 row: dict[str, object] = {
                     "id": number,
                     "at": isoformat(at + timedelta(seconds=number)),
@@ -80,7 +81,7 @@ def fill(db_path: Path, upto: int) -> float:
                 row["prev_hash"] = prev
                 row["hash"] = prev = row_hash(prev, row)
                 batch.append(tuple(row[name] for name in (*FIELDS, "prev_hash", "hash")))
-            last_id = int(batch[-1][0])  # type: ignore[call-overload]
+            last_id = batch_end
             connection.execute("BEGIN IMMEDIATE")
             connection.executemany(insert, batch)
             connection.execute(

@@ -31,7 +31,7 @@ from bot.core.clock import SystemClock
 from bot.core.spec import Spec, parse_spec
 from bot.rehearsal.slack_standin import SlackStandIn
 from bot.slack.http_server import stop_http_server
-from tests.support.served_bot import Bot, start_bot
+from tests.support.served_bot import ServedBot, start_bot
 from tests.support.spec_data import make_app_dir, spec_data
 from tests.support.ssh_fixtures import SshdServer
 
@@ -201,7 +201,7 @@ def loopback_fleet(tmp: Path, count: int) -> Iterator[Fleet]:
 
 @dataclass
 class RunningBot:
-    bot: Bot
+    bot: ServedBot[SystemClock]
     slack: SlackStandIn
     spec: Spec
     _server: Any
@@ -235,7 +235,7 @@ def running_bot(
     bot, (server, executor), thread = start_bot(
         store_dir,
         slack,
-        SystemClock(),  # type: ignore[arg-type]
+        SystemClock(),
         spec,
         fleet.roots[0],
     )

@@ -13,17 +13,26 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 from bot.core.clock import SystemClock
 from bot.core.spec import parse_spec
-from bot.rehearsal.slack_standin import SlackStandIn
+from bot.rehearsal.slack_standin import ApiCall, SlackStandIn
 from bot.render.blocks import APPROVE_ACTION
-from tests.support.served_bot import start_bot
+from tests.support.served_bot import ServedBot, start_bot
 from tests.support.spec_data import ENV_FILE, LEAD, OPERATOR, make_app_dir, spec_data
 from tests.support.ssh_fixtures import SshdServer
 
 GOAL_S = 5.0
+
+
+def verified(bot: ServedBot[SystemClock], request_id: str, call: ApiCall) -> bool:
+    return (
+        "verified on all" in call.text
+        and call.params.get("_ts") is not None
+        and bot.store.request(request_id).status.value == "succeeded"
+    )
 
 
 def main(runs: int = 20) -> None:
@@ -40,7 +49,7 @@ def main(runs: int = 20) -> None:
                 key_file=sshd.client_key,
             )
         )
-        bot, (server, executor), _thread = start_bot(tmp, slack, SystemClock(), spec, app_dir)  # type: ignore[arg-type]
+        bot, (server, executor), _thread = start_bot(tmp, slack, SystemClock(), spec, app_dir)
         timings: list[float] = []
         try:
             for run in range(runs):
@@ -50,13 +59,7 @@ def main(runs: int = 20) -> None:
                 started = time.monotonic()
                 bot.click(LEAD, APPROVE_ACTION, request_id)
                 slack.wait_for(
-                    lambda call, rid=request_id: (
-                        "verified on all" in call.text
-                        and call.params.get("_ts") is not None
-                        and bot.store.request(rid).status.value == "succeeded"
-                    ),
-                    timeout=60,
-                    method="chat.postMessage",
+                    partial(verified, bot, request_id), timeout=60, method="chat.postMessage"
                 )
                 timings.append(time.monotonic() - started)
                 slack.calls.clear()

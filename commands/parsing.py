@@ -13,11 +13,17 @@ _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": 
 MAX_TEXT = 2000
 
 
+def straight_quotes(text: str) -> str:
+    """Typographic quotes as the straight ones they were typed as, as `split_words` reads
+    them: text quoted for it (a button's value) must be straightened first."""
+    return text.translate(_QUOTES)
+
+
 def split_words(text: str) -> list[str]:
     if len(text) > MAX_TEXT:
         raise UsageError(f"That command is {len(text)} characters long; the limit is {MAX_TEXT}.")
     try:
-        return shlex.split(text.translate(_QUOTES))
+        return shlex.split(straight_quotes(text))
     except ValueError as error:
         raise UsageError(f"Could not read the command: {error} (check your quotes).") from None
 

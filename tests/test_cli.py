@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sqlite3
 import subprocess
@@ -35,10 +36,11 @@ def stagger_bot(*arguments: str, db: Path, **extra_env: str) -> subprocess.Compl
 def test_every_cli_command_has_help_text() -> None:
     parser = build_parser()
     subparsers = next(action for action in parser._actions if action.dest == "command")
-    for name, subparser in subparsers.choices.items():  # type: ignore[attr-defined]
+    assert isinstance(subparsers, argparse._SubParsersAction)
+    for name, subparser in subparsers.choices.items():
         assert subparser.format_help().strip(), name
-        assert any(choice.dest == name for choice in subparsers._choices_actions), name  # type: ignore[attr-defined]
-        assert next(c.help for c in subparsers._choices_actions if c.dest == name)  # type: ignore[attr-defined]
+        assert any(choice.dest == name for choice in subparsers._choices_actions), name
+        assert next(c.help for c in subparsers._choices_actions if c.dest == name)
 
 
 def test_cmd_runs_the_same_handlers_and_prints_the_request(tmp_path: Path) -> None:
@@ -94,23 +96,64 @@ def test_a_broken_spec_stops_the_bot_with_every_problem(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "secret", ["xoxb-999-888-verysecrettoken", "postgres://app:hunter2@db.example.com/x"]
-)
-def test_secrets_stay_out_of_logs(tmp_path: Path, secret: str) -> None:
-    result = stagger_bot(
-        "cmd",
-        "--user",
-        "U0OPS1",
-        "status",
-        db=tmp_path / "s.db",
-        SLACK_BOT_TOKEN="xoxb-999-888-verysecrettoken",
-        SLACK_API_URL="http://127.0.0.1:9/api/",
-        PROD_DATABASE_URL="postgres://app:hunter2@db.example.com/x",
-    )
-    assert result.returncode == 0
-    assert "hunter2" not in result.stderr + result.stdout
-    assert "verysecrettoken" not in result.stderr + result.stdout
+SECRETS = [
+    pytest.param("SLACK_BOT_TOKEN", "xoxb-999-888-verysecrettoken", "verysecrettoken", id="token"),
+    pytest.param(
+        "SLACK_SIGNING_SECRET", "sign-4f1c9e77a2b8d3e6", "4f1c9e77a2b8d3e6", id="signing-secret"
+    ),
+    pytest.param(
+        # Port 9 on loopback refuses at once: `offsets prod` tries the DSN and fails.
+        "PROD_DATABASE_URL",
+        "postgres://app:hunter2@127.0.0.1:9/goalgpt",
+        "hunter2",
+        id="dsn",
+    ),
+]
+
+
+@pytest.mark.parametrize(("variable", "secret", "telltale"), SECRETS)
+def test_secrets_stay_out_of_output_logs_slack_and_the_store(
+    tmp_path: Path, variable: str, secret: str, telltale: str
+) -> None:
+    """Each secret where the bot takes it from, then commands that log, post to Slack (one
+    post refused, so it is logged and queued), audit and use the DSN: neither the secret
+    nor its telltale part (a DSN's password) shows in the output, the logs, what Slack
+    was sent, the audit trail or anywhere in the store's files."""
+    from bot.rehearsal.slack_standin import SlackStandIn
+
+    db = tmp_path / "s.db"
+    standin = SlackStandIn()
+    standin.fail_next("chat.postMessage", 400)
+    try:
+        environment = {  # every run posts to Slack and tries a DSN; one holds the secret
+            "SLACK_BOT_TOKEN": "xoxb-1-2-anothertoken",
+            "SLACK_API_URL": standin.url,
+            "PROD_DATABASE_URL": "postgres://app:another@127.0.0.1:9/goalgpt",
+            variable: secret,
+        }
+        runs = [
+            stagger_bot("cmd", "--user", "U0OPS1", text, db=db, **environment)
+            for text in ("status", "rollback prod --reason 'pool at 90%'", "offsets prod")
+        ]
+        posted = [call.params for call in standin.calls]
+    finally:
+        standin.close()
+    assert [run.returncode for run in runs] == [0, 0, 0], runs[-1].stderr
+    assert "Slack refused a post; queued" in runs[1].stderr  # the refused post was logged
+    assert "No predicted overlap: database unavailable" in str(posted)  # the DSN was tried
+    # Exported without the secret in the environment, so the export cannot redact it.
+    exported = stagger_bot("audit", "export", db=db)
+    assert exported.returncode == 0 and "rollback.requested" in exported.stdout
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("s.db*"))
+
+    seen = {
+        "output and logs": "".join(run.stdout + run.stderr for run in runs),
+        "Slack": str(posted),
+        "audit trail": exported.stdout,
+        "store": stored.decode("utf-8", errors="replace"),
+    }
+    for where, text in seen.items():
+        assert secret not in text and telltale not in text, f"{variable} leaked into {where}"
 
 
 def test_serve_answers_signed_commands_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:

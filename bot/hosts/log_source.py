@@ -20,7 +20,7 @@ import queue
 import shlex
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 from bot.core.errors import RemoteError
@@ -159,12 +159,13 @@ def scan_batches(
     *,
     timeout: float = 120.0,
     batch_events: int = BATCH_EVENTS,
-) -> Iterator[ScanBatch]:
+) -> Generator[ScanBatch, None, None]:
     """The scan as it arrives, parsed while the host still greps: at most `batch_events`
     events a batch, each with the cursor after its last line, the last with the scan's
     final cursor. A cursor passes only lines that arrived whole, and a range's last bytes
     only once the host read it to its end unchanged, so every batch can be stored as it
-    comes; a problem the host reports is raised after the batches before it."""
+    comes; a problem the host reports is raised after the batches before it. A caller
+    that stops early closes the generator (or drops it): the command is ended."""
     parser = LineParser(spec)
     patterns = [shlex.quote(value) for value in spec.patterns().values()]
     where = (

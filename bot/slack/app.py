@@ -22,6 +22,7 @@ from bot.render.blocks import APPROVE_ACTION, DENY_ACTION, REQUEST_ROLLBACK_ACTI
 from bot.rollout.context import BotContext
 from bot.slack.app_home import home_view
 from commands import dispatch
+from commands.parsing import straight_quotes
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,9 @@ def build_app(
         ack()
         user = str(body.get("user", {}).get("id", ""))
         channel = str(body.get("channel", {}).get("id") or context.spec.channel)
-        value = str(action.get("value", ""))[:40]
+        # Straightened before it is quoted, so that the dispatcher's reading of typographic
+        # quotes cannot end the quoting: the value stays one word, whatever it holds.
+        value = straight_quotes(str(action.get("value", ""))[:40])
         invocation = Invocation(user=user, text=f"{verb} {shlex.quote(value)}", channel=channel)
 
         def click() -> None:

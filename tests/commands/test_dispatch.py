@@ -4,7 +4,8 @@ import pytest
 
 from bot.core.replies import Invocation
 from bot.rollout.context import BotContext
-from commands import COMMANDS, dispatch
+from commands import dispatch
+from commands.registry import COMMANDS
 from tests.support.spec_data import OPERATOR, STRANGER
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from bot.core.approvals import (
@@ -17,20 +18,29 @@ NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 POLICY = ApprovalPolicy(approvers=["U0LEAD1", "U0LEAD2"], required=1, allow_self=False)
 
 
-def request(**changes: object) -> ApprovalRequest:
-    values: dict[str, object] = {
-        "id": "RABCDE",
-        "action": "rollback",
-        "env": "prod",
-        "args": {},
-        "requester": "U0LEAD1",
-        "reason": "pool at 90%",
-        "created_at": NOW,
-        "expires_at": NOW + timedelta(minutes=30),
-        "required": 1,
-    }
-    values.update(changes)
-    return ApprovalRequest(**values)  # type: ignore[arg-type]
+PENDING = ApprovalRequest(
+    id="RABCDE",
+    action="rollback",
+    env="prod",
+    args={},
+    requester="U0LEAD1",
+    reason="pool at 90%",
+    created_at=NOW,
+    expires_at=NOW + timedelta(minutes=30),
+    required=1,
+)
+
+
+def request(
+    *,
+    requester: str = PENDING.requester,
+    required: int = PENDING.required,
+    approved_by: tuple[str, ...] = PENDING.approved_by,
+    status: Status = PENDING.status,
+) -> ApprovalRequest:
+    return dataclasses.replace(
+        PENDING, requester=requester, required=required, approved_by=approved_by, status=status
+    )
 
 
 def test_requester_cannot_approve_own_prod_rollback() -> None:

@@ -41,7 +41,7 @@ def bots(tmp_path: Path) -> Iterator[list[BotProcess]]:
 
 def request_and_approve(bot: BotProcess, slack: SlackStandIn) -> str:
     assert bot.sender is not None
-    text = bot.sender.command(OPERATOR, "rollback prod --reason 'pool at 90%'").json()["text"]
+    text: str = bot.sender.command(OPERATOR, "rollback prod --reason 'pool at 90%'").json()["text"]
     request_id = next(w.strip("`") for w in text.split() if w.startswith("`R"))
     posted = slack.wait_for(lambda c: request_id in c.text, method="chat.postMessage")
     bot.sender.click(LEAD, APPROVE_ACTION, request_id, message_ts=posted.params["_ts"])
@@ -195,7 +195,9 @@ def test_killed_while_sending_the_new_env_file_leaves_the_old_one_whole(
         "127.0.0.1", port=sshd.port, username=sshd.host_address.user,
         key_filename=str(sshd.client_key), allow_agent=False, look_for_keys=False,
     )  # fmt: skip
-    channel = client.get_transport().open_session()  # type: ignore[union-attr]
+    transport = client.get_transport()
+    assert transport is not None  # connected above
+    channel = transport.open_session()
     channel.exec_command(script)
     channel.sendall(new[: len(new) // 2])
     # The host is now in `cat`, waiting for the rest: the bot "dies".

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import shlex
 import subprocess
-import time
 import tomllib
 import uuid
 from collections.abc import Iterator
@@ -267,14 +266,12 @@ def test_the_fleet_cannot_go_back_in_time_and_the_clock_file_follows_it(fleet: F
         fleet.advance(T0)
 
 
-def test_one_simulated_day_for_one_host_takes_well_under_a_second(tmp_path: Path) -> None:
+def test_one_simulated_day_for_one_host_writes_a_day_of_log(tmp_path: Path) -> None:
+    """How fast it goes is measured in bench/fleet_simulation.py."""
     spec = parse_spec(example_data())
     one_host = {"staging": 1, "prod": 0}
     with Fleet.create(tmp_path / "f", spec, T0, hosts_per_env=one_host) as fleet:
-        started = time.perf_counter()
         fleet.advance(T0 + timedelta(days=1))
-        elapsed = time.perf_counter() - started
-    assert elapsed < 1.0
     assert len(fleet.hosts_of("staging")[0].log_path.read_bytes()) > 1_000_000
 
 

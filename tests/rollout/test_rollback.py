@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from bot.core.approvals import Status
@@ -14,6 +15,11 @@ from tests.support.other_process import CLAIM_EXECUTION, another_process
 from tests.support.rollout_state import request_rollback
 from tests.support.served_bot import Bot
 from tests.support.spec_data import ENV_FILE, LEAD, LEAD_2, OPERATOR, SIGNING_SECRET, STRANGER
+
+# The runbook allows a rollback 30 s from the approving click to verified on the host
+# (typically under half a second here: bench/rollback_latency.py).
+RUNBOOK_ROLLBACK_LIMIT_S = 30
+MARGIN_S = 5
 
 
 def test_approved_rollback_flips_the_flag_and_is_verified_on_the_host(bot: Bot) -> None:
@@ -37,7 +43,9 @@ def test_approved_rollback_flips_the_flag_and_is_verified_on_the_host(bot: Bot) 
         bot.click(LEAD, APPROVE_ACTION, request_id, message_ts=posted.params["_ts"]).status == 200
     )
     done = bot.slack.wait_for(
-        lambda call: "verified on all 1 host(s)" in call.text, method="chat.postMessage"
+        lambda call: "verified on all 1 host(s)" in call.text,
+        timeout=RUNBOOK_ROLLBACK_LIMIT_S + MARGIN_S,
+        method="chat.postMessage",
     )
     elapsed = time.monotonic() - started
 
@@ -51,7 +59,8 @@ def test_approved_rollback_flips_the_flag_and_is_verified_on_the_host(bot: Bot) 
     assert bot.store.request(request_id).status is Status.SUCCEEDED
     state = bot.store.env_state("prod")
     assert (state.phase, state.stagger_enabled) == ("rolled back", False)
-    assert elapsed < 30  # the runbook's own promise; the 5 s goal is measured in bench/
+    # The runbook's promise, with room for a busy machine; the 5 s goal is measured in bench/.
+    assert elapsed < RUNBOOK_ROLLBACK_LIMIT_S + MARGIN_S
     closed = bot.slack.wait_for(lambda call: "SUCCEEDED" in call.all_text(), method="chat.update")
     assert not [b for b in closed.blocks if b["type"] == "actions"]
     actions = [row["action"] for row in reversed(bot.context.audit.latest("prod", 100))]
@@ -60,8 +69,8 @@ def test_approved_rollback_flips_the_flag_and_is_verified_on_the_host(bot: Bot) 
     assert bot.context.audit.verify().ok
 
 
-def test_requester_cannot_approve_own_prod_rollback(bot_factory: object) -> None:
-    bot: Bot = bot_factory(operators=[])  # type: ignore[operator]
+def test_requester_cannot_approve_own_prod_rollback(bot_factory: Callable[..., Bot]) -> None:
+    bot = bot_factory(operators=[])
     reply = bot.command(LEAD, "rollback prod")
     request_id = bot.request_id_from(reply.json()["text"])
     bot.click(LEAD, APPROVE_ACTION, request_id)
@@ -148,8 +157,10 @@ def test_bad_missing_and_stale_signatures_get_401_and_do_nothing(bot: Bot) -> No
     assert SIGNING_SECRET not in forged.body
 
 
-def test_unreachable_host_is_reported_as_a_loud_failure(bot_factory: object) -> None:
-    bot: Bot = bot_factory(required=0, extra_hosts=("root@127.0.0.1:1",))  # type: ignore[operator]
+def test_unreachable_host_is_reported_as_a_loud_failure(
+    bot_factory: Callable[..., Bot],
+) -> None:
+    bot = bot_factory(required=0, extra_hosts=("root@127.0.0.1:1",))
     reply = bot.command(OPERATOR, "rollback prod")
     assert "Rolling back prod now" in reply.json()["text"]
     failed = bot.slack.wait_for(

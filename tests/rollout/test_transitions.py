@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 from bot.core.approvals import Status
@@ -155,9 +156,9 @@ def test_a_rollback_request_closes_a_pending_transition(bot: Bot) -> None:
 
 
 def test_a_failed_host_keeps_the_previous_phase_and_offers_rollback(
-    bot_factory: object,
+    bot_factory: Callable[..., Bot],
 ) -> None:
-    bot: Bot = bot_factory(extra_hosts=("root@127.0.0.1:1",))  # type: ignore[operator]
+    bot = bot_factory(extra_hosts=("root@127.0.0.1:1",))
     request_id, posted = request_for(bot, "staging-baseline")
     bot.click(LEAD, APPROVE_ACTION, request_id, message_ts=posted.params["_ts"])
     failed = bot.slack.wait_for(

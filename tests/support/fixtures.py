@@ -6,9 +6,9 @@ from __future__ import annotations
 import io
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -27,6 +27,11 @@ from tests.support.job_table import DSN, JobTable
 from tests.support.served_bot import Bot, start_bot
 from tests.support.spec_data import START, make_app_dir, spec_data
 
+if TYPE_CHECKING:
+    # Imported for the annotation only: ssh_fixtures is a plugin of its own (conftest), and
+    # a plugin imported before pytest registers it is not assertion-rewritten.
+    from tests.support.ssh_fixtures import SshdServer
+
 
 @pytest.fixture
 def slack() -> Iterator[SlackStandIn]:
@@ -42,8 +47,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def bot_factory(
-    tmp_path: Path, slack: SlackStandIn, clock: ManualClock, sshd: Any
-) -> Iterator[Any]:
+    tmp_path: Path, slack: SlackStandIn, clock: ManualClock, sshd: SshdServer
+) -> Iterator[Callable[..., Bot]]:
     servers: list[tuple[Any, threading.Thread]] = []
 
     def make(
@@ -76,7 +81,7 @@ def bot_factory(
 
 
 @pytest.fixture
-def bot(bot_factory: Any) -> Bot:
+def bot(bot_factory: Callable[..., Bot]) -> Bot:
     return bot_factory()
 
 

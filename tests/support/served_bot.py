@@ -7,9 +7,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from bot.core.clock import ManualClock
+from bot.core.clock import Clock, ManualClock
 from bot.core.ports import Transport
 from bot.core.spec import Spec
 from bot.rehearsal.slack_signing import SlackSender
@@ -22,15 +22,17 @@ from bot.slack.http_server import create_http_server, wsgi_app
 from bot.slack.poster import web_client
 from tests.support.spec_data import BOT_TOKEN, SIGNING_SECRET
 
+ClockT = TypeVar("ClockT", bound=Clock)
+
 
 @dataclass
-class Bot:
+class ServedBot(Generic[ClockT]):
     """Drives stagger-bot as Slack users do: signed HTTP requests in, Web API calls out."""
 
     context: BotContext
     slack: SlackStandIn
     sender: SlackSender
-    clock: ManualClock
+    clock: ClockT
     app_dir: Path
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -54,16 +56,20 @@ class Bot:
         return (self.app_dir / ".env").read_bytes()
 
 
+# The tests' bot runs on a clock they set; the benchmarks' (ServedBot[SystemClock]) on time.
+Bot = ServedBot[ManualClock]
+
+
 def start_bot(
     tmp_path: Path,
     slack: SlackStandIn,
-    clock: ManualClock,
+    clock: ClockT,
     spec: Spec,
     app_dir: Path,
     transport: Transport | None = None,
     slack_timeout_s: int = 10,
     db_busy_timeout_s: float = 10.0,
-) -> tuple[Bot, Any, threading.Thread]:
+) -> tuple[ServedBot[ClockT], Any, threading.Thread]:
     settings = Settings.from_environ(
         {
             "STAGGER_DB": str(tmp_path / "stagger.db"),
@@ -81,5 +87,6 @@ def start_bot(
     server = create_http_server(wsgi_app(app, lambda: {"ok": True}), "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    bot = Bot(context, slack, SlackSender(server.effective_port, SIGNING_SECRET), clock, app_dir)
+    sender = SlackSender(server.effective_port, SIGNING_SECRET)
+    bot = ServedBot(context, slack, sender, clock, app_dir)
     return bot, (server, executor), thread
