@@ -68,7 +68,7 @@ from bot.settings import Settings
 from bot.slack.http_server import create_http_server, stop_http_server, wsgi_app
 from bot.slack.poster import web_client
 from bot.store.timeline import Timeline
-from tests.support.spec_data import BOT_TOKEN, OPERATOR, SIGNING_SECRET
+from tests.support.spec_data import AUDIT_KEY, BOT_TOKEN, OPERATOR, SIGNING_SECRET
 
 RATIO_GOAL = 1.5
 SEPARATE = "stagger-bot + scheduler process (Procfile)"
@@ -143,7 +143,7 @@ def bare_app() -> Iterator[int]:
     """A slack-bolt App that only acks /stagger, served as the bot is; its port."""
     slack = SlackStandIn()
     executor = ThreadPoolExecutor(max_workers=8)
-    # Bolt configured as the bot's app is (bot/slack_app.py): the listener answers in the
+    # Bolt configured as the bot's app is (bot/slack/app.py): the listener answers in the
     # request's thread. The ratio is then the cost of the bot's own work.
     app = App(
         signing_secret=SIGNING_SECRET,
@@ -232,7 +232,9 @@ def scheduler_process(arguments: dict[str, str], duration: float) -> dict[str, A
     """The same loops in a process of their own on the bot's store, as `stagger-bot
     scheduler` runs beside `serve --no-scheduler` (the Procfile)."""
     spec = parse_spec(json.loads(Path(arguments["spec"]).read_text(encoding="utf-8")))
-    settings = Settings.from_environ({"STAGGER_DB": arguments["store"]})
+    settings = Settings.from_environ(
+        {"STAGGER_DB": arguments["store"], "STAGGER_AUDIT_KEY": AUDIT_KEY}
+    )
     client = web_client(BOT_TOKEN, arguments["slack"])
     context = build_context(settings, spec, slack_client=client)
     background = Background(context, spec, Path(arguments["log"]))

@@ -3,7 +3,8 @@
     python3 -m bench.audit_trail [--rows 1000000] [--small 100000] [--runs 200]
 
 The trail is filled in batches with rows written exactly as `bot.store.audit.AuditTrail.record`
-writes them (same columns, same `row_hash` chain, the head kept in `meta`), first to
+writes them (same columns, same HMAC chain under the tests' audit key, the head kept in
+`meta`), first to
 `--small` rows, then grown to `--rows`. At each size:
 
 - the query: `AuditTrail.latest(env, 20)` and the whole `/stagger audit prod` command
@@ -29,14 +30,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.harness import MACHINE_NOTE, median, print_table, timed, verdict
+from bot.core.audit_key import parse_key
 from bot.core.clock import ManualClock, isoformat
 from bot.core.replies import Invocation
 from bot.core.spec import Spec, parse_spec
 from bot.runtime import build_context
 from bot.settings import Settings
-from bot.store.audit import FIELDS, row_hash
+from bot.store.audit import FIELDS, chain_of, keyed_hash
 from commands import dispatch
-from tests.support.spec_data import OPERATOR, spec_data
+from tests.support.spec_data import AUDIT_KEY, OPERATOR, spec_data
 
 QUERY_GOAL_S = 0.020
 BATCH = 20_000
@@ -46,6 +48,8 @@ ENVS = ("prod", "staging", "prod", "staging", None)
 ACTIONS = ("command.status", "checkpoint.posted", "rollback.requested", "approval.approved")
 _GENESIS = "0" * 64
 VERIFY = "import sys; from bot.cli import main; sys.exit(main())"  # = `stagger-bot`
+KEY = parse_key(AUDIT_KEY)
+COLUMNS = (*FIELDS, "chain", "prev_hash", "hash")
 
 
 def fill(db_path: Path, upto: int) -> float:
@@ -60,8 +64,8 @@ def fill(db_path: Path, upto: int) -> float:
             last_id = int(head_id)
         at = datetime(2026, 1, 1, tzinfo=UTC)  # row n is n seconds after this
         insert = (
-            f"INSERT INTO audit ({', '.join(FIELDS)}, prev_hash, hash) "  # noqa: S608
-            f"VALUES ({', '.join('?' * (len(FIELDS) + 2))})"
+            f"INSERT INTO audit ({', '.join(COLUMNS)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' * len(COLUMNS))})"
         )
         while last_id < upto:
             batch: list[tuple[object, ...]] = []
@@ -77,10 +81,11 @@ def fill(db_path: Path, upto: int) -> float:
                     "args": json.dumps({"n": number, "text": "status"}, sort_keys=True),
                     "outcome": "ok",
                     "detail": f"bench row {number}",
+                    "chain": chain_of(KEY),
                 }
                 row["prev_hash"] = prev
-                row["hash"] = prev = row_hash(prev, row)
-                batch.append(tuple(row[name] for name in (*FIELDS, "prev_hash", "hash")))
+                row["hash"] = prev = keyed_hash(KEY, prev, row)
+                batch.append(tuple(row[name] for name in COLUMNS))
             last_id = batch_end
             connection.execute("BEGIN IMMEDIATE")
             connection.executemany(insert, batch)
@@ -97,7 +102,9 @@ def fill(db_path: Path, upto: int) -> float:
 
 def query_times(tmp: Path, runs: int) -> tuple[list[float], list[float]]:
     """`AuditTrail.latest('prod', 20)` and the whole `/stagger audit prod` command."""
-    settings = Settings.from_environ({"STAGGER_DB": str(tmp / "stagger.db")})
+    settings = Settings.from_environ(
+        {"STAGGER_DB": str(tmp / "stagger.db"), "STAGGER_AUDIT_KEY": AUDIT_KEY}
+    )
     context = build_context(settings, _spec(tmp), clock=ManualClock(datetime.now(UTC)))
     latest = [timed(lambda: context.audit.latest("prod", 20))[0] for _ in range(runs)]
     invocation = Invocation(user=OPERATOR, text="audit prod", source="cli")
@@ -111,6 +118,7 @@ def verify(tmp: Path) -> tuple[float, float, str]:
         **os.environ,
         "STAGGER_DB": str(tmp / "stagger.db"),
         "STAGGER_CONFIG": str(tmp / "stagger.toml"),
+        "STAGGER_AUDIT_KEY": AUDIT_KEY,
     }
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -145,7 +153,9 @@ def main(rows: int = 1_000_000, small: int = 100_000, runs: int = 200) -> None:
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         _write_spec(tmp)
-        settings = Settings.from_environ({"STAGGER_DB": str(tmp / "stagger.db")})
+        settings = Settings.from_environ(
+            {"STAGGER_DB": str(tmp / "stagger.db"), "STAGGER_AUDIT_KEY": AUDIT_KEY}
+        )
         build_context(settings, _spec(tmp))  # creates the store and the audit table
         for size in sorted({small, rows}):
             fill_s = fill(tmp / "stagger.db", size)

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import pwd
+import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import serving
-from bot.core.errors import SpecError, StaggerError
+from bot.core.audit_head import AuditHead, parse_head
+from bot.core.errors import ConfigError, SpecError, StaggerError
 from bot.core.replies import Invocation
 from bot.core.spec import Spec, load_spec
+from bot.core.spec_warnings import spec_warnings
 from bot.rehearsal.scenarios import SCENARIOS
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.store.audit import VerifyResult
 
 logger = logging.getLogger(__name__)
 
@@ -95,13 +104,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = commands.add_parser("audit", help="Verify or export the audit trail.")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    audit_commands.add_parser("verify", help="Check the hash chain; name the first bad row.")
+    verify = audit_commands.add_parser(
+        "verify", help="Check the HMAC chain (needs STAGGER_AUDIT_KEY); name the first bad row."
+    )
+    verify.add_argument(
+        "--head",
+        type=_head_argument,
+        metavar="ID:HASH",
+        help="An audit head the bot posted (e.g. 1234:9f2c8a1b3c4d5e6f): fail unless the "
+        "trail still holds that entry intact and everything after it chains to it.",
+    )
     export = audit_commands.add_parser("export", help="Write every audit row as CSV or JSON lines.")
     export.add_argument(
         "--format", choices=("csv", "jsonl"), default="jsonl", help="Output format."
     )
     export.add_argument("--output", type=Path, help="File to write (default: standard output).")
     return parser
+
+
+def _head_argument(text: str) -> AuditHead:
+    try:
+        return parse_head(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+# Every process that writes or verifies the audit trail needs its key, and checks for it
+# before it starts anything.
+NEEDS_AUDIT_KEY = frozenset({"serve", "socket", "scheduler", "cmd", "kpi"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         return _run(arguments, settings)
     except SpecError as error:
         _print_spec_problems(error)
+        return EXIT_CONFIG
+    except ConfigError as error:
+        print(f"stagger-bot: {error}", file=sys.stderr)
         return EXIT_CONFIG
     except StaggerError as error:
         print(f"stagger-bot: {error}", file=sys.stderr)
@@ -136,7 +169,11 @@ def _run(arguments: argparse.Namespace, settings: Settings) -> int:
             f"{path}: OK — {len(spec.environments)} environment(s), {len(spec.jobs)} job(s), "
             f"{len(spec.phases)} phase(s)"
         )
+        for warning in spec_warnings(spec):
+            print(f"warning: {warning}", file=sys.stderr)
         return EXIT_OK
+    if arguments.command in NEEDS_AUDIT_KEY or getattr(arguments, "audit_command", "") == "verify":
+        settings.audit_keys()
     if arguments.command == "audit":
         return _audit(arguments, settings)
     spec = load_spec(settings.config_path)
@@ -170,14 +207,16 @@ def _audit(arguments: argparse.Namespace, settings: Settings) -> int:
 
     if not settings.db_path.is_file():
         raise StaggerError(f"no store at {settings.db_path} (set STAGGER_DB to the bot's store)")
-    audit = AuditTrail(Store(settings.db_path), secrets_of(settings))
     if arguments.audit_command == "verify":
-        result = audit.verify()
+        audit = AuditTrail(Store(settings.db_path), secrets_of(settings), settings.audit_keys())
+        result = audit.verify(arguments.head)
         if result.ok:
-            print(f"audit trail OK: {result.rows_checked} row(s), chain intact")
+            notes = _verified(result, arguments.head)
+            print(f"audit trail OK: {result.rows_checked} row(s), chain intact{notes}")
             return EXIT_OK
         print(f"audit trail BROKEN: {result.problem} ({result.rows_checked} row(s) good before it)")
         return EXIT_FAILED
+    audit = AuditTrail(Store(settings.db_path), secrets_of(settings))
     if arguments.output:
         with arguments.output.open("w", encoding="utf-8", newline="") as out:
             count = audit.export(out, arguments.format)
@@ -187,16 +226,39 @@ def _audit(arguments: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _verified(result: VerifyResult, head: AuditHead | None) -> str:
+    notes = [f"it holds the posted head {head} and every later entry chains to it"] if head else []
+    if result.plain_rows:
+        notes.append(f"{result.plain_rows} row(s) from before the keyed chain are plain SHA-256")
+    if result.newest is not None:
+        notes.append(f"newest entry {result.newest}")
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
 def _cmd(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
     from bot.runtime import build_context
     from bot.slack.app import run_followups
     from commands import dispatch
 
     context = build_context(settings, spec)
-    reply = dispatch(context, Invocation(user=arguments.user, text=arguments.text, source="cli"))
+    invocation = Invocation(
+        user=arguments.user, text=arguments.text, source="cli", origin=shell_origin()
+    )
+    reply = dispatch(context, invocation)
     print(reply.text)
     run_followups(reply)
     return EXIT_OK if reply.ok else EXIT_FAILED
+
+
+def shell_origin() -> str:
+    """`os-user@host` of this process. The user comes from the process's uid, not from
+    $USER or $LOGNAME, which whoever runs the command may set to anything."""
+    uid = os.getuid()
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid with no passwd entry, as in some containers
+        user = f"uid-{uid}"
+    return f"{user}@{socket.gethostname()}"
 
 
 def _kpi(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:

@@ -28,7 +28,13 @@ logger = logging.getLogger(__name__)
 def secrets_of(settings: Settings) -> tuple[str, ...]:
     values = [settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token]
     values.extend(settings.database_urls.values())
-    return tuple(value.get_secret_value() for value in values if value is not None)
+    found = [value.get_secret_value() for value in values if value is not None]
+    # The audit keys as written in the environment, each retired one on its own.
+    if settings.audit_key is not None:
+        found.append(settings.audit_key.get_secret_value().strip())
+    if settings.audit_old_keys is not None:
+        found.extend(k.strip() for k in settings.audit_old_keys.get_secret_value().split(","))
+    return tuple(secret for secret in found if secret)
 
 
 def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
@@ -51,7 +57,9 @@ def build_context(
     console: TextIO | None = None,
 ) -> BotContext:
     """`poster` wins; else Slack through `slack_client` (or one made from the token),
-    with an outbox in the store for posts Slack refuses; else the console."""
+    with an outbox in the store for posts Slack refuses; else the console. Without a
+    usable STAGGER_AUDIT_KEY a ConfigError says how to set one."""
+    keys = settings.audit_keys()
     store = Store(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s)
     clock = clock or SystemClock()
     if poster is None:
@@ -67,7 +75,7 @@ def build_context(
     return BotContext(
         spec=spec,
         store=store,
-        audit=AuditTrail(store, secrets_of(settings)),
+        audit=AuditTrail(store, secrets_of(settings), keys),
         transport=transport
         or SshTransport(
             spec.ssh.key_path,

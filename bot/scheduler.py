@@ -19,6 +19,7 @@ from bot.rollout.context import BotContext
 from bot.store.lease import Lease, process_name
 from jobs import (
     alert_watch,
+    audit_head,
     checkpoints,
     daily_analysis,
     deliver_outbox,
@@ -37,11 +38,17 @@ def build_scheduler(context: BotContext, lease: Lease | None = None) -> Backgrou
     scheduler = BackgroundScheduler(timezone=context.spec.timezone)
     lease = lease or Lease(context.store, process_name())
 
-    def add(job_id: str, job: Callable[[BotContext, datetime], Any], seconds: int) -> None:
+    def add(
+        job_id: str,
+        job: Callable[[BotContext, datetime], Any],
+        seconds: int,
+        *,
+        leased: bool = True,
+    ) -> None:
         def run() -> None:
             try:
                 now = context.clock.now()
-                if lease.hold(now):
+                if not leased or lease.hold(now):
                     job(context, now)
                 else:
                     logger.debug("%s skipped: another process holds the scheduler lease", job_id)
@@ -63,5 +70,10 @@ def build_scheduler(context: BotContext, lease: Lease | None = None) -> Backgrou
     add("daily_analysis", daily_analysis.run, 600)
     add("success_watch", success_watch.run, 600)
     add("prune_events", prune_events.run, 6 * 3600)
-    add("recover_orphans", recover_orphans.run, 60)
+    # Every process sweeps, lease or not (each interruption is one conditional update, so
+    # two sweeps never report one twice), every half lease: work whose owner went away is
+    # reported within 1.5 leases of its last renewal; a claim on its env frees it at once.
+    sweep = max(1, min(60, int(context.spec.execution.lease_s / 2)))
+    add("recover_orphans", recover_orphans.run, sweep, leased=False)
+    add("audit_head", audit_head.run, 3600)  # posts once a day; hourly finds the new day
     return scheduler

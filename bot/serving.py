@@ -61,13 +61,20 @@ def bot_context(
 
 
 def slack_parts(settings: Settings, spec: Spec) -> SlackParts:
-    from bot.rollout.execution import recover_interrupted
+    from bot.rollout.execution_lease import recover_interrupted
     from bot.slack.app import build_app
 
     context, client = bot_context(settings, spec)
     assert settings.slack_signing_secret is not None
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack")
-    app = build_app(context, settings.slack_signing_secret.get_secret_value(), client, executor)
+    app = build_app(
+        context,
+        settings.slack_signing_secret.get_secret_value(),
+        client,
+        executor,
+        team_id=settings.slack_team_id,
+        app_id=settings.slack_app_id,
+    )
     recover_interrupted(context)
     return SlackParts(context, executor, app)
 
@@ -76,7 +83,7 @@ def start_scheduler(context: BotContext) -> BackgroundScheduler:
     from bot.scheduler import build_scheduler
     from bot.store.check_schedule import CheckSchedule
 
-    CheckSchedule(context.store).release_running()
+    CheckSchedule(context.store).release_lapsed(context.wall_clock.now())
     scheduler = build_scheduler(context)
     scheduler.start()
     return scheduler
@@ -143,7 +150,7 @@ def socket_mode(settings: Settings, spec: Spec, with_scheduler: bool) -> None:
 def scheduler_only(settings: Settings, spec: Spec) -> None:
     """The scheduled jobs (checkpoints, alerts, validation checks, ...) and nothing else,
     until SIGTERM or Ctrl-C."""
-    from bot.rollout.execution import recover_interrupted
+    from bot.rollout.execution_lease import recover_interrupted
 
     context, _client = bot_context(settings, spec, need_signing_secret=False)
     reload_on_sighup(context, settings)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from bot.core.audit_key import KEY_VARIABLE, OLD_KEYS_VARIABLE, AuditKeys, parse_keys
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
@@ -29,8 +31,16 @@ class Settings(BaseModel):
     # A Web API call that has not answered in this many seconds is given up and its post
     # queued in the outbox: the bot's work never waits long on Slack.
     slack_timeout_s: int = 10
+    # When set, a request from Slack naming another workspace or app is refused.
+    slack_team_id: str | None = None
+    slack_app_id: str | None = None
     # The DSN variables named by each environment's `database_url_env`, kept as secrets.
     database_urls: Mapping[str, SecretStr] = {}
+    # STAGGER_AUDIT_KEY signs the audit trail; STAGGER_AUDIT_OLD_KEYS (comma-separated)
+    # are retired keys, kept to verify the entries they signed. Parsed by `audit_keys`,
+    # so the commands that need no key start without one.
+    audit_key: SecretStr | None = None
+    audit_old_keys: SecretStr | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -48,11 +58,22 @@ class Settings(BaseModel):
             slack_app_token=_secret(values.get("SLACK_APP_TOKEN")),
             slack_api_url=api_url,
             slack_timeout_s=int(values.get("SLACK_TIMEOUT_S") or 10),
+            slack_team_id=values.get("SLACK_TEAM_ID") or None,
+            slack_app_id=values.get("SLACK_APP_ID") or None,
             database_urls={
                 name: SecretStr(value)
                 for name, value in values.items()
                 if name.endswith("DATABASE_URL") and value
             },
+            audit_key=_secret(values.get(KEY_VARIABLE)),
+            audit_old_keys=_secret(values.get(OLD_KEYS_VARIABLE)),
+        )
+
+    def audit_keys(self) -> AuditKeys:
+        """The audit trail's keys; a ConfigError says how to set a missing or bad one."""
+        return parse_keys(
+            self.audit_key.get_secret_value() if self.audit_key else None,
+            self.audit_old_keys.get_secret_value() if self.audit_old_keys else None,
         )
 
 

@@ -2,12 +2,14 @@
 
 `dispatch` is the one place where errors become replies: a user-facing error shows its
 message (and the usage where the words were wrong); anything else is logged and answered
-with a short apology — never a stack trace.
+with a short apology — never a stack trace. It is also the one place where the
+authorization matrix (`bot.core.authorization`) is enforced, before a command runs.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from bot.core.errors import StaggerError, UsageError, UserError
 from bot.core.replies import Invocation, Reply
@@ -26,12 +28,14 @@ from commands import (
     kpi,
     offsets,
     phase,
+    recover,
     report,
     rollback,
     silence,
     status,
     unsilence,
 )
+from commands.authorize import authorize
 from commands.parsing import split_words
 from commands.registry import COMMANDS, register, usage_text
 
@@ -50,6 +54,7 @@ register(
     analysis,
     offsets,
     rollback,
+    recover,
     approve,
     deny,
     silence,
@@ -59,6 +64,9 @@ register(
 
 
 def dispatch(context: BotContext, invocation: Invocation) -> Reply:
+    if invocation.origin is not None:
+        # Every audit entry this command writes, its follow-ups' too, names where it came from.
+        context = replace(context, origin=invocation.origin)
     try:
         words = split_words(invocation.text)
         if not words:
@@ -67,6 +75,7 @@ def dispatch(context: BotContext, invocation: Invocation) -> Reply:
         module = COMMANDS.get(name)
         if module is None:
             raise UsageError(f"Unknown command `{words[0][:40]}`. Try `/stagger help`.")
+        authorize(context, invocation, module, rest)
         reply: Reply = module.run(context, invocation, rest)
         return reply
     except UsageError as error:

@@ -15,6 +15,12 @@ USAGE = "advance [--force --reason TEXT]"
 SUMMARY = "Request the next phase; its gates are checked and shown, then approvers decide."
 
 
+def target_env(context: BotContext, words: list[str]) -> str | None:
+    """The next phase's env; None where there is none (`run` says so)."""
+    target = next_phase(context.spec, Timeline(context.store).current())
+    return target.env if target is not None else None
+
+
 def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
     parsed = parse_options(words, NAME, ("--reason",), ("--force",))
     if parsed.positionals:

@@ -6,10 +6,14 @@ from bot.core.errors import UsageError
 from bot.core.replies import Invocation, Reply
 from bot.rollout.actions import Actions
 from bot.rollout.context import BotContext
+from commands.authorize import request_env
 
 NAME = "approve"
 USAGE = "approve <request-id>"
-SUMMARY = "Approve a pending request (approvers only)."
+SUMMARY = "Approve a pending request (the env's approvers; from Slack only)."
+
+# The request's env: where a refusal is audited.
+target_env = request_env
 
 
 def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from bot.core.errors import UsageError
 from bot.core.replies import Invocation, Reply
 from bot.rollout.context import BotContext
@@ -32,8 +34,10 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
     for row in rows:
         actor = row["actor"] if row["actor"] in ("bot", "policy") else f"<@{row['actor']}>"
         detail = f" — {row['detail']}" if row["detail"] else ""
+        origin = json.loads(row["args"] or "{}").get("origin")
+        via = f"{row['source']} ({origin})" if origin else row["source"]
         lines.append(
-            f"`{row['id']}` {row['at']} {actor} via {row['source']}: "
+            f"`{row['id']}` {row['at']} {actor} via {via}: "
             f"*{row['action']}* {row['env'] or ''} → {row['outcome']}{detail[:300]}"
         )
     return Reply(text="\n".join(lines))

@@ -1,46 +1,99 @@
-"""`/stagger baseline capture <env> [window]`: keep the KPIs now as the env's baseline."""
+"""`/stagger baseline capture <env> [window]`: keep the KPIs now as the env's baseline.
+
+The relative rollback triggers and targets are judged against the latest baseline, so
+capturing one is a write (`bot.core.authorization`), refused while the env's stagger
+phase runs unless forced with a reason, and announced in the rollout channel."""
 
 from __future__ import annotations
 
-from bot.core.errors import UsageError
+from bot.core.errors import UsageError, UserError
 from bot.core.kpi_report import format_value, parse_window
 from bot.core.replies import Invocation, Reply
 from bot.rollout.context import BotContext
 from bot.rollout.measuring import measure
 from bot.store.audit import AuditEntry
 from bot.store.baselines import Baseline, Baselines, snapshot
-from commands.parsing import require_env
+from bot.store.timeline import Timeline
+from commands.parsing import Parsed, parse_options, require_env, single_line
 
 NAME = "baseline"
-USAGE = "baseline capture <env> [window] | baseline show <env>"
-SUMMARY = "Capture the KPIs over a window (default 24h) as the env's baseline, or show it."
+USAGE = "baseline capture <env> [window] [--force --reason TEXT] | baseline show <env>"
+SUMMARY = (
+    "Capture the KPIs over a window (default 24h) as the env's baseline (not during its "
+    "stagger phase unless forced), or show it."
+)
+
+
+def parse(context: BotContext, words: list[str]) -> tuple[str, Parsed]:
+    if not words or words[0] not in ("capture", "show"):
+        raise UsageError("Say `capture` or `show`.", NAME)
+    capture = words[0] == "capture"
+    parsed = (
+        parse_options(words[1:], NAME, ("--reason",), ("--force",))
+        if capture
+        else Parsed(words[1:])
+    )
+    limit = 2 if capture else 1
+    if len(parsed.positionals) > limit:
+        raise UsageError(f"Unexpected `{parsed.positionals[limit]}`.", NAME)
+    env = require_env(context.spec, parsed.positionals[0] if parsed.positionals else None, NAME)
+    return env, parsed
+
+
+def target_env(context: BotContext, words: list[str]) -> str:
+    return parse(context, words)[0]
 
 
 def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
-    if not words or words[0] not in ("capture", "show"):
-        raise UsageError("Say `capture` or `show`.", NAME)
-    if len(words) > 3 or (words[0] == "show" and len(words) > 2):
-        raise UsageError(f"Unexpected `{words[-1]}`.", NAME)
-    env = require_env(context.spec, words[1] if len(words) > 1 else None, NAME)
-    baselines = Baselines(context.store)
-    if words[0] == "show":
-        baseline = baselines.latest(env)
-        if baseline is None:
-            return Reply(text=f"No baseline captured for {env} yet.")
-        values = describe(baseline.values)
-        return Reply(
-            text=f"*Baseline for {env}* — {baseline.window_start:%Y-%m-%d %H:%M} to "
-            f"{baseline.window_end:%Y-%m-%d %H:%M} UTC, "
-            f"captured by <@{baseline.captured_by}>: {values}"
-        )
-    window_text = words[2] if len(words) > 2 else "24h"
-    window = parse_window(window_text)
-    channel = invocation.channel or context.spec.channel
+    env, parsed = parse(context, words)
+    if words[0] == "capture":
+        return capture(context, invocation, env, parsed)
+    baseline = Baselines(context.store).latest(env)
+    if baseline is None:
+        return Reply(text=f"No baseline captured for {env} yet.")
+    return Reply(
+        text=f"*Baseline for {env}* — {baseline.window_start:%Y-%m-%d %H:%M} to "
+        f"{baseline.window_end:%Y-%m-%d %H:%M} UTC, "
+        f"captured by <@{baseline.captured_by}>: {describe(baseline.values)}"
+    )
 
-    def capture() -> None:
+
+def capture(context: BotContext, invocation: Invocation, env: str, parsed: Parsed) -> Reply:
+    window_text = parsed.positionals[1] if len(parsed.positionals) > 1 else "24h"
+    window = parse_window(window_text)
+    forced = "--force" in parsed.options
+    reason = single_line(parsed.options.get("--reason", ""), "reason")
+    if forced and not reason:
+        raise UsageError("`--force` needs `--reason TEXT`, saying why.", NAME)
+    staggering = stagger_phase(context, env)
+    if staggering is not None and not forced:
+        context.record(
+            AuditEntry(
+                invocation.user,
+                invocation.source,
+                "baseline.capture.refused",
+                env,
+                {"window": window_text},
+                "refused",
+                f"during the stagger phase {staggering}",
+            )
+        )
+        raise UserError(
+            f"{env} is in its stagger phase *{staggering}*: a baseline taken now would "
+            "compare the stagger with itself, and the relative rollback triggers and targets "
+            "are judged against it. If you must: "
+            f"`/stagger baseline capture {env} {window_text} --force --reason TEXT`."
+        )
+    how = "forced" if forced else "not forced"
+    if forced and staggering:
+        how += f" during the stagger phase {staggering}"
+    if reason:
+        how += f": {reason}"
+
+    def run_capture() -> None:
         report = measure(context, env, window)
         values = snapshot(report.measurements)
-        baselines.save(
+        Baselines(context.store).save(
             Baseline(env, context.clock.now(), report.start, report.end, invocation.user, values)
         )
         context.record(
@@ -49,15 +102,19 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
                 invocation.source,
                 "baseline.captured",
                 env,
-                values,
+                {**values, "window": window_text, "forced": "yes" if forced else "no"},
                 "ok",
-                f"{report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M}",
+                f"{report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M}; {how}",
             )
         )
         missing = sorted(set(report.measurements) - set(values))
+        same_day = report.end.date() == report.start.date()
+        end = f"{report.end:%H:%M}" if same_day else f"{report.end:%Y-%m-%d %H:%M}"
+        # In the rollout channel wherever it was typed: everyone sees the baseline change.
         context.poster.post(
-            channel,
-            f":triangular_ruler: Baseline for {env} captured over the last {window_text}: "
+            context.spec.channel,
+            f":triangular_ruler: Baseline for {env} captured by <@{invocation.user}> over the "
+            f"last {window_text} ({report.start:%Y-%m-%d %H:%M} to {end} UTC), {how}. "
             + describe(values)
             + (
                 f". Not available, so not in the baseline: {', '.join(missing)}."
@@ -67,8 +124,18 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
         )
 
     return Reply(
-        text=f"Capturing the baseline for {env} over the last {window_text}…", followups=(capture,)
+        text=f"Capturing the baseline for {env} over the last {window_text}…",
+        followups=(run_capture,),
     )
+
+
+def stagger_phase(context: BotContext, env: str) -> str | None:
+    """The env's stagger phase if it is the one running now."""
+    current = Timeline(context.store).current()
+    if current is None or current.is_terminal or current.env != env:
+        return None
+    phase = context.spec.phase(current.phase)
+    return current.phase if phase is not None and phase.stagger else None
 
 
 def describe(values: dict[str, float]) -> str:

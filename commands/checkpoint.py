@@ -15,10 +15,14 @@ USAGE = "checkpoint <env>"
 SUMMARY = "Post a KPI checkpoint now: the table against the thresholds, and the chart."
 
 
-def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
+def target_env(context: BotContext, words: list[str]) -> str:
     if len(words) > 1:
         raise UsageError(f"Unexpected `{words[1]}`.", NAME)
-    env = require_env(context.spec, words[0] if words else None, NAME)
+    return require_env(context.spec, words[0] if words else None, NAME)
+
+
+def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
+    env = target_env(context, words)
     current = Timeline(context.store).current()
     phase = (
         current if current is not None and current.env == env and not current.is_terminal else None

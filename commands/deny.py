@@ -6,11 +6,15 @@ from bot.core.errors import UsageError
 from bot.core.replies import Invocation, Reply
 from bot.rollout.actions import Actions
 from bot.rollout.context import BotContext
+from commands.authorize import request_env
 from commands.parsing import single_line
 
 NAME = "deny"
 USAGE = "deny <request-id> [reason]"
-SUMMARY = "Deny a pending request (approvers, or the requester to withdraw it)."
+SUMMARY = "Deny a pending request (approvers, or the requester to withdraw it; from Slack only)."
+
+# The request's env: where a refusal is audited.
+target_env = request_env
 
 
 def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:

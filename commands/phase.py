@@ -14,6 +14,13 @@ USAGE = "phase <name> [--force --reason TEXT]"
 SUMMARY = "Request a named phase; out of order only with --force (one approval more)."
 
 
+def target_env(context: BotContext, words: list[str]) -> str | None:
+    """The named phase's env; None for a name that is no phase (`run` says so)."""
+    positionals = parse_options(words, NAME, ("--reason",), ("--force",)).positionals
+    target = context.spec.phase(positionals[0].lower()) if positionals else None
+    return target.env if target is not None else None
+
+
 def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
     parsed = parse_options(words, NAME, ("--reason",), ("--force",))
     known = ", ".join(f"`{phase.name}`" for phase in context.spec.phases)

@@ -13,11 +13,16 @@ USAGE = "rollback <env> [job] [--reason TEXT]"
 SUMMARY = "Turn the stagger off on every host of an environment (or for one job), after approval."
 
 
+def target_env(context: BotContext, words: list[str]) -> str:
+    parsed = parse_options(words, NAME, ("--reason",))
+    return require_env(context.spec, parsed.positionals[0] if parsed.positionals else None, NAME)
+
+
 def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
     parsed = parse_options(words, NAME, ("--reason",))
     if len(parsed.positionals) > 2:
         raise UsageError(f"Unexpected `{parsed.positionals[2]}`.", NAME)
-    env = require_env(context.spec, parsed.positionals[0] if parsed.positionals else None, NAME)
+    env = target_env(context, words)
     job_key: str | None = None
     if len(parsed.positionals) == 2:
         job = context.spec.job(parsed.positionals[1])

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from bot.core.checks import CheckState, overall
 from bot.core.clock import describe_duration
+from bot.core.time_limits import measurement_time_limit
 from bot.core.validation import validate
 from bot.rollout.actions import Actions
 from bot.rollout.context import BotContext
@@ -32,7 +33,10 @@ def run(context: BotContext, now: datetime) -> list[tuple[ScheduledCheck, CheckS
     current = Timeline(context.store).current()
     done: list[tuple[ScheduledCheck, CheckState]] = []
     for check in schedule.due(now):
-        if not schedule.claim(check.id):
+        # The lease is on the wall clock: another process may take the check over only
+        # when this one has had the time measuring may take, in real seconds.
+        lease = context.wall_clock.now() + timedelta(seconds=measurement_time_limit(context.spec))
+        if not schedule.claim(check.id, lease):
             continue
         if current is None or current.id != check.phase_id:
             schedule.finish(check.id, "skipped", "the phase ended before the check was due")

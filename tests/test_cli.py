@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import pwd
+import socket
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.cli import build_parser
+from tests.support.spec_data import AUDIT_KEY
 
 EXAMPLE = Path("stagger.example.toml").resolve()
 
@@ -22,7 +27,14 @@ def stagger_bot(*arguments: str, db: Path, **extra_env: str) -> subprocess.Compl
         for key, value in os.environ.items()
         if not key.startswith(("SLACK_", "STAGGER_"))
     }
-    environment.update({"STAGGER_CONFIG": str(EXAMPLE), "STAGGER_DB": str(db), **extra_env})
+    environment.update(
+        {
+            "STAGGER_CONFIG": str(EXAMPLE),
+            "STAGGER_DB": str(db),
+            "STAGGER_AUDIT_KEY": AUDIT_KEY,
+            **extra_env,
+        }
+    )
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *arguments],
         capture_output=True,
@@ -58,6 +70,74 @@ def test_cmd_exits_1_with_a_clear_message_on_bad_input(tmp_path: Path) -> None:
     result = stagger_bot("cmd", "--user", "U0OPS1", "rollback qa", db=tmp_path / "s.db")
     assert result.returncode == 1
     assert "Unknown environment `qa`" in result.stdout and "Traceback" not in result.stderr
+
+
+# Who ran a shell command, as the OS tells it (not what `--user` says).
+ORIGIN = f"{pwd.getpwuid(os.getuid()).pw_name}@{socket.gethostname()}"
+
+
+def audit_rows(db: Path) -> list[tuple[str, str, str, dict[str, str]]]:
+    """(action, actor, source, args) of every audit row, oldest first."""
+    connection = sqlite3.connect(db)
+    try:
+        rows = connection.execute("SELECT action, actor, source, args FROM audit ORDER BY id")
+        return [(action, actor, source, json.loads(args)) for action, actor, source, args in rows]
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("verb", ["approve", "deny"])
+def test_approving_or_denying_from_the_cli_is_refused_and_runs_nothing(
+    tmp_path: Path, verb: str
+) -> None:
+    db = tmp_path / "s.db"
+    requested = stagger_bot("cmd", "--user", "U0OPS1", "rollback prod --reason x", db=db)
+    request_id = next(w.strip("`") for w in requested.stdout.split() if w.startswith("`R"))
+    result = stagger_bot("cmd", "--user", "U0LEAD1", f"{verb} {request_id}", db=db)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"`{verb}` works only from Slack" in result.stdout
+    assert "<#C0ROLLOUT>" in result.stdout  # where to do it instead
+    status = stagger_bot("cmd", "--user", "U0OPS1", "status prod", db=db)
+    assert "pending, 0/1 approvals" in status.stdout
+    action, actor, source, args = audit_rows(db)[-1]
+    assert (action, actor, source) == (f"{verb}.refused", "U0LEAD1", "cli")
+    assert args["origin"] == ORIGIN
+
+
+def test_a_cli_rollback_without_approval_runs_and_every_row_names_its_origin(
+    tmp_path: Path, sshd: Any
+) -> None:
+    import tomli_w
+
+    from tests.support.spec_data import ENV_FILE, make_app_dir, spec_data
+
+    app = make_app_dir(tmp_path / "app")
+    data = spec_data(
+        [str(sshd.host_address)], app, known_hosts=sshd.known_hosts, key_file=sshd.client_key,
+        required=0,
+    )  # fmt: skip
+    spec = tmp_path / "stagger.toml"
+    spec.write_text(tomli_w.dumps(data), encoding="utf-8")
+    db = tmp_path / "s.db"
+    result = stagger_bot(
+        "cmd", "--user", "U0OPS1", "rollback prod --reason 'pool at 90%'", db=db,
+        STAGGER_CONFIG=str(spec),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "no approval required" in result.stdout
+    assert (app / ".env").read_bytes() == ENV_FILE.replace(b"ENABLED=true", b"ENABLED=false")
+    rows = audit_rows(db)
+    assert [row[0] for row in rows][:3] == [
+        "rollback.requested",
+        "rollback.approved",
+        "rollback.started",
+    ]
+    assert "rollback.finished" in [row[0] for row in rows]
+    assert [row[3].get("origin") for row in rows] == [ORIGIN] * len(rows)
+    listed = stagger_bot(
+        "cmd", "--user", "U0LEAD1", "audit prod 1", db=db, STAGGER_CONFIG=str(spec)
+    )
+    assert f"via bot ({ORIGIN}): *rollback.finished* prod" in listed.stdout
 
 
 def test_audit_verify_and_export_read_the_trail(tmp_path: Path) -> None:
@@ -107,6 +187,12 @@ SECRETS = [
         "postgres://app:hunter2@127.0.0.1:9/goalgpt",
         "hunter2",
         id="dsn",
+    ),
+    pytest.param(
+        "STAGGER_AUDIT_KEY",
+        "9a3f1c7e5b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f2a4c6e8b0d1f3a",
+        "9a3f1c7e5b2d4f6a8c0e",
+        id="audit-key",
     ),
 ]
 
@@ -170,6 +256,7 @@ def test_serve_answers_signed_commands_and_stops_cleanly_on_sigterm(tmp_path: Pa
         SLACK_BOT_TOKEN="xoxb-1-2-servetoken",
         SLACK_SIGNING_SECRET="serve-secret",
         SLACK_API_URL=standin.url,
+        STAGGER_AUDIT_KEY=AUDIT_KEY,
     )
     started: list[subprocess.Popen[str]] = []
 

@@ -13,7 +13,7 @@ from bot.settings import Settings
 from bot.store.lease import Lease
 from tests.support.rollout_state import start_phase
 from tests.support.served_bot import Bot
-from tests.support.spec_data import START
+from tests.support.spec_data import AUDIT_KEY, START
 
 
 def test_the_lease_has_one_holder_until_it_lapses(bot: Bot) -> None:
@@ -32,7 +32,7 @@ def test_two_processes_on_one_store_post_a_checkpoint_once(
     start_phase(bot, "prod-stagger", START - timedelta(hours=1))
     bot.clock.set(START)
     other = build_context(
-        Settings.from_environ({"STAGGER_DB": str(bot.store.path)}),
+        Settings.from_environ({"STAGGER_DB": str(bot.store.path), "STAGGER_AUDIT_KEY": AUDIT_KEY}),
         bot.context.spec, transport=bot.context.transport, poster=bot.context.poster,
         clock=bot.clock,
     )  # fmt: skip
@@ -42,7 +42,7 @@ def test_two_processes_on_one_store_post_a_checkpoint_once(
     ]
     assert {job.id for job in schedulers[0].get_jobs()} == {
         "expire_requests", "deliver_outbox", "validation_checks", "alert_watch", "checkpoints",
-        "daily_analysis", "success_watch", "prune_events", "recover_orphans",
+        "daily_analysis", "success_watch", "prune_events", "recover_orphans", "audit_head",
     }  # fmt: skip
     for scheduler in schedulers:
         scheduler.get_job("checkpoints").func()

@@ -18,6 +18,7 @@ from bot.rehearsal.slack_signing import SlackSender, slash_command_body
 from bot.rehearsal.slack_standin import SlackStandIn
 from tests.support.bot_process import start_serving, wait_until
 from tests.support.socket_mode_standin import SocketModeStandIn
+from tests.support.spec_data import AUDIT_KEY
 
 EXAMPLE = Path("stagger.example.toml").resolve()
 SECRET = "procfile-secret"
@@ -43,6 +44,7 @@ def launch(
         SLACK_BOT_TOKEN="xoxb-1-2-proctoken",
         SLACK_SIGNING_SECRET=SECRET,
         SLACK_API_URL=slack.url,
+        STAGGER_AUDIT_KEY=AUDIT_KEY,
     )
     environment.update(extra_env)
     return subprocess.Popen(
@@ -102,7 +104,9 @@ def test_the_scheduler_process_does_the_scheduled_work_of_the_web_process(
 
 def test_the_scheduler_needs_only_the_bot_token_and_names_it(tmp_path: Path) -> None:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "STAGGER_"))}
-    environment.update(STAGGER_CONFIG=str(EXAMPLE), STAGGER_DB=str(tmp_path / "s.db"))
+    environment.update(
+        STAGGER_CONFIG=str(EXAMPLE), STAGGER_DB=str(tmp_path / "s.db"), STAGGER_AUDIT_KEY=AUDIT_KEY
+    )
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "scheduler"],
         env=environment, capture_output=True, text=True, timeout=60, check=False,

@@ -99,9 +99,8 @@ def expiry(policy: ApprovalPolicy, now: datetime) -> datetime:
 
 
 def may_request(spec: Spec, env: str, user: str) -> bool:
-    """Operators may request actions; so may the env's approvers. No operators = anyone."""
-    if not spec.operators:
-        return True
+    """Operators may request actions; so may the env's approvers. With no operators listed,
+    the approvers alone may: an empty list never means anyone in the workspace."""
     environment = spec.environment(env)
     approvers = environment.approvals.approvers if environment else []
     return user in spec.operators or user in approvers
@@ -124,7 +123,29 @@ def decide_approval(
     if user in request.approved_by:
         return Refuse(f"You already approved {request.id}.")
     approved_by = (*request.approved_by, user)
-    return Approve(approved_by=approved_by, complete=len(approved_by) >= request.required)
+    return Approve(
+        approved_by=approved_by, complete=len(approved_by) >= required_approvals(policy, request)
+    )
+
+
+def required_approvals(policy: ApprovalPolicy, request: ApprovalRequest) -> int:
+    """How many approvals `request` needs under the policy as it is now: the policy's
+    count, one more for a forced move. Read at click time, like who may approve."""
+    return policy.required + (1 if request.forced else 0)
+
+
+def unsatisfiable(policy: ApprovalPolicy, requester: str, *, forced: bool = False) -> str | None:
+    """Why a request by `requester` could never get its approvals, or None."""
+    needed = policy.required + (1 if forced else 0)
+    eligible = [a for a in dict.fromkeys(policy.approvers) if policy.allow_self or a != requester]
+    if needed <= len(eligible):
+        return None
+    others = " other than the requester" if not policy.allow_self else ""
+    listed = ", ".join(f"<@{a}>" for a in eligible) or "nobody"
+    return (
+        f"it needs {needed} approval(s) from approvers{others}, and there "
+        f"{'is' if len(eligible) == 1 else 'are'} only {len(eligible)} ({listed})"
+    )
 
 
 def decide_denial(
@@ -152,4 +173,6 @@ __all__ = [
     "expiry",
     "may_request",
     "new_request_id",
+    "required_approvals",
+    "unsatisfiable",
 ]

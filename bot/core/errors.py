@@ -5,6 +5,7 @@
     │   ├── UsageError           the command's words are wrong (reply carries the usage)
     │   └── NotAllowed           the caller may not do this (approver, operator, self-approval)
     ├── SpecError                the rollout spec is invalid (each problem names its key path)
+    ├── ConfigError              the process's environment is missing or has a bad variable
     ├── StoreError               the SQLite store could not be read or written
     └── RemoteError              a host could not be reached or a command failed to run
         ├── HostKeyError         unknown or changed host key (never auto-added)
@@ -45,6 +46,11 @@ class SpecError(StaggerError):
         super().__init__(f"{source}: " + "; ".join(problems))
         self.source = source
         self.problems = problems
+
+
+class ConfigError(StaggerError):
+    """A variable the process needs is missing or malformed; the message says how to set
+    it and never shows its value."""
 
 
 class StoreError(StaggerError):

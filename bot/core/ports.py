@@ -60,8 +60,10 @@ class Poster(Protocol):
         *,
         thread_ts: str | None = None,
         broadcast: bool = False,
+        request_id: str | None = None,
     ) -> str | None:
-        """Post a message; return its ts, or None if it could not be posted."""
+        """Post a message; return its ts, or None if it could not be posted. A post that
+        is approval request `request_id` and is delivered later becomes its message."""
         ...
 
     def update(

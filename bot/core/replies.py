@@ -18,6 +18,8 @@ class Invocation:
     text: str
     source: Source = "slack"
     channel: str | None = None
+    # For the CLI: the OS user and host it runs as (`root@ops-1`), audited with every entry.
+    origin: str | None = None
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from bot.core.spec_fleet import (
 from bot.core.spec_rollout import (
     AlertSpec,
     CheckpointSpec,
+    ExecutionSpec,
     KpiSpec,
     PhaseSpec,
     TriggerSpec,
@@ -58,6 +59,7 @@ class Spec(SpecSection):
     kpis: dict[str, KpiSpec] = {}
     rollback_triggers: list[TriggerSpec] = []
     validation: ValidationSpec = ValidationSpec()
+    execution: ExecutionSpec = ExecutionSpec()
     alerts: AlertSpec = AlertSpec()
     checkpoints: CheckpointSpec = CheckpointSpec()
 

@@ -74,6 +74,15 @@ class TriggerSpec(SpecSection):
         return check_condition(value)
 
 
+class ExecutionSpec(SpecSection):
+    """How long an execution's owner may go unheard before the env is freed: the owner
+    renews its lease while it works (never past the execution's own time limit), so a
+    process that died — in this container or another — or hangs frees the env within
+    `lease_s` of its last renewal, and its request is reported interrupted."""
+
+    lease_s: float = Field(default=60.0, gt=0, le=3600)
+
+
 class ValidationSpec(SpecSection):
     """The runbook's first-30-minute validation after the stagger goes on."""
 

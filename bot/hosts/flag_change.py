@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 CommandObserver = Callable[[CommandResult], None]
 
+# How long a write waits for another writer (a person, another bot) to let go of the lock.
+LOCK_WAIT_S = 10
+
 
 def apply_everywhere(
     environment: EnvironmentSpec,
@@ -98,7 +101,9 @@ class _HostRun:
         old = read.stdout
         new = set_env_value(old, self.change.key, self.change.value)
         backup = f"{env_path}.stagger-backup-{self.stamp}"
-        write = self._run(write_script(env_path, backup, old, new), stdin=new)
+        # The lock's wait leaves the command time to finish within its own timeout.
+        wait = min(LOCK_WAIT_S, self.timeouts.command_s / 2)
+        write = self._run(write_script(env_path, backup, old, new, wait), stdin=new)
         if not write.ok:
             return HostOutcome(host, False, f"could not write {env_path}: {_why(write)}")
         if write.stdout.split()[:1] != [hashlib.sha256(new).hexdigest().encode()]:
@@ -128,11 +133,26 @@ class _HostRun:
                 f"{self.timeouts.verify_s:g}s after reload",
                 backup,
             )
+        # The log line tells that the app reloaded, not what it read: a per-job line is any
+        # reload's. The env file read back after the reload must still hold the value, or
+        # another writer undid it.
+        again = self._run(f"cat -- {shlex.quote(env_path)}")
+        if not again.ok:
+            return HostOutcome(host, False, f"cannot read {env_path} back: {_why(again)}", backup)
+        held = read_env_value(again.stdout, self.change.key)
+        if held != self.change.value:
+            return HostOutcome(
+                host,
+                False,
+                f"{env_path} holds {self.change.key}={held} after the reload, not "
+                f"{self.change.value}: another writer changed it",
+                backup,
+            )
         return HostOutcome(
             host,
             True,
             f"{self.change.key}={self.change.value} written, reloaded, "
-            f"'{self.change.confirm_line}' seen in the log",
+            f"'{self.change.confirm_line}' seen in the log, the env file read back",
             backup,
         )
 
@@ -151,10 +171,15 @@ def _shorten(line: str, limit: int = 200) -> str:
     return line[: limit // 3] + " … " + line[-(limit - limit // 3 - 3) :]
 
 
-def write_script(path: str, backup: str, old: bytes, new: bytes) -> str:
+def write_script(
+    path: str, backup: str, old: bytes, new: bytes, lock_wait_s: float = LOCK_WAIT_S
+) -> str:
     """Atomic replace of `path` with `new`, read from stdin: refused if the file changed
     since it was read; a backup kept. The new content must arrive whole (its hash is
     checked): a bot killed mid-send closes stdin early, and that must not become the file.
+    The check and the rename happen under an exclusive `flock` on the file's folder (the
+    file itself is replaced, so its own lock would not hold), so two writers can't both
+    pass the check before either renames.
     """
     quoted = shlex.quote(path)
     new_hash = hashlib.sha256(new).hexdigest()
@@ -162,6 +187,9 @@ def write_script(path: str, backup: str, old: bytes, new: bytes) -> str:
     return (
         "set -eu; "
         f"f={quoted}; b={shlex.quote(backup)}; "
+        'exec 9< "$(dirname -- "$f")"; '
+        f"flock -w {max(1, int(lock_wait_s))} 9 "
+        '|| { echo "another writer holds the lock on the env file\'s folder" >&2; exit 5; }; '
         f'[ "$(sha256sum < "$f" | cut -d" " -f1)" = {expected} ] '
         '|| { echo "the file changed while it was being edited" >&2; exit 3; }; '
         # A name of its own per write: two writers never share a temporary file.

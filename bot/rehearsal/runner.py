@@ -45,6 +45,7 @@ from bot.slack.poster import web_client
 from bot.store.timeline import Timeline
 from jobs import (
     alert_watch,
+    audit_head,
     checkpoints,
     daily_analysis,
     deliver_outbox,
@@ -77,6 +78,8 @@ class Rehearsal:
         self.scenario: Scenario = SCENARIOS[options.scenario]
         self.terminal = Terminal(out, NAMES, status_line=not options.interactive)
         self._last_ask: datetime | None = None
+        # The rehearsal's own audit key: its store is verified with it afterwards.
+        self._audit_key = secrets.token_hex(32)
 
     def run(self) -> int:
         options, scenario, terminal = self.options, self.scenario, self.terminal
@@ -103,7 +106,7 @@ class Rehearsal:
         if options.interactive:
             terminal.say(
                 f"\nRehearsal ended after {describe_duration(elapsed)} simulated.\n"
-                f"Audit trail: STAGGER_DB={context.store.path} stagger-bot audit verify"
+                f"Audit trail: {self._verify_command(context)}"
             )
             return 0
         passed = scenario.outcome(context, terminal.posts)
@@ -111,9 +114,16 @@ class Rehearsal:
             f"\n{'✅ PASSED' if passed else '❌ FAILED'}: `{scenario.name}` — expected "
             f"{scenario.expected}; {describe_duration(elapsed)} simulated in "
             f"{time.monotonic() - started:.0f} s.\n"
-            f"Audit trail: STAGGER_DB={context.store.path} stagger-bot audit verify"
+            f"Audit trail: {self._verify_command(context)}"
         )
         return 0 if passed else 1
+
+    def _verify_command(self, context: BotContext) -> str:
+        head = context.audit.head()
+        return (
+            f"STAGGER_AUDIT_KEY={self._audit_key} STAGGER_DB={context.store.path} "
+            "stagger-bot audit verify" + (f" --head {head}" if head else "")
+        )
 
     @contextmanager
     def _fleet(
@@ -141,6 +151,7 @@ class Rehearsal:
             "SLACK_BOT_TOKEN": token,
             "SLACK_SIGNING_SECRET": secret,
             "SLACK_API_URL": standin.url,
+            "STAGGER_AUDIT_KEY": self._audit_key,
             **databases.bot_dsns(self.scenario),
         }
         settings = Settings.from_environ(environment)
@@ -220,6 +231,7 @@ class Rehearsal:
         if minutes % 60 == 0:
             daily_analysis.run(context, now)
             success_watch.run(context, now)
+            audit_head.run(context, now)
 
     def _people(self, bot: RehearsalBot, now: datetime) -> None:
         """The approvers click Approve on what is pending; the operator asks to advance

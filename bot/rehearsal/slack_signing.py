@@ -19,13 +19,22 @@ def signature(secret: str, timestamp: str, body: str) -> str:
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
+TEAM_ID, APP_ID = "T0TEAM", "A0APP"  # the workspace and app every request names
+
+
 def slash_command_body(
-    user: str, text: str, channel: str = "C0ROLLOUT", trigger_id: str | None = None
+    user: str,
+    text: str,
+    channel: str = "C0ROLLOUT",
+    trigger_id: str | None = None,
+    *,
+    team_id: str = TEAM_ID,
+    app_id: str = APP_ID,
 ) -> str:
     return urllib.parse.urlencode(
         {
             "token": "legacy-verification-token",
-            "team_id": "T0TEAM",
+            "team_id": team_id,
             "team_domain": "example",
             "channel_id": channel,
             "channel_name": "rollout",
@@ -33,7 +42,7 @@ def slash_command_body(
             "user_name": user.lower(),
             "command": "/stagger",
             "text": text,
-            "api_app_id": "A0APP",
+            "api_app_id": app_id,
             "response_url": "https://hooks.slack.example.com/commands/T0TEAM/1/abc",
             "trigger_id": trigger_id or f"{secrets.randbelow(10**12)}.{secrets.token_hex(8)}",
         }
@@ -47,12 +56,15 @@ def block_action_body(
     channel: str = "C0ROLLOUT",
     message_ts: str = "1.0",
     trigger_id: str | None = None,
+    *,
+    team_id: str = TEAM_ID,
+    app_id: str = APP_ID,
 ) -> str:
     payload = {
         "type": "block_actions",
-        "team": {"id": "T0TEAM", "domain": "example"},
-        "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM"},
-        "api_app_id": "A0APP",
+        "team": {"id": team_id, "domain": "example"},
+        "user": {"id": user, "username": user.lower(), "team_id": team_id},
+        "api_app_id": app_id,
         "token": "legacy-verification-token",
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
         "trigger_id": trigger_id or f"{secrets.randbelow(10**12)}.{secrets.token_hex(8)}",
@@ -143,8 +155,8 @@ class SlackSender:
         body = json.dumps(
             {
                 "token": "legacy-verification-token",
-                "team_id": "T0TEAM",
-                "api_app_id": "A0STAGGER",
+                "team_id": TEAM_ID,
+                "api_app_id": APP_ID,
                 "type": "event_callback",
                 "event_id": f"Ev{int(time.time() * 1000)}",
                 "event_time": int(time.time()),

@@ -53,13 +53,16 @@ class SlackStandIn:
         self._faults: dict[str, list[Fault]] = {}
         self._condition = threading.Condition()
         self._released = threading.Event()
+        self._down = threading.Event()
         self.socket_mode_url: str | None = None  # what apps.connections.open answers
         self._ts = 1700000000.000100
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                if self.path.startswith("/upload/"):
+                if standin._down.is_set():
+                    standin._drop(self)
+                elif self.path.startswith("/upload/"):
                     standin._receive_upload(self)
                 else:
                     standin._handle(self)
@@ -89,6 +92,20 @@ class SlackStandIn:
         """The next call of `method` gets no answer (until `close`): the client times out,
         and the call is not recorded, as Slack never acted on it."""
         self.fail_next(method, HANG)
+
+    def go_down(self) -> None:
+        """Slack unreachable until `come_back`: every call's connection is closed with no
+        answer (the client sees a connection error), and nothing is recorded."""
+        self._down.set()
+
+    def come_back(self) -> None:
+        self._down.clear()
+
+    def _drop(self, request: BaseHTTPRequestHandler) -> None:
+        # The body is read first: closing on unread bytes would reset the connection
+        # before the client has finished sending, a different error from "no answer".
+        request.rfile.read(int(request.headers.get("Content-Length") or 0))
+        request.close_connection = True
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         method = request.path.removeprefix("/api/")

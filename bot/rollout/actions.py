@@ -8,8 +8,9 @@ and result goes to the audit trail.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NoReturn
 
 from bot.core.approvals import (
@@ -22,17 +23,24 @@ from bot.core.approvals import (
     expiry,
     may_request,
     new_request_id,
+    required_approvals,
+    unsatisfiable,
 )
 from bot.core.clock import isoformat
 from bot.core.errors import NotAllowed, UserError
 from bot.core.replies import Reply, Source
+from bot.core.time_limits import execution_time_limit
 from bot.render import blocks
 from bot.rollout.context import BotContext
 from bot.rollout.execution import execute_request
+from bot.rollout.execution_lease import busy_message, claim_execution, recover_interrupted
 from bot.rollout.request_message import refresh_request_message
 from bot.store.audit import AuditEntry
+from bot.store.executions import Executions
 
 logger = logging.getLogger(__name__)
+
+_BUSY_POLL_S = 0.5
 
 
 class Actions:
@@ -58,6 +66,8 @@ class Actions:
             raise NotAllowed(
                 f"<@{user}> is not an operator; ask one of the operators to request it."
             )
+        # An execution whose owner went away no longer holds the env: reported first.
+        recover_interrupted(context, env)
         for open_request in context.store.open_requests(env):
             if open_request.action == "rollback" and open_request.args == arguments:
                 context.record(
@@ -77,6 +87,15 @@ class Actions:
                 )
         now = context.clock.now()
         policy = environment.approvals
+        problem = unsatisfiable(policy, user) if policy.required else None
+        if problem is not None:
+            context.record(
+                AuditEntry(user, source, "rollback.refused", env, arguments, "refused", problem)
+            )
+            raise UserError(
+                f"A rollback of {env} requested by <@{user}> could never be approved: "
+                f"{problem}. Nothing was requested; ask another operator to request it."
+            )
         request = ApprovalRequest(
             id=new_request_id(),
             action="rollback",
@@ -93,6 +112,7 @@ class Actions:
     def propose_rollback(self, env: str, reason: str, *, auto: bool) -> Reply:
         """The bot's own rollback request (a failed validation or a fired trigger): posted
         for the approvers, or run at once where the env sets `auto_rollback`."""
+        recover_interrupted(self.context, env)
         open_rollbacks = [
             request
             for request in self.context.store.open_requests(env)
@@ -181,6 +201,7 @@ class Actions:
             channel,
             f"Approval needed: {request.description} ({request.id})",
             blocks.approval_request_blocks(request),
+            request_id=request.id,
         )
         if ts is None:
             self.context.record(
@@ -198,14 +219,7 @@ class Actions:
         self.context.store.set_message(request.id, channel, ts)
 
     def _start_without_approval(self, request: ApprovalRequest, source: Source) -> Reply:
-        claimed = self.context.store.transition(
-            request.id,
-            (Status.PENDING,),
-            Status.EXECUTING,
-            decided_by="policy",
-            decided_at=self.context.clock.now(),
-        )
-        if not claimed:
+        if not self._claim_at_once(request, source):
             raise UserError(f"Request `{request.id}` was already taken.")
         self.context.record(
             AuditEntry(
@@ -230,12 +244,50 @@ class Actions:
             followups=(post_and_execute,),
         )
 
+    def _claim_at_once(self, request: ApprovalRequest, source: Source) -> bool:
+        """Claim a request that needs no approval. A person is told at once when another
+        change is executing on the env; the bot's own rollback (`auto_rollback`) waits for
+        it instead, at most its time limit, since a rollback the bot decided on must run."""
+        context = self.context
+        deadline = context.wall_clock.now() + timedelta(
+            seconds=execution_time_limit(context.spec, "rollback")
+        )
+        while True:
+            try:
+                return claim_execution(
+                    context, request, decided_by="policy", decided_at=context.clock.now()
+                )
+            except UserError as busy:
+                if source == "scheduler" and context.wall_clock.now() < deadline:
+                    threading.Event().wait(_BUSY_POLL_S)
+                    continue
+                self._refuse_busy(request, source, str(busy))
+
+    def _refuse_busy(self, request: ApprovalRequest, source: Source, why: str) -> NoReturn:
+        context = self.context
+        context.store.transition(
+            request.id,
+            (Status.PENDING,),
+            Status.CANCELLED,
+            decided_by="stagger-bot",
+            decided_at=context.clock.now(),
+            outcome="another change was executing on the env",
+        )
+        context.record(
+            AuditEntry(
+                request.requester, source, f"{request.action}.refused", request.env,
+                {**request.args, "request": request.id}, "refused", why,
+            )
+        )  # fmt: skip
+        raise UserError(why)
+
     def _post_request_executing(self, request: ApprovalRequest) -> None:
         channel = self.context.spec.channel
         ts = self.context.poster.post(
             channel,
             f"Executing {request.description} ({request.id})",
             blocks.closed_request_blocks(request, "Executing now."),
+            request_id=request.id,
         )
         if ts:
             self.context.store.set_message(request.id, channel, ts)
@@ -263,18 +315,15 @@ class Actions:
         if isinstance(decision, Refuse):
             self._refuse(request, user, source, "approve", decision, now)
         assert isinstance(decision, Approve)
-        busy = [
-            other
-            for other in context.store.open_requests(request.env)
-            if other.status is Status.EXECUTING and other.id != request.id
-        ]
-        if busy and decision.complete:
-            raise UserError(
-                f"`{busy[0].id}` ({busy[0].description}) is executing on {request.env} right "
-                "now; approve again when its result is posted (seconds)."
-            )
+        if decision.complete:
+            # Refused before the approval counts: a click that can't run now is no click.
+            recover_interrupted(context, request.env)
+            busy = Executions(context.store).running(request.env)
+            if busy:
+                raise UserError(busy_message(context, busy[0]))
         if not context.store.record_approval(request, decision.approved_by):
             return None
+        needed = required_approvals(environment.approvals, request)
         context.record(
             AuditEntry(
                 user,
@@ -283,19 +332,24 @@ class Actions:
                 request.env,
                 {"request": request.id},
                 "ok",
-                f"{len(decision.approved_by)}/{request.required}",
+                f"{len(decision.approved_by)}/{needed}",
             )
         )
-        updated = replace(request, approved_by=decision.approved_by)
+        updated = replace(request, approved_by=decision.approved_by, required=needed)
         if not decision.complete:
             refresh_request_message(self.context, updated)
             return Reply(
                 text=f"Approval recorded for `{request.id}` "
-                f"({len(decision.approved_by)}/{request.required}).",
+                f"({len(decision.approved_by)}/{needed}).",
             )
-        if not context.store.transition(
-            request.id, (Status.PENDING,), Status.EXECUTING, decided_by=user, decided_at=now
-        ):
+        try:
+            claimed = claim_execution(context, request, decided_by=user, decided_at=now)
+        except UserError:
+            # Another change took the env between the look above and the claim: this
+            # approval does not count, so the next click claims again.
+            context.store.record_approval(updated, request.approved_by)
+            raise
+        if not claimed:
             raise UserError(f"Request `{request.id}` is already being handled.")
         executing = replace(updated, status=Status.EXECUTING, decided_by=user)
         refresh_request_message(self.context, executing, f"Approved by <@{user}>; executing.")

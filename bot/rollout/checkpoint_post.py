@@ -10,6 +10,7 @@ from bot.core.kpi_series import series
 from bot.core.log_lines import LogEvent
 from bot.core.phase_record import PhaseRecord
 from bot.core.thresholds import Condition
+from bot.render.audit_head import with_audit_head
 from bot.render.charts import checkpoint_chart
 from bot.render.checkpoint_text import checkpoint_text, phase_line
 from bot.rollout.context import BotContext
@@ -40,6 +41,7 @@ def post_checkpoint(
     text = checkpoint_text(
         context.spec, report, previous.values if previous and same_phase else None, where
     )
+    text = with_audit_head(text, context.audit.head())
     ts = context.poster.post(context.spec.channel, text)
     values = {n: m.value for n, m in report.measurements.items() if m.value is not None}
     verdicts = {j.kpi: j.verdict.value for j in report.judgements}

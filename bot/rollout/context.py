@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydantic import SecretStr
 
-from bot.core.clock import Clock
+from bot.core.clock import Clock, SystemClock
 from bot.core.ports import Poster, Transport
 from bot.core.spec import Spec
 from bot.store.audit import AuditEntry, AuditTrail
@@ -24,8 +24,16 @@ class BotContext:
     clock: Clock
     # DSNs by variable name (an environment's `database_url_env`), kept secret.
     database_urls: Mapping[str, SecretStr] = field(default_factory=dict)
+    # Leases between processes are timed by the wall clock even where `clock` is the
+    # rehearsal's accelerated one: another process's seconds are real seconds.
+    wall_clock: Clock = field(default_factory=SystemClock)
+    # Where a shell command came from (`os-user@host`), for the audit trail: a CLI
+    # `--user` is only what was typed. None in the Slack processes.
+    origin: str | None = None
 
     def record(self, entry: AuditEntry) -> int:
+        if self.origin is not None:
+            entry = replace(entry, args={**(entry.args or {}), "origin": self.origin})
         return self.audit.record(entry, self.clock.now())
 
     def database_url(self, env: str) -> SecretStr | str:

@@ -15,10 +15,13 @@ from bot.core.changes import ChangeOutcome, FlagChange
 from bot.core.errors import UserError
 from bot.core.phase_record import ROLLED_BACK, Entry
 from bot.render import blocks
+from bot.render.audit_head import with_audit_head
 from bot.rollout.context import BotContext
+from bot.rollout.execution_lease import finish_execution
 from bot.rollout.request_change import apply_for_request
 from bot.rollout.request_message import refresh_request_message
 from bot.store.audit import AuditEntry
+from bot.store.executions import StateUpdate
 from bot.store.store import EnvState
 from bot.store.timeline import Timeline
 
@@ -84,8 +87,11 @@ class RollbackRunner:
             else f"FAILED: {why}"
         )
         status = Status.SUCCEEDED if verified else Status.FAILED
-        context.store.transition(request.id, (Status.EXECUTING,), status, outcome=summary)
-        self._update_state(request, outcome, now)
+        finished = finish_execution(
+            context, request, status, summary, _next_state(request, outcome, now)
+        )
+        if finished and verified and not request.args.get("job"):
+            self._abort_rollout(request, now, _rollback_note(request))
         context.record(
             AuditEntry(
                 "bot",
@@ -111,49 +117,13 @@ class RollbackRunner:
             "The hosts below are not confirmed rolled back — act now."
         )
         text = blocks.outcome_text(title, outcome) if outcome else title
+        text = with_audit_head(text, context.audit.head())
         context.poster.post(
             context.spec.channel, text, thread_ts=request.message_ts, broadcast=not verified
         )
         refresh_request_message(
             self.context, replace(request, status=status), f"Rollback {summary}."
         )
-
-    def _update_state(
-        self, request: ApprovalRequest, outcome: ChangeOutcome | None, now: datetime
-    ) -> None:
-        store = self.context.store
-        state = store.env_state(request.env)
-        job_key = request.args.get("job")
-        if outcome is None:
-            return
-        if not outcome.verified:
-            failed = ", ".join(host.host for host in outcome.failed_hosts)
-            store.set_env_state(
-                replace(
-                    state,
-                    stagger_enabled=None if not job_key else state.stagger_enabled,
-                    note=f"rollback {request.id} failed on {failed}; hosts may differ",
-                )
-            )
-            return
-        if job_key:
-            jobs = tuple(sorted({*state.disabled_jobs, job_key}))
-            store.set_env_state(
-                replace(state, disabled_jobs=jobs, note=f"{job_key} rolled back by {request.id}")
-            )
-        else:
-            note = f"{request.id}: {request.reason}" if request.reason else request.id
-            store.set_env_state(
-                EnvState(
-                    env=request.env,
-                    phase=ROLLED_BACK,
-                    stagger_enabled=False,
-                    since=now,
-                    disabled_jobs=state.disabled_jobs,
-                    note=note,
-                )
-            )
-            self._abort_rollout(request, now, note)
 
     def _abort_rollout(self, request: ApprovalRequest, now: datetime, note: str) -> None:
         timeline = Timeline(self.context.store)
@@ -167,3 +137,38 @@ class RollbackRunner:
             timeline.enter(entry, expected_current=current.id)
         except UserError:
             logger.warning("the rollout moved while rollback %s finished", request.id)
+
+
+def _rollback_note(request: ApprovalRequest) -> str:
+    return f"{request.id}: {request.reason}" if request.reason else request.id
+
+
+def _next_state(
+    request: ApprovalRequest, outcome: ChangeOutcome | None, now: datetime
+) -> StateUpdate | None:
+    """What the rollback's outcome makes of its env's state, applied to the state as it is
+    when the outcome is written (in the same transaction)."""
+    if outcome is None:
+        return None
+    job_key = request.args.get("job")
+    if not outcome.verified:
+        failed = ", ".join(host.host for host in outcome.failed_hosts)
+        return lambda state: replace(
+            state,
+            stagger_enabled=None if not job_key else state.stagger_enabled,
+            note=f"rollback {request.id} failed on {failed}; hosts may differ",
+        )
+    if job_key:
+        return lambda state: replace(
+            state,
+            disabled_jobs=tuple(sorted({*state.disabled_jobs, job_key})),
+            note=f"{job_key} rolled back by {request.id}",
+        )
+    return lambda state: EnvState(
+        env=request.env,
+        phase=ROLLED_BACK,
+        stagger_enabled=False,
+        since=now,
+        disabled_jobs=state.disabled_jobs,
+        note=_rollback_note(request),
+    )

@@ -20,7 +20,9 @@ from bot.core.phase_record import Entry, PhaseRecord
 from bot.core.phases import all_met, gates_text, leaving_gates
 from bot.core.spec_rollout import PhaseSpec
 from bot.render import blocks
+from bot.render.audit_head import with_audit_head
 from bot.rollout.context import BotContext
+from bot.rollout.execution_lease import finish_execution
 from bot.rollout.measuring import measure_since
 from bot.rollout.request_change import apply_for_request
 from bot.rollout.request_message import refresh_request_message
@@ -83,13 +85,9 @@ class TransitionRunner:
             ),
             expected_current=current.id if current else None,
         )
-        previous = context.store.env_state(target.env)
-        context.store.set_env_state(
-            EnvState(target.env, target.name, target.stagger, now, previous.disabled_jobs)
-        )
         if target.stagger:
             self._schedule_validation(entered, request.message_ts, now)
-        self._succeed(request, target, outcome)
+        self._succeed(request, target, outcome, now)
         return outcome
 
     def _apply(self, request: ApprovalRequest, target: PhaseSpec) -> ChangeOutcome:
@@ -146,10 +144,20 @@ class TransitionRunner:
             [(f"+{m} min", now + timedelta(minutes=m)) for m in minutes],
         )
 
-    def _succeed(self, request: ApprovalRequest, target: PhaseSpec, outcome: ChangeOutcome) -> None:
+    def _succeed(
+        self, request: ApprovalRequest, target: PhaseSpec, outcome: ChangeOutcome, now: datetime
+    ) -> None:
         context = self.context
         summary = f"verified on all {len(outcome.hosts)} host(s)"
-        context.store.transition(request.id, (Status.EXECUTING,), Status.SUCCEEDED, outcome=summary)
+        finish_execution(
+            context,
+            request,
+            Status.SUCCEEDED,
+            summary,
+            lambda previous: EnvState(
+                target.env, target.name, target.stagger, now, previous.disabled_jobs
+            ),
+        )
         self._audit_finished(request, target, outcome)
         checks = context.spec.validation.checks_after_min
         follow = (
@@ -160,9 +168,8 @@ class TransitionRunner:
         title = (
             f":white_check_mark: *{target.name}* started on {target.env}: {summary}. {follow}"
         ).strip()
-        context.poster.post(
-            context.spec.channel, blocks.outcome_text(title, outcome), thread_ts=request.message_ts
-        )
+        text = with_audit_head(blocks.outcome_text(title, outcome), context.audit.head())
+        context.poster.post(context.spec.channel, text, thread_ts=request.message_ts)
         refresh_request_message(
             context, replace(request, status=Status.SUCCEEDED), f"{target.name} started; {summary}."
         )
@@ -177,16 +184,18 @@ class TransitionRunner:
         context = self.context
         failed = outcome.failed_hosts
         summary = f"FAILED on {len(failed)} of {len(outcome.hosts)} host(s)"
-        context.store.transition(request.id, (Status.EXECUTING,), Status.FAILED, outcome=summary)
-        state = context.store.env_state(target.env)
         hosts = ", ".join(host.host for host in failed)
-        context.store.set_env_state(
-            replace(
+        finish_execution(
+            context,
+            request,
+            Status.FAILED,
+            summary,
+            lambda state: replace(
                 state,
                 stagger_enabled=None,
                 note=f"transition {request.id} to {target.name} failed on {hosts}; "
                 "hosts may differ",
-            )
+            ),
         )
         self._audit_finished(request, target, outcome)
         stays = current.phase if current else "not started"
@@ -195,10 +204,11 @@ class TransitionRunner:
             f"the hosts below are not confirmed, so {target.env} may run mixed settings. "
             f"Roll back with `/stagger rollback {target.env}` or the button."
         )
+        text = with_audit_head(blocks.outcome_text(title, outcome), context.audit.head())
         context.poster.post(
             context.spec.channel,
-            blocks.outcome_text(title, outcome),
-            blocks.rollback_offer_blocks(blocks.outcome_text(title, outcome), target.env),
+            text,
+            blocks.rollback_offer_blocks(text, target.env),
             thread_ts=request.message_ts,
             broadcast=True,
         )
@@ -221,7 +231,7 @@ class TransitionRunner:
 
     def _fail(self, request: ApprovalRequest, why: str) -> None:
         context = self.context
-        context.store.transition(request.id, (Status.EXECUTING,), Status.FAILED, outcome=why)
+        finish_execution(context, request, Status.FAILED, why)
         context.record(
             AuditEntry(
                 "bot", "bot", "transition.finished", request.env,
@@ -230,7 +240,9 @@ class TransitionRunner:
         )  # fmt: skip
         context.poster.post(
             context.spec.channel,
-            f":x: Transition {request.target} not run: {why}",
+            with_audit_head(
+                f":x: Transition {request.target} not run: {why}", context.audit.head()
+            ),
             thread_ts=request.message_ts,
         )
         refresh_request_message(context, replace(request, status=Status.FAILED), why)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.core.approvals import ApprovalRequest, expiry, may_request, new_request_id
+from bot.core.approvals import ApprovalRequest, expiry, may_request, new_request_id, unsatisfiable
 from bot.core.errors import NotAllowed, UsageError, UserError
 from bot.core.phase_record import SUCCEEDED, PhaseRecord
 from bot.core.phases import Gate, all_met, gates_text, in_flight_gate, leaving_gates, order_problem
@@ -18,6 +18,7 @@ from bot.core.replies import Reply, Source
 from bot.core.spec_rollout import PhaseSpec
 from bot.rollout.actions import Actions
 from bot.rollout.context import BotContext
+from bot.rollout.execution_lease import recover_interrupted
 from bot.rollout.measuring import measure_since
 from bot.store.audit import AuditEntry
 from bot.store.timeline import Timeline
@@ -60,6 +61,8 @@ class Transitions:
         if force and not reason:
             raise UsageError("`--force` needs `--reason TEXT`, saying why.", "phase")
         envs = {target.env} | ({current.env} if current else set())
+        for env in sorted(envs):
+            recover_interrupted(context, env)
         busy = [request for env in sorted(envs) for request in context.store.open_requests(env)]
         if busy:
             gate = in_flight_gate(busy)
@@ -67,10 +70,12 @@ class Transitions:
             raise UserError(f"Cannot move to {target.name} now: {gate.detail}.")
         policy = context.spec.environments[target.env].approvals
         required = policy.required + 1 if force else policy.required
-        if required > len(set(policy.approvers)):
+        problem = unsatisfiable(policy, user, forced=force) if required else None
+        if problem is not None:
+            self._refused(user, source, target, problem)
             raise UserError(
-                f"A forced move needs {required} approvals, but {target.env} lists only "
-                f"{len(set(policy.approvers))} approver(s)."
+                f"Cannot ask for {'a forced move' if force else 'the move'} to {target.name}: "
+                f"{problem}. Nothing was requested."
             )
         arguments["from"] = current.phase if current else "not started"
         arguments["from_id"] = str(current.id) if current else ""

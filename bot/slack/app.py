@@ -14,13 +14,16 @@ from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import Ack, App, BoltResponse
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from bot.core.errors import StoreError
 from bot.core.replies import Invocation, Reply
 from bot.render.blocks import APPROVE_ACTION, DENY_ACTION, REQUEST_ROLLBACK_ACTION
 from bot.rollout.context import BotContext
+from bot.slack.admission import admission
 from bot.slack.app_home import home_view
+from bot.store.store import Store
 from commands import dispatch
 from commands.parsing import straight_quotes
 
@@ -28,17 +31,32 @@ logger = logging.getLogger(__name__)
 
 
 def build_app(
-    context: BotContext, signing_secret: str, client: WebClient, executor: Executor
+    context: BotContext,
+    signing_secret: str,
+    client: WebClient,
+    executor: Executor,
+    *,
+    team_id: str | None = None,
+    app_id: str | None = None,
 ) -> App:
     """Listeners run in the request's thread and return at once; their slow work (a
     rollback, a post) runs on `executor` after the HTTP answer. Shutting the executor
     down with wait=True lets an in-flight rollback finish before the process exits."""
     # process_before_response: Bolt's default hands each listener to a thread and polls
     # for its ack every 10 ms, which was most of a command's latency under load.
+    # authorize: Bolt's single-workspace default calls auth.test on the request path, so
+    # with the Web API down every command failed; the token is known, no call is needed.
+    # Bolt copies its client for each request: given one without a token, it uses the
+    # token `authorize` returns (given both, it would drop that one and warn).
     app = App(
         signing_secret=signing_secret,
-        client=client,
-        token_verification_enabled=False,
+        client=WebClient(
+            base_url=client.base_url,
+            timeout=client.timeout,
+            retry_handlers=list(client.retry_handlers),
+        ),
+        authorize=_authorize_with(client.token),
+        before_authorize=admission(team_id, app_id),
         process_before_response=True,
     )
 
@@ -61,7 +79,7 @@ def build_app(
         trigger = body.get("trigger_id")
         try:
             repeated = bool(trigger) and not context.store.first_time(
-                f"trigger:{trigger}", context.clock.now()
+                f"{Store.DELIVERY_KEY_PREFIX}{trigger}", context.clock.now()
             )
         except StoreError as error:
             # Answer anyway: reads may still work, and a command that must write says why.
@@ -126,6 +144,17 @@ def build_app(
         on_button("rollback", ack, body, action)
 
     return app
+
+
+def _authorize_with(token: str | None) -> Callable[..., AuthorizeResult]:
+    def authorize(
+        enterprise_id: str | None, team_id: str | None, user_id: str | None
+    ) -> AuthorizeResult:
+        return AuthorizeResult(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=token
+        )
+
+    return authorize
 
 
 def run_followups(reply: Reply) -> None:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import create_server
+
+from bot.slack.events_request import events_request
 
 logger = logging.getLogger(__name__)
 
@@ -22,25 +25,52 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 def wsgi_app(app: App, health: Callable[[], dict[str, Any]]) -> WsgiApp:
-    slack = SlackRequestHandler(app, path="/slack/events")
-
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") == "GET":
+        path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
+        if path == "/healthz" and method == "GET":
             body = json.dumps(health()).encode()
             start_response(
                 "200 OK",
                 [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
             )
             return [body]
+        if path != "/slack/events" or method != "POST":
+            return _plain(start_response, "404 Not Found", "not found")
         try:
-            return slack(environ, start_response)
+            raw_body = _body(environ).decode("utf-8")
+        except UnicodeDecodeError:
+            return _plain(start_response, "400 Bad Request", "the request body is not UTF-8")
+        request = events_request(raw_body, _headers(environ), environ.get("QUERY_STRING", ""))
+        try:
+            answer = app.dispatch(request)
         except (ValueError, KeyError, TypeError, AttributeError):
-            # Bolt reads the body before it checks the signature; a body it can't parse
-            # (an empty or broken `payload`) is the sender's fault, not a server error.
+            # A signed body whose fields have shapes no listener expects: the sender's
+            # fault, not a server error.
             logger.warning("refused a request to /slack/events whose body could not be read")
             return _plain(start_response, "400 Bad Request", "the request body could not be read")
+        response = WsgiHttpResponse(answer.status, answer.headers, answer.body)
+        start_response(response.status, response.get_headers())
+        return response.get_body()
 
     return application
+
+
+def _body(environ: dict[str, Any]) -> bytes:
+    # waitress has read the whole body (at most MAX_BODY_BYTES) before it calls the app.
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return bytes(environ["wsgi.input"].read(length)) if length > 0 else b""
+
+
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    headers = {
+        key.removeprefix("HTTP_").lower().replace("_", "-"): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(key):
+            headers[key.lower().replace("_", "-")] = str(environ[key])
+    return headers
 
 
 def _plain(start_response: StartResponse, status: str, text: str) -> Iterable[bytes]:
@@ -49,9 +79,50 @@ def _plain(start_response: StartResponse, status: str, text: str) -> Iterable[by
     return [body]
 
 
+# /slack/events is public and nothing is authenticated until a request has arrived whole,
+# so these bound what a peer that never finishes can hold. Slack's largest payload is
+# about 1 MB and arrives in one go.
+MAX_BODY_BYTES = 2 * 1024 * 1024  # larger is answered 413 from its Content-Length alone
+MAX_HEADER_BYTES = 32 * 1024
+INCOMPLETE_TIMEOUT_S = 5  # a connection silent this long without a whole request is closed
+CLEANUP_INTERVAL_S = 1  # how often those are looked for
+CONNECTION_LIMIT = 1000
+RESERVED_DESCRIPTORS = 256  # the store, SSH sessions, Web API calls, logs
+
+
 def create_http_server(application: WsgiApp, host: str, port: int, threads: int = 8) -> Any:
     """A waitress server, not yet running: call `.run()` (blocks) and `.close()`."""
-    return create_server(application, host=host, port=port, threads=threads, ident="stagger-bot")
+    return create_server(
+        application,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="stagger-bot",
+        connection_limit=connection_limit(),
+        channel_timeout=INCOMPLETE_TIMEOUT_S,
+        cleanup_interval=CLEANUP_INTERVAL_S,
+        max_request_body_size=MAX_BODY_BYTES,
+        max_request_header_size=MAX_HEADER_BYTES,
+        # select() cannot watch a descriptor numbered 1024 or more; poll() can.
+        asyncore_use_poll=True,
+    )
+
+
+def connection_limit() -> int:
+    """CONNECTION_LIMIT, or fewer where `ulimit -n` leaves no room for them beside the
+    descriptors the bot needs for its own work."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return CONNECTION_LIMIT
+    limit = min(CONNECTION_LIMIT, max(soft - RESERVED_DESCRIPTORS, soft // 2))
+    if limit < CONNECTION_LIMIT:
+        logger.warning(
+            "ulimit -n is %s: serving at most %s connections (raise it for %s)",
+            soft,
+            limit,
+            CONNECTION_LIMIT,
+        )
+    return limit
 
 
 def stop_http_server(

@@ -46,10 +46,16 @@ class SlackPoster:
         self._outbox = outbox
         self._clock = clock or SystemClock()
 
-    def _queue(self, method: str, arguments: dict[str, Any], error: Exception) -> None:
+    def _queue(
+        self,
+        method: str,
+        arguments: dict[str, Any],
+        error: Exception,
+        request_id: str | None = None,
+    ) -> None:
         if self._outbox is None:
             return
-        self._outbox.enqueue(method, arguments, self._clock.now(), _describe(error))
+        self._outbox.enqueue(method, arguments, self._clock.now(), _describe(error), request_id)
         logger.warning("Slack refused a %s; queued to be delivered later", method)
 
     def flush(self) -> int:
@@ -65,14 +71,14 @@ class SlackPoster:
                 )
             try:
                 if call.method == "post":
-                    self._client.chat_postMessage(**arguments)
+                    ts = self._client.chat_postMessage(**arguments).get("ts")
                 else:
-                    self._client.chat_update(**arguments)
+                    ts = self._client.chat_update(**arguments).get("ts")
             except (SlackApiError, OSError) as error:
                 self._outbox.failed_again(call.id, _describe(error))
                 logger.warning("queued %s still refused: %s", call.method, _describe(error))
                 break  # Slack is still down: keep the order, try again later
-            self._outbox.delivered(call.id, self._clock.now())
+            self._outbox.delivered(call, self._clock.now(), str(ts) if ts else None)
             sent += 1
         return sent
 
@@ -84,6 +90,7 @@ class SlackPoster:
         *,
         thread_ts: str | None = None,
         broadcast: bool = False,
+        request_id: str | None = None,
     ) -> str | None:
         arguments: dict[str, Any] = {"channel": channel, "text": text}
         if blocks:
@@ -95,7 +102,7 @@ class SlackPoster:
             response = self._client.chat_postMessage(**arguments)
         except (SlackApiError, OSError) as error:
             logger.error("chat.postMessage to %s failed: %s", channel, _describe(error))
-            self._queue("post", arguments, error)
+            self._queue("post", arguments, error, request_id)
             return None
         ts = response.get("ts")
         return str(ts) if ts else None
@@ -177,6 +184,7 @@ class ConsolePoster:
         *,
         thread_ts: str | None = None,
         broadcast: bool = False,
+        request_id: str | None = None,
     ) -> str | None:
         prefix = "  ↳ " if thread_ts else f"[{channel}] "
         self._out.write(prefix + text.replace("\n", "\n" + " " * len(prefix)) + "\n")

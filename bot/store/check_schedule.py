@@ -1,9 +1,10 @@
 """Checks due at a fixed time after a phase starts (the first-30-minute validation),
 kept in the store so that a restart neither skips nor repeats one.
 
-A check is claimed (pending -> running) by one atomic UPDATE before it runs and marked
-done after its result is posted; one left running by a crash is run again at start,
-since its result may never have been posted.
+A check is claimed (pending -> running) by one atomic UPDATE before it runs, under a
+lease on the wall clock, and marked done after its result is posted; one whose lease
+lapsed (its process died or hangs) goes back to pending and runs again, since its result
+may never have been posted.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.clock import isoformat, parse_iso
-from bot.store.process_identity import is_running, this_process
+from bot.store.process_identity import this_process
 from bot.store.store import Store
 
 
@@ -59,12 +60,12 @@ class CheckSchedule:
         )
         return [_check(row) for row in rows]
 
-    def claim(self, check_id: int) -> bool:
+    def claim(self, check_id: int, lease_until: datetime) -> bool:
         with self._store.transaction() as db:
             cursor = db.execute(
-                "UPDATE scheduled_checks SET status = 'running', runner = ? "
-                "WHERE id = ? AND status = 'pending'",
-                [this_process(), check_id],
+                "UPDATE scheduled_checks SET status = 'running', runner = ?, "
+                "lease_expires_at = ? WHERE id = ? AND status = 'pending'",
+                [this_process(), isoformat(lease_until), check_id],
             )
             return cursor.rowcount == 1
 
@@ -75,25 +76,17 @@ class CheckSchedule:
                 [status, result, check_id],
             )
 
-    def release_running(self, *, at_start: bool = True) -> int:
-        """Checks left running by a process that is gone go back to pending, to be run
-        once more; a live process's running check is left to it (this process's own too,
-        unless `at_start`, when it runs none yet)."""
+    def release_lapsed(self, now: datetime) -> int:
+        """Checks whose runner's lease lapsed at `now` go back to pending, to run once
+        more; a check whose runner still holds its lease is left to it."""
         with self._store.transaction() as db:
-            running = db.execute(
-                "SELECT id, runner FROM scheduled_checks WHERE status = 'running'"
-            ).fetchall()
-            me = this_process()
-            orphaned = [
-                check_id
-                for check_id, runner in running
-                if (runner == me and at_start) or (runner != me and not is_running(runner))
-            ]
-            for check_id in orphaned:
-                db.execute(
-                    "UPDATE scheduled_checks SET status = 'pending' WHERE id = ?", [check_id]
-                )
-            return len(orphaned)
+            cursor = db.execute(
+                "UPDATE scheduled_checks SET status = 'pending', runner = NULL, "
+                "lease_expires_at = NULL WHERE status = 'running' "
+                "AND (lease_expires_at IS NULL OR lease_expires_at <= ?)",
+                [isoformat(now)],
+            )
+            return cursor.rowcount
 
     def of_phase(self, phase_id: int) -> list[ScheduledCheck]:
         rows = self._store.select(

@@ -19,13 +19,21 @@ class QueuedCall:
     arguments: dict[str, Any]
     queued_at: datetime
     attempts: int
+    request_id: str | None = None  # the approval request this post is
 
 
 class Outbox:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def enqueue(self, method: str, arguments: dict[str, Any], now: datetime, error: str) -> None:
+    def enqueue(
+        self,
+        method: str,
+        arguments: dict[str, Any],
+        now: datetime,
+        error: str,
+        request_id: str | None = None,
+    ) -> None:
         with self._store.transaction() as db:
             db.table("outbox").insert(
                 {
@@ -35,6 +43,7 @@ class Outbox:
                     "attempts": 1,
                     "last_error": error,
                     "delivered_at": None,
+                    "request_id": request_id,
                 }
             )
 
@@ -47,13 +56,21 @@ class Outbox:
                 json.loads(row["arguments"]),
                 parse_iso(row["queued_at"]),
                 row["attempts"],
+                row["request_id"],
             )
             for row in rows
         ]
 
-    def delivered(self, call_id: int, now: datetime) -> None:
+    def delivered(self, call: QueuedCall, now: datetime, ts: str | None = None) -> None:
+        """Delivered as message `ts`; a request's post becomes that request's message (the
+        one its approval closes, whose thread gets its outcome), in the same transaction."""
         with self._store.transaction() as db:
-            db.execute("UPDATE outbox SET delivered_at = ? WHERE id = ?", [isoformat(now), call_id])
+            db.execute("UPDATE outbox SET delivered_at = ? WHERE id = ?", [isoformat(now), call.id])
+            if call.request_id and ts:
+                db.execute(
+                    "UPDATE approvals SET channel = ?, message_ts = ? WHERE id = ?",
+                    [call.arguments["channel"], ts, call.request_id],
+                )
 
     def failed_again(self, call_id: int, error: str) -> None:
         with self._store.transaction() as db:

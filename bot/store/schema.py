@@ -36,22 +36,30 @@ class Migration:
     apply: Callable[[Database], None]
 
 
-def _v1_additions(db: Database) -> None:
-    # Version 1 added these by hand as they came, and made most tables only when a
-    # repository first used them: a version 1 store may have any of them or none.
+def _add_columns(db: Database, columns: tuple[tuple[str, Column], ...]) -> None:
+    """Each column added to its table where the store has the table and not the column."""
     tables = table_names(db)
-    for table, column in (
-        ("approvals", Column("executor", TEXT)),
-        ("scheduled_checks", Column("runner", TEXT)),
-        ("log_cursors", Column("head", INTEGER)),
-        ("breaches", Column("reminded_at", TEXT)),
-    ):
+    for table, column in columns:
         if table in tables and column.name not in column_names(db, table):
             db.execute(
                 f"ALTER TABLE {quoted(table)} "
                 f"ADD COLUMN {quoted(column.name)} {SQL_TYPES[column.type]}"
             )
-    if "log_events" in tables:
+
+
+def _v1_additions(db: Database) -> None:
+    # Version 1 added these by hand as they came, and made most tables only when a
+    # repository first used them: a version 1 store may have any of them or none.
+    _add_columns(
+        db,
+        (
+            ("approvals", Column("executor", TEXT)),
+            ("scheduled_checks", Column("runner", TEXT)),
+            ("log_cursors", Column("head", INTEGER)),
+            ("breaches", Column("reminded_at", TEXT)),
+        ),
+    )
+    if "log_events" in table_names(db):
         # The first stores indexed log_events by (env, at); reads are per host since.
         db.execute(f"DROP INDEX IF EXISTS {quoted('idx_log_events_env_at')}")
         db.execute(
@@ -68,9 +76,33 @@ MIGRATIONS: tuple[Migration, ...] = (
         "host) are there; every table is made at start",
         _v1_additions,
     ),
+    Migration(
+        3,
+        "executions and validation checks are owned by a lease in the store, timed by the "
+        "wall clock (approvals.lease_expires_at, scheduled_checks.lease_expires_at)",
+        lambda db: _add_columns(
+            db,
+            (
+                ("approvals", Column("lease_expires_at", TEXT)),
+                ("scheduled_checks", Column("lease_expires_at", TEXT)),
+            ),
+        ),
+    ),
+    Migration(
+        4,
+        "the audit trail is an HMAC chain under STAGGER_AUDIT_KEY; audit.chain names each "
+        "row's key (NULL: a plain SHA-256 row from before)",
+        lambda db: _add_columns(db, (("audit", Column("chain", TEXT)),)),
+    ),
+    Migration(
+        5,
+        "a post queued in the outbox names the approval request it is "
+        "(outbox.request_id), so its ts is stored for the request when it is delivered",
+        lambda db: _add_columns(db, (("outbox", Column("request_id", TEXT)),)),
+    ),
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 5
 
 
 def stored_version(db: Database, where: str) -> int | None:
@@ -100,11 +132,11 @@ def upgrade(db: Database, where: str) -> int | None:
     for migration in MIGRATIONS:
         if found is not None and migration.version > found:
             migration.apply(db)
-    present = table_names(db)
+    # Every declared table and index, where missing (IF NOT EXISTS): a new index on an
+    # old table is made too, without a migration of its own.
     for table in TABLES:
-        if table.name not in present:
-            for statement in create_statements(table):
-                db.execute(statement)
+        for statement in create_statements(table):
+            db.execute(statement)
     if found is None:
         db.execute(
             "INSERT INTO meta (key, value) VALUES (?, ?)", [VERSION_KEY, str(SCHEMA_VERSION)]

@@ -25,7 +25,6 @@ from bot.core.approvals import ApprovalRequest, Status
 from bot.core.clock import isoformat, parse_iso
 from bot.core.errors import StoreError
 from bot.store import schema
-from bot.store.process_identity import this_process
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +140,11 @@ class Store:
 
     # -- seen requests -----------------------------------------------------------------
 
+    # Slack deliveries are seen as `trigger:<trigger_id>`; a retry of one comes within
+    # minutes, so jobs.prune_events forgets them after a day. The other keys (a daily
+    # analysis posted) are kept: forgetting one would post it again.
+    DELIVERY_KEY_PREFIX = "trigger:"
+
     def first_time(self, key: str, now: datetime) -> bool:
         """True once per key: Slack retries and double clicks see False."""
         # Every request from Slack writes this before it is answered. Without the fsync
@@ -158,29 +162,26 @@ class Store:
         finally:
             db.execute("PRAGMA synchronous=FULL")
 
+    def forget_seen(self, prefix: str, before: datetime) -> int:
+        """Forget the keys starting with `prefix` first seen before `before`; how many."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM seen_requests WHERE substr(key, 1, ?) = ? AND at < ?",
+                [len(prefix), prefix, isoformat(before)],
+            )
+            return int(cursor.rowcount)
+
     # -- environment state -------------------------------------------------------------
 
     def env_state(self, env: str) -> EnvState:
         rows = list(self.select("env_state", "env = ?", [env]))
         if not rows:
             return EnvState(env=env, phase="not started", stagger_enabled=None, since=None)
-        return _env_state(rows[0])
+        return env_state_from_row(rows[0])
 
     def set_env_state(self, state: EnvState) -> None:
         with self.transaction() as db:
-            db.table("env_state").upsert(
-                {
-                    "env": state.env,
-                    "phase": state.phase,
-                    "stagger_enabled": None
-                    if state.stagger_enabled is None
-                    else int(state.stagger_enabled),
-                    "since": isoformat(state.since) if state.since else None,
-                    "disabled_jobs": json.dumps(list(state.disabled_jobs)),
-                    "note": state.note,
-                },
-                pk="env",
-            )
+            db.table("env_state").upsert(env_state_row(state), pk="env")
 
     # -- approval requests -------------------------------------------------------------
 
@@ -190,12 +191,12 @@ class Store:
 
     def request(self, request_id: str) -> ApprovalRequest | None:
         rows = list(self.select("approvals", "id = ?", [request_id.upper()]))
-        return _request(rows[0]) if rows else None
+        return request_from_row(rows[0]) if rows else None
 
     def open_requests(self, env: str | None = None) -> list[ApprovalRequest]:
         where = "status IN ('pending', 'executing')" + (" AND env = ?" if env else "")
         rows = self.select("approvals", where, [env] if env else [], order_by="created_at")
-        return [_request(row) for row in rows]
+        return [request_from_row(row) for row in rows]
 
     def set_message(self, request_id: str, channel: str, message_ts: str) -> None:
         with self.transaction() as db:
@@ -221,7 +222,10 @@ class Store:
         decided_at: datetime | None = None,
         outcome: str | None = None,
     ) -> bool:
-        """Move a request between statuses atomically; False if it was not in `from_statuses`."""
+        """Move a request between statuses atomically; False if it was not in `from_statuses`.
+        Into and out of EXECUTING only through `bot.store.executions`, under its lease."""
+        if to_status is Status.EXECUTING or Status.EXECUTING in from_statuses:
+            raise ValueError("executions are claimed and finished through Executions")
         assignments = ["status = ?"]
         values: list[Any] = [to_status.value]
         if decided_by is not None:
@@ -233,9 +237,6 @@ class Store:
         if outcome is not None:
             assignments.append("outcome = ?")
             values.append(outcome)
-        if to_status is Status.EXECUTING:
-            assignments.append("executor = ?")
-            values.append(this_process())
         placeholders = ", ".join("?" for _ in from_statuses)
         with self.transaction() as db:
             cursor = db.execute(
@@ -252,20 +253,14 @@ class Store:
             [isoformat(now)],
             order_by="expires_at",
         )
-        return [_request(row) for row in rows]
-
-    def executor(self, request_id: str) -> str | None:
-        """The process that claimed the request for execution (`process_identity`)."""
-        rows = self.read().execute("SELECT executor FROM approvals WHERE id = ?", [request_id])
-        row = rows.fetchone()
-        return row[0] if row else None
+        return [request_from_row(row) for row in rows]
 
     def requests_in(self, status: Status) -> list[ApprovalRequest]:
         rows = self.select("approvals", "status = ?", [status.value])
-        return [_request(row) for row in rows]
+        return [request_from_row(row) for row in rows]
 
 
-def _env_state(row: dict[str, Any]) -> EnvState:
+def env_state_from_row(row: dict[str, Any]) -> EnvState:
     enabled = row["stagger_enabled"]
     return EnvState(
         env=row["env"],
@@ -298,7 +293,18 @@ def _request_row(request: ApprovalRequest) -> dict[str, Any]:
     }
 
 
-def _request(row: dict[str, Any]) -> ApprovalRequest:
+def env_state_row(state: EnvState) -> dict[str, Any]:
+    return {
+        "env": state.env,
+        "phase": state.phase,
+        "stagger_enabled": None if state.stagger_enabled is None else int(state.stagger_enabled),
+        "since": isoformat(state.since) if state.since else None,
+        "disabled_jobs": json.dumps(list(state.disabled_jobs)),
+        "note": state.note,
+    }
+
+
+def request_from_row(row: dict[str, Any]) -> ApprovalRequest:
     return ApprovalRequest(
         id=row["id"],
         action=row["action"],

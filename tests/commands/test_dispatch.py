@@ -56,7 +56,9 @@ def test_usage_errors_show_the_commands_usage(context: BotContext) -> None:
 
 
 def test_a_non_operator_cannot_request_a_rollback(context: BotContext) -> None:
-    assert "is not an operator" in say(context, "rollback prod", user=STRANGER)
+    assert f"<@{STRANGER}> may not run `rollback` on prod" in say(
+        context, "rollback prod", user=STRANGER
+    )
     assert context.store.open_requests() == []
     refused = context.audit.latest("prod", 1)[0]
     assert (refused["actor"], refused["outcome"]) == (STRANGER, "refused")

@@ -11,6 +11,8 @@ from bot.core.approvals import (
     Status,
     decide_approval,
     decide_denial,
+    required_approvals,
+    unsatisfiable,
 )
 from bot.core.spec_fleet import ApprovalPolicy
 
@@ -90,3 +92,36 @@ def test_a_closed_request_cannot_be_approved_or_denied() -> None:
 def test_the_requester_may_withdraw_but_strangers_may_not_deny() -> None:
     assert decide_denial(request(requester="U0OPS1"), POLICY, "U0OPS1", NOW) == Deny("U0OPS1")
     assert isinstance(decide_denial(request(requester="U0OPS1"), POLICY, "U0RANDOM", NOW), Refuse)
+
+
+def test_the_number_of_approvals_needed_is_the_policys_at_click_time() -> None:
+    made_under_one = request(requester="U0OPS1", required=1)
+    raised = ApprovalPolicy(approvers=["U0LEAD1", "U0LEAD2"], required=2, allow_self=False)
+
+    first = decide_approval(made_under_one, raised, "U0LEAD1", NOW)
+
+    assert first == Approve(approved_by=("U0LEAD1",), complete=False)
+    second = decide_approval(
+        request(requester="U0OPS1", required=1, approved_by=("U0LEAD1",)), raised, "U0LEAD2", NOW
+    )
+    assert second == Approve(approved_by=("U0LEAD1", "U0LEAD2"), complete=True)
+
+
+def test_a_forced_request_needs_one_approval_more_than_the_policy_says_at_click_time() -> None:
+    forced = dataclasses.replace(request(requester="U0OPS1"), args={"forced": "yes"})
+    one = ApprovalPolicy(approvers=["U0LEAD1", "U0LEAD2"], required=1)
+
+    assert required_approvals(one, forced) == 2
+    decision = decide_approval(forced, one, "U0LEAD1", NOW)
+    assert decision == Approve(approved_by=("U0LEAD1",), complete=False)
+
+
+def test_a_policy_an_approvers_own_request_can_never_meet_is_named() -> None:
+    tight = ApprovalPolicy(approvers=["U0LEAD1", "U0LEAD2"], required=2, allow_self=False)
+
+    problem = unsatisfiable(tight, "U0LEAD1")
+
+    assert problem is not None and "needs 2 approval(s)" in problem and "<@U0LEAD2>" in problem
+    assert unsatisfiable(tight, "U0OPS1") is None  # an operator's request can be met
+    assert unsatisfiable(tight.model_copy(update={"allow_self": True}), "U0LEAD1") is None
+    assert unsatisfiable(POLICY, "U0LEAD1", forced=True) is not None

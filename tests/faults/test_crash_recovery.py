@@ -1,6 +1,7 @@
 """The bot killed (SIGKILL) in the middle of a rollback: on restart the env file is whole,
-the audit trail tells what happened, and the rollback is reported as unfinished — never
-silently dropped, never run twice."""
+the audit trail tells what happened, and the rollback is reported as unfinished once the
+dead process's lease lapses (the tests' lease is 2 s) — never silently dropped, never run
+twice."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from bot.rehearsal.slack_standin import SlackStandIn
 from bot.render.blocks import APPROVE_ACTION
 from tests.support.bot_process import BotProcess, wait_until
 from tests.support.spec_data import ENV_FILE, LEAD, OPERATOR, make_app_dir, spec_data
+
+LEASE_S = 2
 
 # The app reloads in the background: the stagger line comes seconds later, so the bot
 # is still waiting for it when it is killed.
@@ -63,6 +66,7 @@ def test_killed_after_reload_before_verification(
     app = make_app_dir(tmp_path / "app", reload_script=SLOW_RELOAD)
     data = spec_data(
         [str(sshd.host_address)], app, known_hosts=sshd.known_hosts, key_file=sshd.client_key,
+        lease_s=LEASE_S,
         verify_timeout_s=30,
     )  # fmt: skip
     bot = BotProcess(tmp_path, data, slack.url)
@@ -104,8 +108,9 @@ def test_killed_during_the_env_file_write(
     host = sshd_factory("gated", path_first=wrappers)
     app = make_app_dir(tmp_path / "app")
     data = spec_data(
-        [str(host.host_address)], app, known_hosts=host.known_hosts, key_file=host.client_key
-    )
+        [str(host.host_address)], app, known_hosts=host.known_hosts, key_file=host.client_key,
+        lease_s=LEASE_S,
+    )  # fmt: skip
     bot = BotProcess(tmp_path, data, slack.url)
     bots.append(bot)
     bot.start()
@@ -138,7 +143,7 @@ def test_killed_after_approval_before_any_host_answered(
     app = make_app_dir(tmp_path / "app")
     data = spec_data(
         [f"root@127.0.0.1:{silent.getsockname()[1]}"], app,
-        known_hosts=sshd.known_hosts, key_file=sshd.client_key,
+        known_hosts=sshd.known_hosts, key_file=sshd.client_key, lease_s=LEASE_S,
     )  # fmt: skip
     data["ssh"]["connect_timeout_s"] = 60
     bot = BotProcess(tmp_path, data, slack.url)
@@ -176,7 +181,7 @@ def test_a_corrupt_spec_on_reload_is_refused_and_the_last_good_one_kept(
     bot.process.send_signal(signal.SIGHUP)
     wait_until(lambda: bot.query("SELECT 1 FROM audit WHERE action = 'spec.reloaded'") != [])
     refused = sender.command("U0OPS2", "rollback prod").json()["text"]
-    assert "is not an operator" in refused
+    assert "<@U0OPS2> may not run `rollback` on prod" in refused and "<@U0OPS9>" in refused
 
 
 def test_killed_while_sending_the_new_env_file_leaves_the_old_one_whole(

@@ -23,7 +23,7 @@ from bot.settings import Settings
 from bot.slack.poster import ConsolePoster
 from tests.support.job_table import DSN, JobTable
 from tests.support.pg_fixtures import PASSWORD, PasswordPostgres
-from tests.support.spec_data import make_app_dir, spec_data
+from tests.support.spec_data import AUDIT_KEY, make_app_dir, spec_data
 
 T0 = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 
@@ -135,7 +135,11 @@ def test_the_kpi_report_carries_database_kpis_or_why_not(
     spec = parse_spec(data)
     clock.set(T0 + timedelta(hours=1))
     settings = Settings.from_environ(
-        {"STAGGER_DB": str(tmp_path / "s.db"), "PROD_DATABASE_URL": DSN}
+        {
+            "STAGGER_DB": str(tmp_path / "s.db"),
+            "PROD_DATABASE_URL": DSN,
+            "STAGGER_AUDIT_KEY": AUDIT_KEY,
+        }
     )
     context = build_context(
         settings, spec, transport=LocalTransport(), poster=ConsolePoster(io.StringIO()), clock=clock
@@ -162,7 +166,11 @@ def db_context(
     data["database"] = {"table": schema.table}
     console = io.StringIO()
     settings = Settings.from_environ(
-        {"STAGGER_DB": str(tmp_path / "s.db"), "PROD_DATABASE_URL": DSN}
+        {
+            "STAGGER_DB": str(tmp_path / "s.db"),
+            "PROD_DATABASE_URL": DSN,
+            "STAGGER_AUDIT_KEY": AUDIT_KEY,
+        }
     )
     context = build_context(
         settings, parse_spec(data), transport=LocalTransport(), poster=ConsolePoster(console),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -143,3 +144,52 @@ def test_a_full_disk_fails_the_write_and_leaves_the_env_file_whole(
         seen = session.run(f"cat {app_dir}/.env; ls -a {app_dir}")
     # The host's own view (its disk is a full tmpfs): the env file as it was, no temp file.
     assert seen.stdout.startswith(ENV_FILE) and b"stagger-tmp" not in seen.stdout
+
+
+ONE_JOB = FlagChange("JOB_STAGGER_LIVE_STATS_SYNC", "0", "Job stagger")
+# Another writer puts the job's old value back while the app reloads: the app logs its
+# usual line, so only the env file read back tells the change was lost.
+UNDOING_RELOAD = r"""#!/bin/sh
+sed -i 's/^JOB_STAGGER_LIVE_STATS_SYNC=0$/JOB_STAGGER_LIVE_STATS_SYNC=1/' .env
+echo "$(date -u '+%F %T.000') info: ▶️ Job stagger enabled" >> logs/combined.log
+"""
+
+
+def test_a_per_job_change_another_writer_undid_is_not_reported_verified(
+    tmp_path: Path, sshd_factory: Callable[..., SshdServer]
+) -> None:
+    environment, transport, roots = two_hosts(tmp_path, sshd_factory, second_reload=UNDOING_RELOAD)
+
+    outcome = apply_everywhere(
+        environment, ONE_JOB, transport, timeouts=Timeouts(10, 5), stamp="T1",
+        observe=lambda _: None,
+    )  # fmt: skip
+
+    first, second = outcome.hosts
+    assert first.verified and not outcome.verified
+    assert not second.verified
+    assert "holds JOB_STAGGER_LIVE_STATS_SYNC=1 after the reload" in second.detail
+    assert b"JOB_STAGGER_LIVE_STATS_SYNC=0" in (roots[0] / ".env").read_bytes()
+
+
+def test_the_write_waits_for_another_writer_holding_the_folders_lock_and_then_refuses(
+    tmp_path: Path, sshd_factory: Callable[..., SshdServer]
+) -> None:
+    environment, transport, roots = two_hosts(tmp_path, sshd_factory)
+    holder = subprocess.Popen(
+        ["flock", str(roots[1]), "sh", "-c", "echo locked; cat"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        outcome = apply_everywhere(
+            environment, ROLLBACK, transport, timeouts=Timeouts(4, 5), stamp="T1",
+            observe=lambda _: None,
+        )  # fmt: skip
+    finally:
+        holder.communicate("", timeout=10)
+
+    first, second = outcome.hosts
+    assert first.verified
+    assert not second.verified and "another writer holds the lock" in second.detail
+    assert (roots[1] / ".env").read_bytes() == ENV_FILE

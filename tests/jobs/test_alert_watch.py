@@ -14,7 +14,7 @@ from jobs import alert_watch
 from tests.support.app_logs import Traffic, append_log
 from tests.support.rollout_state import save_baseline, start_phase
 from tests.support.served_bot import Bot
-from tests.support.spec_data import OPERATOR, START
+from tests.support.spec_data import AUDIT_KEY, OPERATOR, START
 
 
 def at(bot: Bot, minutes: int) -> datetime:
@@ -102,7 +102,7 @@ def test_a_kpi_alert_posts_once_reminds_after_the_interval_and_resolves_once(bot
     alert_watch.run(bot.context, at(bot, 30))
     # A restart: a new process on the same store does not announce the breach again.
     restarted = build_context(
-        Settings.from_environ({"STAGGER_DB": str(bot.store.path)}),
+        Settings.from_environ({"STAGGER_DB": str(bot.store.path), "STAGGER_AUDIT_KEY": AUDIT_KEY}),
         bot.context.spec, transport=bot.context.transport, poster=bot.context.poster,
         clock=bot.clock,
     )  # fmt: skip

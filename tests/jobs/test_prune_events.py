@@ -57,3 +57,19 @@ def test_a_prune_larger_than_one_batch_takes_every_old_event(context: BotContext
     assert events.prune(START - timedelta(days=kept_days), batch=10) == 25
 
     assert len(events.events("prod", HOST, START - timedelta(days=365), START)) == 1
+
+
+def test_slack_deliveries_seen_over_a_day_ago_are_forgotten_and_recent_ones_kept(
+    context: BotContext,
+) -> None:
+    store = context.store
+    assert store.first_time("trigger:old", START - timedelta(days=1, minutes=1))
+    assert store.first_time("trigger:recent", START - timedelta(hours=1))
+    assert store.first_time("analysis:R1:1", START - timedelta(days=40))
+
+    prune_events.run(context, START)
+
+    assert not store.first_time("trigger:recent", START), "a retry of it is still dropped"
+    assert not store.first_time("analysis:R1:1", START), "a daily analysis is never posted twice"
+    assert store.first_time("trigger:old", START), "forgotten"
+    assert store.read().execute("SELECT count(*) FROM seen_requests").fetchone()[0] == 3

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.core.checks import CheckState
 from bot.store.check_schedule import CheckSchedule
 from jobs import validation_checks
 from tests.support.app_logs import Traffic, append_log
+from tests.support.bot_process import wait_until
 from tests.support.other_process import CLAIM_CHECK, another_process
 from tests.support.rollout_state import save_baseline, start_phase
 from tests.support.served_bot import Bot
@@ -111,9 +112,10 @@ def test_a_check_a_crash_left_running_runs_again_once(bot: Bot) -> None:
     log(bot, 10, Traffic(staggered=True))
     schedule = CheckSchedule(bot.store)
     first = schedule.of_phase(record.id)[0]
-    assert schedule.claim(first.id)  # the crashed process had claimed it
+    # The crashed process had claimed it; its lease has lapsed.
+    assert schedule.claim(first.id, datetime.now(UTC) - timedelta(seconds=1))
     assert validation_checks.run(bot.context, at(bot, 6)) == []
-    assert schedule.release_running() == 1
+    assert schedule.release_lapsed(datetime.now(UTC)) == 1
     done = validation_checks.run(bot.context, at(bot, 6))
     assert [check.label for check, _ in done] == ["+5 min"]
 
@@ -123,10 +125,10 @@ def test_a_check_another_live_process_runs_is_not_released_at_start(bot: Bot) ->
     schedule = CheckSchedule(bot.store)
     first = schedule.of_phase(record.id)[0]
     with another_process(CLAIM_CHECK, bot.store.path, str(first.id)):
-        assert schedule.release_running() == 0
+        assert schedule.release_lapsed(datetime.now(UTC)) == 0
         assert validation_checks.run(bot.context, at(bot, 6)) == []
-    # The other process has died before finishing the check.
-    assert schedule.release_running() == 1
+    # The other process has died before finishing the check: its lease lapses (5 s).
+    wait_until(lambda: schedule.release_lapsed(datetime.now(UTC)) == 1)
     done = validation_checks.run(bot.context, at(bot, 6))
     assert [check.label for check, _ in done] == ["+5 min"]
 

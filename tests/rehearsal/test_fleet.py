@@ -35,6 +35,7 @@ from bot.runtime import build_context
 from bot.settings import Settings
 from bot.slack.poster import ConsolePoster
 from tests.support.job_table import DSN, JobTable
+from tests.support.spec_data import AUDIT_KEY
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -162,7 +163,9 @@ def test_the_bots_kpi_report_reads_the_contention_and_its_end_from_the_hosts(
 ) -> None:
     spec = rehearsal_spec(fleet)
     clock = ManualClock(T0)
-    settings = Settings.from_environ({"STAGGER_DB": str(tmp_path / "stagger.db")})
+    settings = Settings.from_environ(
+        {"STAGGER_DB": str(tmp_path / "stagger.db"), "STAGGER_AUDIT_KEY": AUDIT_KEY}
+    )
     context = build_context(
         settings, spec, transport=LocalTransport(), poster=ConsolePoster(io.StringIO()), clock=clock
     )

@@ -4,6 +4,7 @@ expected outcome happened — the real bot against the simulated fleet."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -79,13 +80,20 @@ def test_the_happy_rehearsal_with_a_database_judges_job_durations_too(tmp_path: 
     out = result.stdout
     assert "✅ job_duration_avg change <= -20%" in out
     assert "🎉 *Rollout succeeded.*" in out
-    store = tmp_path / "work" / "stagger.db"
+    # The command the rehearsal suggests, as printed: its own key, the store, the head.
+    suggested = shlex.split(out.rsplit("Audit trail: ", 1)[1].splitlines()[0])
+    assignments = dict(word.split("=", 1) for word in suggested[:2])
+    assert set(assignments) == {"STAGGER_AUDIT_KEY", "STAGGER_DB"}
+    assert suggested[2:6] == ["stagger-bot", "audit", "verify", "--head"]
+    assert Path(assignments["STAGGER_DB"]) == tmp_path / "work" / "stagger.db"
     verify = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "audit", "verify"],
-        env={**os.environ, "STAGGER_DB": str(store)},
+        [sys.executable, "-m", "bot.cli", *suggested[3:]],
+        env={**os.environ, **assignments},
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert f"it holds the posted head {suggested[6]}" in verify.stdout
+    assert "Daily audit head `" in out  # witnessed in the channel each simulated day
 
 
 def test_an_error_spike_after_prod_stagger_is_rolled_back(tmp_path: Path) -> None:

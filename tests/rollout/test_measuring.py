@@ -13,7 +13,7 @@ from bot.core.kpi_report import parse_window
 from bot.render.kpi_json import report_json
 from bot.rollout.measuring import measure
 from tests.support.served_bot import Bot
-from tests.support.spec_data import OPERATOR
+from tests.support.spec_data import AUDIT_KEY, OPERATOR
 
 LOG = (
     "2026-02-01 11:00:00.100 info: 🔄 Job started: Referral Tier 2 Processor\n"
@@ -107,6 +107,7 @@ def test_kpi_cli_rejects_a_bad_window_and_env(tmp_path: Path, bot: Bot) -> None:
         **os.environ,
         "STAGGER_CONFIG": "stagger.example.toml",
         "STAGGER_DB": str(tmp_path / "s.db"),
+        "STAGGER_AUDIT_KEY": AUDIT_KEY,
     }
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "kpi", "qa", "--json"],

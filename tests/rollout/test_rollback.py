@@ -6,11 +6,13 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from bot.core.approvals import Status
+from bot.core.approvals import ApprovalRequest, Status
 from bot.render.blocks import APPROVE_ACTION, DENY_ACTION
-from bot.rollout.execution import recover_interrupted
+from bot.rollout.execution_lease import recover_interrupted
 from bot.rollout.rollback import RollbackRunner
 from jobs import expire_requests
+from tests.support.bot_process import wait_until
+from tests.support.executions import claim_elsewhere
 from tests.support.other_process import CLAIM_EXECUTION, another_process
 from tests.support.rollout_state import request_rollback
 from tests.support.served_bot import Bot
@@ -197,7 +199,7 @@ def test_per_job_rollback_sets_only_that_jobs_switch(bot: Bot) -> None:
 
 def test_a_rollback_interrupted_by_a_crash_is_reported_not_rerun(bot: Bot) -> None:
     request_id = request_rollback(bot)
-    assert bot.store.transition(request_id, (Status.PENDING,), Status.EXECUTING)
+    claim_elsewhere(bot.store, request_id, lease_left_s=-1)  # its process died
     interrupted = recover_interrupted(bot.context)
     assert [request.id for request in interrupted] == [request_id]
     bot.slack.wait_for(lambda call: "was interrupted" in call.text, method="chat.postMessage")
@@ -211,7 +213,14 @@ def test_a_restart_leaves_a_request_another_live_process_executes_to_it(bot: Bot
     with another_process(CLAIM_EXECUTION, bot.store.path, request_id):
         assert recover_interrupted(bot.context) == []
         assert bot.store.request(request_id).status is Status.EXECUTING
-    # The other process has ended without finishing the request.
-    interrupted = recover_interrupted(bot.context)
+    # The other process has ended without finishing the request: once its lease lapses
+    # (a second), the request is reported interrupted.
+    interrupted: list[ApprovalRequest] = []
+
+    def reported() -> bool:
+        interrupted.extend(recover_interrupted(bot.context))
+        return bool(interrupted)
+
+    wait_until(reported, what="the request of the lapsed lease reported interrupted")
     assert [request.id for request in interrupted] == [request_id]
     assert bot.store.request(request_id).status is Status.INTERRUPTED

@@ -10,12 +10,13 @@ from datetime import timedelta
 from bot.core.approvals import Status
 from bot.rehearsal.slack_standin import ApiCall
 from bot.render.blocks import APPROVE_ACTION, REQUEST_ROLLBACK_ACTION
-from bot.rollout.execution import recover_interrupted
+from bot.rollout.execution_lease import recover_interrupted
 from bot.rollout.transition_runner import TransitionRunner
 from bot.store.baselines import Baselines
 from bot.store.check_schedule import CheckSchedule
 from bot.store.timeline import Timeline
 from tests.support.app_logs import Traffic, append_log
+from tests.support.executions import claim_elsewhere
 from tests.support.served_bot import Bot
 from tests.support.spec_data import ENV_FILE, LEAD, LEAD_2, OPERATOR, START
 
@@ -215,7 +216,7 @@ def test_approval_after_expiry_is_refused_and_nothing_moves(bot: Bot) -> None:
 
 def test_a_restart_between_approval_and_execution_reports_and_never_reruns(bot: Bot) -> None:
     request_id, _ = request_for(bot, "staging-baseline")
-    assert bot.store.transition(request_id, (Status.PENDING,), Status.EXECUTING)
+    claim_elsewhere(bot.store, request_id, lease_left_s=-1)  # its process died
     assert [r.id for r in recover_interrupted(bot.context)] == [request_id]
     bot.slack.wait_for(lambda call: "was interrupted" in call.text, method="chat.postMessage")
     assert TransitionRunner(bot.context).execute(request_id) is None

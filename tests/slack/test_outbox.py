@@ -64,3 +64,47 @@ def test_a_post_slack_never_answers_is_queued_and_the_command_still_answered(
     assert deliver_outbox.run(bot.context, bot.clock.now()) == 1
     [posted] = bot.slack.of("chat.postMessage")
     assert request_id in posted.text and outbox.pending() == []
+
+
+def test_an_approval_request_delivered_late_is_closed_on_approval_and_answered_in_its_thread(
+    bot: Bot,
+) -> None:
+    for _ in range(4):  # the first try and the ServerErrorRetryHandler's three retries
+        bot.slack.fail_next("chat.postMessage", 500)
+    reply = bot.command(OPERATOR, "rollback prod --reason 'pool at 90%'")
+    request_id = bot.request_id_from(reply.json()["text"])
+    outbox = Outbox(bot.store)
+    wait_until(lambda: bool(outbox.pending()), what="the request's post in the outbox")
+    assert deliver_outbox.run(bot.context, bot.clock.now()) == 1
+    [posted] = bot.slack.of("chat.postMessage")
+    ts = posted.params["_ts"]
+
+    bot.click(LEAD, APPROVE_ACTION, request_id, message_ts=ts)
+
+    result = bot.slack.wait_for(
+        lambda call: "verified on all" in call.text, method="chat.postMessage"
+    )
+    assert result.params.get("thread_ts") == ts
+    closed = bot.slack.wait_for(lambda call: call.params.get("ts") == ts, method="chat.update")
+    assert APPROVE_ACTION not in closed.all_text()
+
+
+def test_a_request_decided_while_its_post_was_queued_is_closed_once_delivered(bot: Bot) -> None:
+    for _ in range(4):
+        bot.slack.fail_next("chat.postMessage", 500)
+    reply = bot.command(OPERATOR, "rollback prod --reason 'pool at 90%'")
+    request_id = bot.request_id_from(reply.json()["text"])
+    outbox = Outbox(bot.store)
+    wait_until(lambda: bool(outbox.pending()), what="the request's post in the outbox")
+    assert "Denied" in bot.command(LEAD, f"deny {request_id} not now").json()["text"]
+
+    assert deliver_outbox.run(bot.context, bot.clock.now()) == 1
+
+    posted = bot.slack.wait_for(
+        lambda call: call.text.endswith(f"({request_id})"), method="chat.postMessage"
+    )
+    closed = bot.slack.wait_for(
+        lambda call: call.params.get("ts") == posted.params["_ts"], method="chat.update"
+    )
+    assert APPROVE_ACTION not in closed.all_text()
+    assert "denied" in closed.text

@@ -1,19 +1,33 @@
+"""The audit trail: an HMAC chain under STAGGER_AUDIT_KEY that names the first row edited,
+inserted or deleted, a plain SHA-256 trail from before that still verifies and is pinned
+by the keyed rows after it, and key rotation with the old key kept to verify."""
+
 from __future__ import annotations
 
 import io
 import json
+import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.store.audit import AuditEntry, AuditTrail
+import pytest
+
+from bot.core.audit_key import AuditKey, AuditKeys, parse_key, parse_keys
+from bot.core.errors import ConfigError
+from bot.store.audit import AuditEntry, AuditTrail, chain_of, keyed_hash, row_hash
 from bot.store.store import Store
+from tests.support.spec_data import AUDIT_KEY
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+KEYS = parse_keys(AUDIT_KEY, None)
+NEW_KEY = "c4" * 32
+# Made by `stagger-bot rehearse --keep DIR` at commit 93ffdc3 (plain SHA-256, 55 rows).
+STORE_93FFDC3 = Path(__file__).parent / "data" / "store-93ffdc3.db"
 
 
-def trail_with_rows(path: Path, count: int = 5) -> AuditTrail:
-    trail = AuditTrail(Store(path), secrets=("xoxb-secret-token-1234",))
+def trail_with_rows(path: Path, count: int = 5, keys: AuditKeys = KEYS) -> AuditTrail:
+    trail = AuditTrail(Store(path), secrets=("xoxb-secret-token-1234",), keys=keys)
     for index in range(count):
         trail.record(
             AuditEntry("U0OPS1", "slack", "rollback.requested", "prod", {"n": index}, "pending"),
@@ -72,7 +86,7 @@ def test_an_inserted_row_is_found(tmp_path: Path) -> None:
 
 
 def test_secrets_never_reach_the_trail(tmp_path: Path) -> None:
-    trail = AuditTrail(Store(tmp_path / "s.db"), secrets=("xoxb-secret-token-1234",))
+    trail = AuditTrail(Store(tmp_path / "s.db"), secrets=("xoxb-secret-token-1234",), keys=KEYS)
     trail.record(
         AuditEntry(
             "bot",
@@ -109,3 +123,139 @@ def test_latest_is_newest_first_and_filtered_by_env(tmp_path: Path) -> None:
     trail.record(AuditEntry("U0OPS1", "cli", "status", "staging"), NOW)
     assert [row["id"] for row in trail.latest("prod", 2)] == [3, 2]
     assert [row["env"] for row in trail.latest(None, 1)] == ["staging"]
+
+
+def rehash_plainly(path: Path, edit: str, upto: int) -> None:
+    """What someone with the store but not the key can do: edit, then re-hash the rows up
+    to `upto` as the plain SHA-256 chain (all the old verify checked)."""
+    connection = sqlite3.connect(path)
+    connection.row_factory = sqlite3.Row
+    connection.execute(edit)
+    prev = "0" * 64
+    for row in list(connection.execute("SELECT * FROM audit WHERE id <= ? ORDER BY id", (upto,))):
+        digest = row_hash(prev, dict(row))
+        connection.execute(
+            "UPDATE audit SET prev_hash = ?, hash = ?, chain = NULL WHERE id = ?",
+            (prev, digest, row["id"]),
+        )
+        prev = digest
+    connection.commit()
+    connection.close()
+
+
+def test_the_last_row_edited_and_re_hashed_without_the_key_is_named(tmp_path: Path) -> None:
+    trail = trail_with_rows(tmp_path / "s.db")
+    connection = sqlite3.connect(tmp_path / "s.db")
+    connection.row_factory = sqlite3.Row
+    row = dict(connection.execute("SELECT * FROM audit WHERE id = 5").fetchone())
+    row["actor"] = "U0LEAD1"
+    forged = row_hash(row["prev_hash"], row)  # the chain column kept, the hash recomputed
+    connection.execute("UPDATE audit SET actor = 'U0LEAD1', hash = ? WHERE id = 5", (forged,))
+    connection.execute("UPDATE meta SET value = ? WHERE key = 'audit_head'", (f"5:{forged}",))
+    connection.commit()
+    connection.close()
+    result = trail.verify()
+    assert not result.ok and result.first_bad_id == 5 and "edited" in (result.problem or "")
+
+
+def test_a_trail_from_before_the_key_verifies_and_the_keyed_rows_pin_it(tmp_path: Path) -> None:
+    path = tmp_path / "stagger.db"
+    shutil.copyfile(STORE_93FFDC3, path)
+    trail = AuditTrail(Store(path), keys=KEYS)
+
+    before = trail.verify()
+    assert before.ok and (before.rows_checked, before.plain_rows) == (55, 55)
+
+    row = trail.record(AuditEntry("U0OPS1", "cli", "command.status", "prod"), NOW)
+    assert row == 57  # 56 marks where the keyed chain begins
+    marker, entry = trail.latest(limit=2)[::-1]
+    assert marker["action"] == "audit.keyed_chain_started" and marker["chain"]
+    assert entry["chain"] == marker["chain"] and entry["prev_hash"] == marker["hash"]
+    after = AuditTrail(Store(path), keys=KEYS).verify()
+    assert after.ok and (after.rows_checked, after.plain_rows) == (57, 55)
+    assert after.newest is not None and after.newest.id == 57
+
+    # An old row can no longer be re-hashed unseen: the first keyed row chains onto it.
+    rehash_plainly(path, "UPDATE audit SET actor = 'U0LEAD1' WHERE id = 3", upto=55)
+    result = AuditTrail(Store(path), keys=KEYS).verify()
+    assert not result.ok and result.first_bad_id == 56
+
+
+def test_a_new_key_starts_with_a_marker_and_the_old_key_verifies_what_it_signed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+    trail_with_rows(path, count=3)
+    old_key = parse_key(AUDIT_KEY)
+    rotated = AuditKeys(parse_key(NEW_KEY), (old_key,))
+    trail = AuditTrail(Store(path), keys=rotated)
+    assert trail.record(AuditEntry("U0OPS1", "slack", "command.status"), NOW) == 5
+
+    marker = trail.latest(limit=2)[1]
+    assert marker["action"] == "audit.key_rotated"
+    assert json.loads(marker["args"]) == {"key": rotated.current.id, "previous_key": old_key.id}
+    result = trail.verify()
+    assert result.ok and result.rows_checked == 5
+
+    without_the_old_key = AuditTrail(Store(path), keys=parse_keys(NEW_KEY, None)).verify()
+    assert not without_the_old_key.ok and without_the_old_key.first_bad_id == 1
+    assert f"signed with audit key {old_key.id}" in (without_the_old_key.problem or "")
+    assert "STAGGER_AUDIT_OLD_KEYS" in (without_the_old_key.problem or "")
+
+
+def test_a_process_on_a_retired_key_refuses_to_write_and_says_to_restart(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+    stale = trail_with_rows(path, count=3)
+    rotated = AuditTrail(Store(path), keys=AuditKeys(parse_key(NEW_KEY), (parse_key(AUDIT_KEY),)))
+    rotated.record(AuditEntry("U0OPS1", "slack", "command.status"), NOW)
+
+    with pytest.raises(ConfigError, match="was retired at audit row 4: restart it"):
+        stale.record(AuditEntry("U0OPS1", "slack", "command.status"), NOW)
+    assert rotated.verify().rows_checked == 5
+
+
+def append_signed(path: Path, key: AuditKey, action: str, args: dict[str, str]) -> None:
+    """A row appended as someone holding `key` can: correctly chained and signed."""
+    connection = sqlite3.connect(path)
+    head_id, head_hash = connection.execute(
+        "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    row = {
+        "id": head_id + 1, "at": "2026-02-01T13:00:00Z", "actor": "bot", "source": "bot",
+        "action": action, "env": None, "args": json.dumps(args), "outcome": "ok", "detail": "",
+        "chain": chain_of(key), "prev_hash": head_hash,
+    }  # fmt: skip
+    row["hash"] = keyed_hash(key, head_hash, row)
+    connection.execute(
+        f"INSERT INTO audit ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+        list(row.values()),
+    )
+    connection.execute(
+        "UPDATE meta SET value = ? WHERE key = 'audit_head'", (f"{row['id']}:{row['hash']}",)
+    )
+    connection.commit()
+    connection.close()
+
+
+def test_rows_signed_with_a_retired_key_after_its_successor_are_named(tmp_path: Path) -> None:
+    """A retired key kept in STAGGER_AUDIT_OLD_KEYS verifies the past, and only the past:
+    rows appended with it after the rotation, a rotation marker "back" included, are not."""
+    path = tmp_path / "s.db"
+    trail_with_rows(path, count=3)
+    old, new = parse_key(AUDIT_KEY), parse_key(NEW_KEY)
+    AuditTrail(Store(path), keys=AuditKeys(new, (old,))).record(
+        AuditEntry("U0OPS1", "slack", "command.status"), NOW
+    )
+    append_signed(path, old, "audit.key_rotated", {"key": old.id, "previous_key": new.id})
+    append_signed(path, old, "rollback.approved", {"request": "RFORGE"})
+
+    result = AuditTrail(Store(path), keys=AuditKeys(new, (old,))).verify()
+    assert not result.ok and result.first_bad_id == 6
+    assert f"signed with audit key {old.id}, which was retired at row 4" in (result.problem or "")
+
+
+def test_recording_without_a_key_says_which_variable_to_set(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="STAGGER_AUDIT_KEY is not set"):
+        AuditTrail(Store(tmp_path / "s.db")).record(AuditEntry("bot", "bot", "x"), NOW)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.core.approvals import ApprovalRequest, Status
+from bot.core.audit_key import parse_keys
 from bot.core.errors import StoreError
 from bot.core.log_cursor import LogCursor
 from bot.core.phase_record import ROLLED_BACK, SUCCEEDED, Entry
@@ -20,16 +21,19 @@ from bot.store.baselines import Baselines
 from bot.store.check_schedule import CheckSchedule
 from bot.store.checkpoints import Checkpoints
 from bot.store.event_log import EventLog
+from bot.store.executions import Executions
 from bot.store.schema import MIGRATIONS, SCHEMA_VERSION
 from bot.store.store import EnvState, Store
 from bot.store.tables import TABLES
 from bot.store.timeline import Timeline
 from tests.support.other_process import HOLD_THE_LOCK, another_process
+from tests.support.spec_data import AUDIT_KEY
 
 # Made by `stagger-bot rehearse --keep DIR` at commit 93ffdc3 (schema version 1); see data/.
 STORE_93FFDC3 = Path(__file__).parent / "data" / "store-93ffdc3.db"
 AFTER_THE_REHEARSAL = datetime(2026, 2, 13, 9, 0, tzinfo=UTC)
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+KEYS = parse_keys(AUDIT_KEY, None)
 
 
 def sql(path: Path, statement: str, *args: object) -> list[tuple[object, ...]]:
@@ -105,7 +109,7 @@ def test_reopening_a_store_migrates_nothing_and_keeps_its_rows(tmp_path: Path) -
     path = tmp_path / "s.db"
     store = Store(path)
     store.set_env_state(EnvState("prod", "prod-baseline", False, NOW))
-    AuditTrail(store).record(AuditEntry("U0OPS1", "slack", "command.status"), NOW)
+    AuditTrail(store, keys=KEYS).record(AuditEntry("U0OPS1", "slack", "command.status"), NOW)
     generation = ddl_generation(path)
 
     again = Store(path)
@@ -115,7 +119,7 @@ def test_reopening_a_store_migrates_nothing_and_keeps_its_rows(tmp_path: Path) -
     assert stored_version(path) == SCHEMA_VERSION
     assert sql(path, "SELECT count(*) FROM meta WHERE key = 'schema_version'") == [(1,)]
     assert again.env_state("prod") == EnvState("prod", "prod-baseline", False, NOW)
-    assert AuditTrail(and_again).verify().rows_checked == 1
+    assert AuditTrail(and_again, keys=KEYS).verify().rows_checked == 1
 
 
 def test_opening_a_current_store_needs_no_writer_lock(tmp_path: Path) -> None:
@@ -154,7 +158,7 @@ def test_a_store_made_by_93ffdc3_opens_and_keeps_its_rollout_and_audit_trail(
     assert stored_version(path) == 1
 
     store = Store(path)
-    timeline, audit = Timeline(store), AuditTrail(store)
+    timeline, audit = Timeline(store), AuditTrail(store, keys=KEYS)
 
     assert stored_version(path) == SCHEMA_VERSION
     history = timeline.history()
@@ -175,7 +179,9 @@ def test_a_store_made_by_93ffdc3_opens_and_keeps_its_rollout_and_audit_trail(
     assert len(approvals) == 4
     assert all(isinstance(request, ApprovalRequest) for request in approvals)
     assert {request.env for request in approvals} == {"staging", "prod"}
-    assert all(store.executor(request.id) for request in approvals)
+    assert all(
+        row[0] for row in sql(path, "SELECT executor FROM approvals WHERE status = 'succeeded'")
+    )
     verified = audit.verify()
     assert verified.ok and verified.rows_checked == 55
     # The other repositories read what the rehearsal left.
@@ -192,13 +198,13 @@ def test_a_store_made_by_93ffdc3_opens_and_keeps_its_rollout_and_audit_trail(
     rolled_back = timeline.enter(
         Entry(ROLLED_BACK, "prod", AFTER_THE_REHEARSAL, "rolled back"), current.id
     )
-    assert row == 56 and rolled_back.id == 6
+    assert row == 57 and rolled_back.id == 6  # 56 marks where the keyed chain begins
     assert [record.phase for record in Timeline(Store(path)).history()][-2:] == [
         SUCCEEDED,
         ROLLED_BACK,
     ]
-    verified = AuditTrail(Store(path)).verify()
-    assert verified.ok and verified.rows_checked == 56
+    verified = AuditTrail(Store(path), keys=KEYS).verify()
+    assert verified.ok and verified.rows_checked == 57
 
 
 def test_a_migrated_store_is_not_migrated_again(tmp_path: Path) -> None:
@@ -207,7 +213,7 @@ def test_a_migrated_store_is_not_migrated_again(tmp_path: Path) -> None:
     generation = ddl_generation(path)
     Store(path)
     assert ddl_generation(path) == generation
-    assert AuditTrail(Store(path)).verify().rows_checked == 55
+    assert AuditTrail(Store(path), keys=KEYS).verify().rows_checked == 55
 
 
 def test_a_store_from_a_newer_stagger_bot_is_refused_naming_both_versions(
@@ -275,10 +281,10 @@ def test_a_version_1_store_without_the_ad_hoc_columns_gets_them_on_open(
     store = Store(path)
 
     assert stored_version(path) == SCHEMA_VERSION
-    assert [name for name, _, _ in columns_of(path, "approvals")][-1] == "executor"
-    assert [name for name, _, _ in columns_of(path, "scheduled_checks")][-1] == "runner"
-    assert [name for name, _, _ in columns_of(path, "log_cursors")][-1] == "head"
-    assert [name for name, _, _ in columns_of(path, "breaches")][-1] == "reminded_at"
+    assert "executor" in [name for name, _, _ in columns_of(path, "approvals")]
+    assert "runner" in [name for name, _, _ in columns_of(path, "scheduled_checks")]
+    assert "head" in [name for name, _, _ in columns_of(path, "log_cursors")]
+    assert "reminded_at" in [name for name, _, _ in columns_of(path, "breaches")]
     assert "idx_log_events_env_host_at" in index_names(path)
     assert "idx_log_events_env_at" not in index_names(path)
     assert {table.name for table in TABLES} <= {
@@ -287,10 +293,13 @@ def test_a_version_1_store_without_the_ad_hoc_columns_gets_them_on_open(
     # What was there reads as before, and what needs the new columns works.
     request = store.request("RABCDE")
     assert request is not None and request.status is Status.PENDING
-    assert store.transition("RABCDE", (Status.PENDING,), Status.EXECUTING)
-    assert store.executor("RABCDE")
+    lapsed = datetime.now(UTC) - timedelta(seconds=1)
+    executions = Executions(store)
+    assert executions.claim("RABCDE", (Status.PENDING,), lease_until=lapsed).claimed
+    lease = executions.lease_of("RABCDE")
+    assert lease is not None and lease.owner and lease.lapsed(datetime.now(UTC))
     schedule = CheckSchedule(store)
-    assert schedule.claim(1) and schedule.release_running() == 1
+    assert schedule.claim(1, lapsed) and schedule.release_lapsed(datetime.now(UTC)) == 1
     events = EventLog(store)
     assert events.cursor("prod", "app@prod-1", "/srv/app/logs/combined.log") == LogCursor(7, 120)
     assert events.append(
@@ -304,7 +313,7 @@ def test_a_version_1_store_without_the_ad_hoc_columns_gets_them_on_open(
     assert events.cursor("prod", "app@prod-1", "/srv/app/logs/combined.log") == LogCursor(
         7, 180, 42
     )
-    assert AuditTrail(store).record(AuditEntry("bot", "bot", "store.opened"), NOW) == 1
+    assert AuditTrail(store, keys=KEYS).record(AuditEntry("bot", "bot", "store.opened"), NOW) == 1
     assert Timeline(store).enter(Entry("staging-baseline", "staging", NOW, "ended"), None).id == 1
 
 

@@ -30,22 +30,12 @@ def pending(request_id: str = "RABCDE") -> ApprovalRequest:
     )
 
 
-def test_only_one_of_many_concurrent_claims_wins(tmp_path: Path) -> None:
+def test_a_request_cannot_be_moved_into_executing_without_a_lease(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
     store.add_request(pending())
-    results: list[bool] = []
-    barrier = threading.Barrier(8)
-
-    def claim() -> None:
-        barrier.wait()
-        results.append(store.transition("RABCDE", (Status.PENDING,), Status.EXECUTING))
-
-    threads = [threading.Thread(target=claim) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(results) == [False] * 7 + [True]
+    with pytest.raises(ValueError, match="Executions"):
+        store.transition("RABCDE", (Status.PENDING,), Status.EXECUTING)
+    assert store.request("RABCDE") == pending()
 
 
 def test_a_request_round_trips_through_the_store(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import tomli_w
 
 from bot.rehearsal.slack_signing import SlackSender
-from tests.support.spec_data import BOT_TOKEN, SIGNING_SECRET
+from tests.support.spec_data import AUDIT_KEY, BOT_TOKEN, SIGNING_SECRET
 from tests.support.ssh_fixtures import free_port
 
 
@@ -60,8 +60,21 @@ def start_serving(
     raise AssertionError("no free port for the bot after 3 tries")
 
 
+# A PID namespace of its own, as a container gives its processes; the bot in it is PID 1
+# there and dies with `unshare` (--kill-child), as a container's processes do.
+OWN_PID_NAMESPACE = ("unshare", "--pid", "--fork", "--mount-proc", "--kill-child")
+
+
 class BotProcess:
-    def __init__(self, tmp: Path, spec: dict[str, Any], slack_url: str) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        spec: dict[str, Any],
+        slack_url: str,
+        wrapper: tuple[str, ...] = (),
+    ) -> None:
+        """`wrapper` goes before the command, e.g. `OWN_PID_NAMESPACE`."""
+        self.wrapper = wrapper
         self.db = tmp / "stagger.db"
         self.config = tmp / "stagger.toml"
         self.config.write_text(tomli_w.dumps(spec), encoding="utf-8")
@@ -79,11 +92,12 @@ class BotProcess:
             SLACK_BOT_TOKEN=BOT_TOKEN,
             SLACK_SIGNING_SECRET=SIGNING_SECRET,
             SLACK_API_URL=self.slack_url,
+            STAGGER_AUDIT_KEY=AUDIT_KEY,
         )
 
         def launch(port: int) -> subprocess.Popen[str]:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1",
+                [*self.wrapper, sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1",
                  "--port", str(port)],
                 env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             )  # fmt: skip

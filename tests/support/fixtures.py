@@ -25,7 +25,7 @@ from bot.slack.http_server import stop_http_server
 from bot.slack.poster import ConsolePoster
 from tests.support.job_table import DSN, JobTable
 from tests.support.served_bot import Bot, start_bot
-from tests.support.spec_data import START, make_app_dir, spec_data
+from tests.support.spec_data import AUDIT_KEY, START, make_app_dir, spec_data
 
 if TYPE_CHECKING:
     # Imported for the annotation only: ssh_fixtures is a plugin of its own (conftest), and
@@ -55,6 +55,7 @@ def bot_factory(
         extra_hosts: tuple[str, ...] = (),
         slack_timeout_s: int = 10,
         db_busy_timeout_s: float = 10.0,
+        environ: dict[str, str] | None = None,
         **spec_options: Any,
     ) -> Bot:
         app_dir = make_app_dir(tmp_path / "host")
@@ -70,6 +71,7 @@ def bot_factory(
         bot, server, thread = start_bot(
             tmp_path, slack, clock, spec, app_dir,
             slack_timeout_s=slack_timeout_s, db_busy_timeout_s=db_busy_timeout_s,
+            environ=environ,
         )  # fmt: skip
         servers.append((server, thread))
         return bot
@@ -116,7 +118,9 @@ def context(tmp_path: Path, clock: ManualClock, console: io.StringIO) -> BotCont
             key_file=tmp_path / "key",
         )
     )
-    settings = Settings.from_environ({"STAGGER_DB": str(tmp_path / "stagger.db")})
+    settings = Settings.from_environ(
+        {"STAGGER_DB": str(tmp_path / "stagger.db"), "STAGGER_AUDIT_KEY": AUDIT_KEY}
+    )
     return build_context(
         settings, spec, transport=LocalTransport(), poster=ConsolePoster(console), clock=clock
     )

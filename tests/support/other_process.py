@@ -11,21 +11,33 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-# Another process of the bot (the scheduler beside `serve`) claims a request to execute.
+# Another process of the bot (the scheduler beside `serve`) claims a request to execute
+# and keeps its lease (one second) alive while it runs, as an executing bot does.
 CLAIM_EXECUTION = """
-import sys
+import sys, threading
+from datetime import UTC, datetime, timedelta
 from bot.core.approvals import Status
+from bot.store.executions import Executions
 from bot.store.store import Store
-store = Store(sys.argv[1])
-assert store.transition(sys.argv[2], (Status.PENDING,), Status.EXECUTING)
+executions = Executions(Store(sys.argv[1]))
+def lease():
+    return datetime.now(UTC) + timedelta(seconds=1)
+assert executions.claim(sys.argv[2], (Status.PENDING,), lease_until=lease()).claimed
+def renew():
+    while True:
+        threading.Event().wait(0.1)
+        executions.renew(sys.argv[2], lease())
+threading.Thread(target=renew, daemon=True).start()
 """
 
-# Another process's scheduler claims a validation check to run.
+# Another process's scheduler claims a validation check to run, for a few seconds.
 CLAIM_CHECK = """
 import sys
+from datetime import UTC, datetime, timedelta
 from bot.store.check_schedule import CheckSchedule
 from bot.store.store import Store
-assert CheckSchedule(Store(sys.argv[1])).claim(int(sys.argv[2]))
+lease = datetime.now(UTC) + timedelta(seconds=5)
+assert CheckSchedule(Store(sys.argv[1])).claim(int(sys.argv[2]), lease)
 """
 
 # Another process holds the store's write lock.

@@ -4,8 +4,9 @@ driven as Slack users drive it: signed HTTP requests in, Web API calls to the st
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -20,7 +21,7 @@ from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.http_server import create_http_server, wsgi_app
 from bot.slack.poster import web_client
-from tests.support.spec_data import BOT_TOKEN, SIGNING_SECRET
+from tests.support.spec_data import AUDIT_KEY, BOT_TOKEN, SIGNING_SECRET
 
 ClockT = TypeVar("ClockT", bound=Clock)
 
@@ -34,7 +35,6 @@ class ServedBot(Generic[ClockT]):
     sender: SlackSender
     clock: ClockT
     app_dir: Path
-    _threads: list[threading.Thread] = field(default_factory=list)
 
     @property
     def store(self) -> Any:
@@ -69,21 +69,28 @@ def start_bot(
     transport: Transport | None = None,
     slack_timeout_s: int = 10,
     db_busy_timeout_s: float = 10.0,
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[ServedBot[ClockT], Any, threading.Thread]:
+    """`environ`: more of the process environment `Settings` reads (SLACK_TEAM_ID, ...)."""
     settings = Settings.from_environ(
         {
+            **(environ or {}),
             "STAGGER_DB": str(tmp_path / "stagger.db"),
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": slack.url,
             "SLACK_TIMEOUT_S": str(slack_timeout_s),
             "STAGGER_DB_BUSY_TIMEOUT_S": str(db_busy_timeout_s),
+            "STAGGER_AUDIT_KEY": AUDIT_KEY,
         }
     )
     client = web_client(BOT_TOKEN, settings.slack_api_url, timeout=settings.slack_timeout_s)
     context = build_context(settings, spec, slack_client=client, clock=clock, transport=transport)
     executor = ThreadPoolExecutor(max_workers=8)
-    app = build_app(context, SIGNING_SECRET, client, executor)
+    app = build_app(
+        context, SIGNING_SECRET, client, executor,
+        team_id=settings.slack_team_id, app_id=settings.slack_app_id,
+    )  # fmt: skip
     server = create_http_server(wsgi_app(app, lambda: {"ok": True}), "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -11,6 +11,8 @@ from typing import Any
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-1234-5678-testtokenvalue"
+# STAGGER_AUDIT_KEY of every test process: 32 bytes in hex, as README says to make one.
+AUDIT_KEY = "5f0c9a4e1d7b3c2a8e6f4d1b9c7a5e3f2d0b8c6a4e2f1d3b5c7a9e0f2d4b6c8a"
 OPERATOR, OPERATOR_2, LEAD, LEAD_2, STRANGER = "U0OPS1", "U0OPS2", "U0LEAD1", "U0LEAD2", "U0RANDOM"
 START = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 
@@ -57,9 +59,13 @@ def spec_data(
     approvers: list[str] | None = None,
     operators: list[str] | None = None,
     verify_timeout_s: float = 5,
+    lease_s: float | None = None,
 ) -> dict[str, Any]:
-    """The example spec's runbook, pointed at test hosts."""
+    """The example spec's runbook, pointed at test hosts. `lease_s`: how soon a dead
+    executor's env is free (the spec's default, a minute, where None)."""
     data = tomllib.loads(Path("stagger.example.toml").read_text(encoding="utf-8"))
+    if lease_s is not None:
+        data["execution"] = {"lease_s": lease_s}
     data["operators"] = [OPERATOR, OPERATOR_2] if operators is None else operators
     data["ssh"] = {
         "key_file": str(key_file),

@@ -1,0 +1,151 @@
+"""Who may run each `/stagger` command and button: one table, one function.
+
+- Reading (`status`, `kpi`, `baseline show`, ...) is for anyone who can run the slash
+  command: the workspace decides who that is, and no Web API call checks it again.
+- Changing something (`rollback`, `advance`, `baseline capture`, ...) is for the spec's
+  operators, and for an env's approvers on that env. A command that names no env counts
+  as on every env: an approver of any env may run it. With no operators listed, the
+  approvers alone may.
+- `approve` and `deny` are decided by the env's approval policy at click time
+  (`bot.core.approvals`), and only from Slack: the user id on a Slack request is the one
+  Slack vouches for with its signature, while the CLI's `--user` is whatever was typed.
+
+`commands.dispatch` asks `may_run` before it runs any command; the Slack buttons are
+dispatched as the commands they stand for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+from bot.core.approvals import may_request
+from bot.core.replies import Source
+from bot.core.spec import Spec
+
+
+class Access(StrEnum):
+    ANYONE = "anyone"
+    OPERATORS = "operators and the env's approvers"
+    APPROVAL_POLICY = "the env's approval policy"
+
+
+@dataclass(frozen=True)
+class Rule:
+    access: Access
+    slack_only: bool = False
+
+
+READ = Rule(Access.ANYONE)
+WRITE = Rule(Access.OPERATORS)
+DECIDE = Rule(Access.APPROVAL_POLICY, slack_only=True)
+
+# A command with subcommands has a row for each (`baseline capture`, `baseline show`).
+MATRIX: Mapping[str, Rule] = MappingProxyType(
+    {
+        "help": READ,
+        "status": READ,
+        "history": READ,
+        "report": READ,
+        "kpi": READ,
+        "offsets": READ,
+        "audit": READ,
+        "analysis": READ,
+        "baseline show": READ,
+        "rollback": WRITE,
+        "advance": WRITE,
+        "phase": WRITE,
+        "baseline capture": WRITE,
+        "silence": WRITE,
+        "unsilence": WRITE,
+        "checkpoint": WRITE,
+        "recover": WRITE,
+        "approve": DECIDE,
+        "deny": DECIDE,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    # Why, in a few words: what the audit trail keeps.
+    reason: str
+    # For the person refused: what they may not do, and who may.
+    answer: str = ""
+
+
+def command_of(name: str, words: Sequence[str]) -> str:
+    """The matrix's row for `name` followed by `words`: `baseline capture` for
+    `baseline capture prod`, the name alone for a command without subcommands."""
+    if words and f"{name} {words[0]}" in MATRIX:
+        return f"{name} {words[0]}"
+    return name
+
+
+def subcommands(name: str) -> list[str]:
+    return sorted(key.split(" ", 1)[1] for key in MATRIX if key.startswith(f"{name} "))
+
+
+def may_run(
+    spec: Spec, command: str, env: str | None, user: str, source: Source = "slack"
+) -> Decision:
+    """May `user` run `command` (a row of MATRIX) on `env` (None: it names no env)?"""
+    rule = MATRIX.get(command)
+    if rule is None:
+        return Decision(
+            False,
+            "not in the authorization matrix",
+            f"`{command}` has no entry in stagger-bot's authorization matrix, so nobody may "
+            "run it.",
+        )
+    if rule.slack_only and source != "slack":
+        return Decision(
+            False,
+            f"only from Slack, not from the {source}",
+            f"`{command}` works only from Slack: Slack vouches for the user id on its requests "
+            "with their signature, while `--user` here is only what was typed. Use the "
+            f"request's buttons in <#{spec.channel}>, or `/stagger {command} <id>` in Slack.",
+        )
+    if rule.access is Access.ANYONE:
+        return Decision(True, "a read command: anyone may")
+    if rule.access is Access.APPROVAL_POLICY:
+        return Decision(True, "the env's approval policy decides")
+    envs = [env] if env is not None else list(spec.environments)
+    where = env or "any environment"
+    if any(may_request(spec, name, user) for name in envs):
+        return Decision(True, f"an operator or an approver of {where}")
+    return Decision(
+        False,
+        f"not an operator nor an approver of {where}",
+        f"<@{user}> may not run `{command}`" + (f" on {env}" if env else "") + ": it is for "
+        f"{_who(spec, env, envs)}.",
+    )
+
+
+def _who(spec: Spec, env: str | None, envs: list[str]) -> str:
+    approvers = list(
+        dict.fromkeys(
+            approver
+            for name in envs
+            if (environment := spec.environment(name)) is not None
+            for approver in environment.approvals.approvers
+        )
+    )
+    people: list[str] = []
+    if spec.operators:
+        people.append("the operators " + _mentions(spec.operators))
+    if approvers:
+        whose = f"{env}'s approvers" if env else "the approvers of any environment"
+        people.append(f"{whose} {_mentions(approvers)}")
+    if not people:
+        return "nobody: the spec lists no operators and no approvers"
+    return " and ".join(people) + (
+        "" if spec.operators else " (the spec lists no operators, so the approvers alone may)"
+    )
+
+
+def _mentions(users: Sequence[str]) -> str:
+    return ", ".join(f"<@{user}>" for user in users)

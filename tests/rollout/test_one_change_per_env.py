@@ -1,0 +1,107 @@
+"""One flag change per env at a time, decided in one store transaction: two changes asked
+for at once on one env both take, or the loser is told at request time what executes —
+never a lost change reported verified."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
+
+from bot.core.approvals import Status
+from bot.core.envfile import read_env_value
+from bot.rollout.actions import Actions
+from tests.support.bot_process import wait_until
+from tests.support.served_bot import Bot
+from tests.support.spec_data import ENV_FILE, OPERATOR, OPERATOR_2
+
+ROUNDS = 20
+FULL = ("JOB_STAGGER_ENABLED", "false")
+ONE_JOB = ("JOB_STAGGER_LIVE_STATS_SYNC", "0")
+
+
+def started_id(text: str) -> str | None:
+    """The request id of 'Rolling back staging now (`R…`, no approval required).'"""
+    if "now (`" not in text:
+        return None
+    return text.split("now (`", 1)[1].split("`", 1)[0]
+
+
+def finished(bot: Bot, request_id: str) -> Status:
+    def done() -> bool:
+        request = bot.store.request(request_id)
+        return request is not None and not request.status.is_open
+
+    wait_until(done, timeout=60, what=f"{request_id} to finish")
+    request = bot.store.request(request_id)
+    assert request is not None
+    status: Status = request.status
+    return status
+
+
+def run_round(bot: Bot, full: Callable[[], str | None], one_job: Callable[[], str]) -> None:
+    (bot.app_dir / ".env").write_bytes(ENV_FILE)
+    barrier = Barrier(2)
+
+    def at_once(work: Callable[[], object]) -> Callable[[], object]:
+        def go() -> object:
+            barrier.wait()
+            return work()
+
+        return go
+
+    with ThreadPoolExecutor(2) as pool:
+        full_future, job_future = pool.submit(at_once(full)), pool.submit(at_once(one_job))
+        full_id, job_text = full_future.result(), str(job_future.result())
+    job_id = started_id(job_text)
+    if job_id is None:
+        # The loser is told at once, with what executes and its id.
+        assert "is executing on staging right now" in job_text, job_text
+    env_file = bot.env_file()
+    for request_id, (key, value) in ((full_id, FULL), (job_id, ONE_JOB)):
+        if request_id is None:
+            continue
+        assert finished(bot, str(request_id)) is Status.SUCCEEDED
+        env_file = bot.env_file()
+        # Verified means the host holds it: nothing is reported verified that was lost.
+        assert read_env_value(env_file, key) == value, (request_id, env_file)
+    assert full_id is not None or job_id is not None
+
+
+def test_a_full_and_a_per_job_rollback_at_once_both_take_or_the_loser_is_told(
+    bot_factory: Callable[..., Bot],
+) -> None:
+    bot = bot_factory(required=0)
+
+    def full() -> str | None:
+        text = bot.command(OPERATOR, "rollback staging --reason 'pool at 90%'").json()["text"]
+        if started_id(text) is None:
+            assert "is executing on staging right now" in text, text
+        return started_id(text)
+
+    def one_job() -> str:
+        reply = bot.command(OPERATOR_2, "rollback staging LIVE_STATS_SYNC --reason 'sync lag'")
+        return str(reply.json()["text"])
+
+    for _ in range(ROUNDS):
+        run_round(bot, full, one_job)
+    assert bot.store.env_state("staging").disabled_jobs == ("LIVE_STATS_SYNC",)
+
+
+def test_the_bots_own_rollback_waits_for_a_change_in_flight_and_then_runs(
+    bot_factory: Callable[..., Bot],
+) -> None:
+    bot = bot_factory(required=0)
+
+    def auto_rollback() -> str | None:
+        reply = Actions(bot.context).propose_rollback("staging", "trigger fired", auto=True)
+        for followup in reply.followups:
+            followup()
+        return started_id(reply.text)
+
+    def one_job() -> str:
+        reply = bot.command(OPERATOR_2, "rollback staging LIVE_STATS_SYNC --reason 'sync lag'")
+        return str(reply.json()["text"])
+
+    for _ in range(5):
+        run_round(bot, auto_rollback, one_job)
