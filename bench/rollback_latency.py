@@ -31,7 +31,7 @@ def verified(bot: ServedBot[SystemClock], request_id: str, call: ApiCall) -> boo
     return (
         "verified on all" in call.text
         and call.params.get("_ts") is not None
-        and bot.store.request(request_id).status.value == "succeeded"
+        and bot.request(request_id).status.value == "succeeded"
     )
 
 

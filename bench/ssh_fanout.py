@@ -97,7 +97,7 @@ def rollback_times(running: RunningBot, fleet: Fleet, count: int, runs: int) -> 
             return slack.wait_for(
                 lambda call: (
                     ("verified on all" in call.text or "FAILED" in call.text)
-                    and bot.store.request(rid).status.value in ("succeeded", "failed")
+                    and bot.request(rid).status.value in ("succeeded", "failed")
                 ),
                 timeout=120,
                 method="chat.postMessage",

@@ -19,12 +19,12 @@ def test_a_rollback_whose_process_died_is_reported_interrupted_while_the_bot_run
     request_id = request_rollback(bot)
     with another_process(CLAIM_EXECUTION, bot.store.path, request_id):
         assert recover_orphans.run(bot.context, bot.clock.now()) == 0
-        assert bot.store.request(request_id).status is Status.EXECUTING
+        assert bot.request(request_id).status is Status.EXECUTING
     # The other process has died mid-rollback: its lease lapses within a second.
 
     wait_until(lambda: recover_orphans.run(bot.context, bot.clock.now()) == 1)
 
-    assert bot.store.request(request_id).status is Status.INTERRUPTED
+    assert bot.request(request_id).status is Status.INTERRUPTED
     bot.slack.wait_for(
         lambda call: "was interrupted" in call.text and request_id in call.text,
         method="chat.postMessage",
@@ -37,7 +37,7 @@ def test_this_processes_own_execution_in_flight_is_left_alone(bot: Bot) -> None:
 
     assert recover_orphans.run(bot.context, bot.clock.now()) == 0
 
-    assert bot.store.request(request_id).status is Status.EXECUTING
+    assert bot.request(request_id).status is Status.EXECUTING
 
 
 def test_work_of_a_process_in_another_pid_namespace_is_left_while_its_lease_is_fresh(
@@ -48,7 +48,7 @@ def test_work_of_a_process_in_another_pid_namespace_is_left_while_its_lease_is_f
 
     assert recover_orphans.run(bot.context, bot.clock.now()) == 0
 
-    assert bot.store.request(request_id).status is Status.EXECUTING
+    assert bot.request(request_id).status is Status.EXECUTING
 
 
 def test_work_of_a_process_in_another_pid_namespace_is_recovered_once_its_lease_lapsed(
@@ -59,7 +59,7 @@ def test_work_of_a_process_in_another_pid_namespace_is_recovered_once_its_lease_
 
     assert recover_orphans.run(bot.context, bot.clock.now()) == 1
 
-    assert bot.store.request(request_id).status is Status.INTERRUPTED
+    assert bot.request(request_id).status is Status.INTERRUPTED
     assert (
         bot.command("U0OPS1", "rollback prod --reason again")
         .json()["text"]

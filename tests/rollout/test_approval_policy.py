@@ -42,7 +42,7 @@ def test_raising_required_while_a_request_waits_is_honoured_at_the_click(bot: Bo
 
     bot.click(LEAD, APPROVE_ACTION, request_id)
     bot.slack.wait_for(lambda call: "(1/2)" in call.text, method="chat.postEphemeral")
-    assert bot.store.request(request_id).status.value == "pending"
+    assert bot.request(request_id).status.value == "pending"
     bot.click(LEAD_2, APPROVE_ACTION, request_id)
     bot.slack.wait_for(
         lambda call: "verified on all 1 host(s)" in call.text, method="chat.postMessage"

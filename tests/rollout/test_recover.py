@@ -21,7 +21,7 @@ def test_recover_is_refused_while_the_owner_holds_a_fresh_lease(bot: Bot) -> Non
     text = bot.command(OPERATOR, f"recover {request_id}").json()["text"]
 
     assert "still being executed" in text and "other-container" in text
-    assert bot.store.request(request_id).status is Status.EXECUTING
+    assert bot.request(request_id).status is Status.EXECUTING
     [refusal] = [
         r for r in bot.context.audit.latest("prod", 20) if r["action"] == "recover.refused"
     ]
@@ -38,7 +38,7 @@ def test_recover_after_the_lease_lapsed_frees_the_env_and_says_so(bot: Bot) -> N
     text = bot.command(OPERATOR, f"recover {request_id}").json()["text"]
 
     assert f"Recovered `{request_id}`" in text
-    assert bot.store.request(request_id).status is Status.INTERRUPTED
+    assert bot.request(request_id).status is Status.INTERRUPTED
     bot.slack.wait_for(
         lambda call: "was interrupted" in call.text and f"Recovered by <@{OPERATOR}>" in call.text,
         method="chat.postMessage",
@@ -60,4 +60,4 @@ def test_recover_of_a_request_that_is_not_executing_names_its_status(bot: Bot) -
     text = bot.command(OPERATOR, f"recover {request_id}").json()["text"]
 
     assert f"`{request_id}` is pending, not executing" in text
-    assert bot.store.request(request_id).status is Status.PENDING
+    assert bot.request(request_id).status is Status.PENDING

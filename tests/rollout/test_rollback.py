@@ -58,7 +58,7 @@ def test_approved_rollback_flips_the_flag_and_is_verified_on_the_host(bot: Bot) 
     backups = list(bot.app_dir.glob(".env.stagger-backup-*"))
     assert len(backups) == 1 and backups[0].read_bytes() == ENV_FILE
     assert not list(bot.app_dir.glob(".env.stagger-tmp-*"))
-    assert bot.store.request(request_id).status is Status.SUCCEEDED
+    assert bot.request(request_id).status is Status.SUCCEEDED
     state = bot.store.env_state("prod")
     assert (state.phase, state.stagger_enabled) == ("rolled back", False)
     # The runbook's promise, with room for a busy machine; the 5 s goal is measured in bench/.
@@ -80,7 +80,7 @@ def test_requester_cannot_approve_own_prod_rollback(bot_factory: Callable[..., B
         lambda call: "another approver" in call.text, method="chat.postEphemeral"
     )
     assert told.params["user"] == LEAD
-    assert bot.store.request(request_id).status is Status.PENDING
+    assert bot.request(request_id).status is Status.PENDING
     assert bot.env_file() == ENV_FILE
     refusal = bot.context.audit.latest("prod", 1)[0]
     assert (refusal["action"], refusal["actor"], refusal["outcome"]) == (
@@ -96,7 +96,7 @@ def test_a_non_approver_click_changes_nothing(bot: Bot) -> None:
     bot.slack.wait_for(
         lambda call: "is not an approver for prod" in call.text, method="chat.postEphemeral"
     )
-    assert bot.store.request(request_id).status is Status.PENDING
+    assert bot.request(request_id).status is Status.PENDING
     assert bot.env_file() == ENV_FILE
 
 
@@ -105,7 +105,7 @@ def test_denied_request_is_closed_and_nothing_runs(bot: Bot) -> None:
     bot.click(LEAD, DENY_ACTION, request_id)
     closed = bot.slack.wait_for(lambda call: "DENIED" in call.all_text(), method="chat.update")
     assert not [block for block in closed.blocks if block["type"] == "actions"]
-    assert bot.store.request(request_id).status is Status.DENIED
+    assert bot.request(request_id).status is Status.DENIED
     bot.click(LEAD_2, APPROVE_ACTION, request_id)
     bot.slack.wait_for(lambda call: "already denied" in call.text, method="chat.postEphemeral")
     assert bot.env_file() == ENV_FILE
@@ -130,7 +130,7 @@ def test_a_click_after_expiry_closes_the_request_even_before_the_sweep(bot: Bot)
     bot.slack.wait_for(
         lambda call: "expired; nothing was run" in call.text, method="chat.postEphemeral"
     )
-    assert bot.store.request(request_id).status is Status.EXPIRED
+    assert bot.request(request_id).status is Status.EXPIRED
     assert bot.env_file() == ENV_FILE
 
 
@@ -203,7 +203,7 @@ def test_a_rollback_interrupted_by_a_crash_is_reported_not_rerun(bot: Bot) -> No
     interrupted = recover_interrupted(bot.context)
     assert [request.id for request in interrupted] == [request_id]
     bot.slack.wait_for(lambda call: "was interrupted" in call.text, method="chat.postMessage")
-    assert bot.store.request(request_id).status is Status.INTERRUPTED
+    assert bot.request(request_id).status is Status.INTERRUPTED
     assert RollbackRunner(bot.context).execute(request_id) is None
     assert bot.env_file() == ENV_FILE
 
@@ -212,7 +212,7 @@ def test_a_restart_leaves_a_request_another_live_process_executes_to_it(bot: Bot
     request_id = request_rollback(bot)
     with another_process(CLAIM_EXECUTION, bot.store.path, request_id):
         assert recover_interrupted(bot.context) == []
-        assert bot.store.request(request_id).status is Status.EXECUTING
+        assert bot.request(request_id).status is Status.EXECUTING
     # The other process has ended without finishing the request: once its lease lapses
     # (a second), the request is reported interrupted.
     interrupted: list[ApprovalRequest] = []
@@ -223,4 +223,4 @@ def test_a_restart_leaves_a_request_another_live_process_executes_to_it(bot: Bot
 
     wait_until(reported, what="the request of the lapsed lease reported interrupted")
     assert [request.id for request in interrupted] == [request_id]
-    assert bot.store.request(request_id).status is Status.INTERRUPTED
+    assert bot.request(request_id).status is Status.INTERRUPTED

@@ -91,7 +91,7 @@ def test_unmet_gates_are_refused_with_the_list_and_force_needs_one_more_approval
     request_id, posted = request_for(
         bot, "staging-stagger", "phase staging-stagger --force --reason 'validated elsewhere'"
     )
-    assert bot.store.request(request_id).required == 2
+    assert bot.request(request_id).required == 2
     assert "(forced)" in posted.text
     bot.click(LEAD, APPROVE_ACTION, request_id, message_ts=posted.params["_ts"])
     bot.slack.wait_for(lambda call: "(1/2)" in call.text, method="chat.postEphemeral")
@@ -151,7 +151,7 @@ def test_a_rollback_request_closes_a_pending_transition(bot: Bot) -> None:
     assert f"`{request_id}` transition staging to staging-baseline (pending)" in again
     bot.command(OPERATOR, "rollback staging --reason 'pool alarms'")
     bot.slack.wait_for(lambda call: "Cancelled: rollback" in call.all_text(), method="chat.update")
-    assert bot.store.request(request_id).status is Status.CANCELLED
+    assert bot.request(request_id).status is Status.CANCELLED
     blocked = bot.command(OPERATOR, "advance").json()["text"]
     assert "Cannot move to staging-baseline now" in blocked and "rollback staging" in blocked
 
@@ -174,7 +174,7 @@ def test_a_failed_host_keeps_the_previous_phase_and_offers_rollback(
     ]
     assert [(b["action_id"], b["value"]) for b in offer] == [(REQUEST_ROLLBACK_ACTION, "staging")]
     assert Timeline(bot.store).current() is None
-    assert bot.store.request(request_id).status is Status.FAILED
+    assert bot.request(request_id).status is Status.FAILED
     assert bot.store.env_state("staging").stagger_enabled is None
 
     bot.click(OPERATOR, REQUEST_ROLLBACK_ACTION, "staging")
@@ -210,7 +210,7 @@ def test_approval_after_expiry_is_refused_and_nothing_moves(bot: Bot) -> None:
     bot.clock.advance(timedelta(minutes=31))
     bot.click(LEAD, APPROVE_ACTION, request_id, message_ts=posted.params["_ts"])
     bot.slack.wait_for(lambda call: "expired" in call.text, method="chat.postEphemeral")
-    assert bot.store.request(request_id).status is Status.EXPIRED
+    assert bot.request(request_id).status is Status.EXPIRED
     assert Timeline(bot.store).current() is None and bot.env_file() == ENV_FILE
 
 

@@ -48,5 +48,5 @@ def request_rollback(bot: Bot, text: str = "rollback prod --reason 'pool at 90%'
     request_id = bot.request_id_from(body["text"])
     bot.slack.wait_for(lambda call: request_id in call.all_text(), method="chat.postMessage")
     # The post's ts is stored just after Slack answers; updates to the message need it.
-    wait_until(lambda: bot.store.request(request_id).message_ts is not None)
+    wait_until(lambda: bot.request(request_id).message_ts is not None)
     return request_id

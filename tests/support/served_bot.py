@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from bot.core.approvals import ApprovalRequest
 from bot.core.clock import Clock, ManualClock
 from bot.core.ports import Transport
 from bot.core.spec import Spec
-from bot.rehearsal.slack_signing import SlackSender
+from bot.rehearsal.slack_signing import HttpReply, SlackSender
 from bot.rehearsal.slack_standin import SlackStandIn
 from bot.rollout.context import BotContext
 from bot.runtime import build_context
@@ -21,6 +22,7 @@ from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.http_server import create_http_server, wsgi_app
 from bot.slack.poster import web_client
+from bot.store.store import Store
 from tests.support.spec_data import AUDIT_KEY, BOT_TOKEN, SIGNING_SECRET
 
 ClockT = TypeVar("ClockT", bound=Clock)
@@ -37,14 +39,20 @@ class ServedBot(Generic[ClockT]):
     app_dir: Path
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         return self.context.store
 
-    def command(self, user: str, text: str, **kwargs: Any) -> Any:
+    def command(self, user: str, text: str, **kwargs: Any) -> HttpReply:
         return self.sender.command(user, text, **kwargs)
 
-    def click(self, user: str, action_id: str, request_id: str, **kwargs: Any) -> Any:
+    def click(self, user: str, action_id: str, request_id: str, **kwargs: Any) -> HttpReply:
         return self.sender.click(user, action_id, request_id, **kwargs)
+
+    def request(self, request_id: str) -> ApprovalRequest:
+        """The stored request, which the test knows exists."""
+        request = self.context.store.request(request_id)
+        assert request is not None, f"no request {request_id}"
+        return request
 
     def request_id_from(self, text: str) -> str:
         for word in text.replace("`", " ").split():
