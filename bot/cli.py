@@ -8,15 +8,18 @@ import os
 import pwd
 import socket
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import serving
+from bot.cli_help import describe_commands
 from bot.core.audit_head import AuditHead, parse_head
 from bot.core.errors import ConfigError, SpecError, StaggerError
 from bot.core.replies import Invocation
 from bot.core.spec import Spec, load_spec
 from bot.core.spec_warnings import spec_warnings
+from bot.hosts.ssh_files import ssh_file_warnings
 from bot.rehearsal.scenarios import SCENARIOS
 from bot.settings import Settings
 
@@ -26,7 +29,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-EXAMPLE_SPEC = Path(__file__).resolve().parent.parent / "stagger.example.toml"
+# As a shell reports a process ended by Ctrl-C (SIGINT) or by a closed pipe (SIGPIPE).
+EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 128 + 2, 128 + 13
+# Package data: an installed stagger-bot rehearses without a checkout. The checkout's
+# top-level stagger.example.toml, which users copy, is a link to this file.
+EXAMPLE_SPEC = Path(__file__).resolve().parent / "stagger.example.toml"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the job-stagger rollout from Slack: status, approvals, verified "
         "rollbacks over SSH, and an audit trail.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser(
@@ -79,7 +87,19 @@ def build_parser() -> argparse.ArgumentParser:
         "with --interactive, 300).",
     )
     rehearse.add_argument(
-        "--keep", type=Path, help="Keep the simulated fleet and the store in this folder."
+        "--keep",
+        type=_empty_folder,
+        metavar="DIR",
+        help="Keep the simulated fleet and the store in this folder, new or empty (default: "
+        "a temporary folder, removed at the end).",
+    )
+    rehearse.add_argument(
+        "--out",
+        type=_empty_folder,
+        metavar="DIR",
+        help="Write the channel's transcript, each chart the bot uploads and the rollout "
+        "report here, new or empty (default: a new stagger-rehearsal-SCENARIO-TIME folder "
+        "in the current directory).",
     )
     rehearse.add_argument(
         "--spec", type=Path, help="Rollout spec to rehearse (default: the runbook's example)."
@@ -110,16 +130,46 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--head",
         type=_head_argument,
+        action="append",
+        default=[],
         metavar="ID:HASH",
         help="An audit head the bot posted (e.g. 1234:9f2c8a1b3c4d5e6f): fail unless the "
-        "trail still holds that entry intact and everything after it chains to it.",
+        "trail still holds that entry intact and everything after it chains to it. Give "
+        "it more than once to check older posted heads too.",
+    )
+    verify.add_argument(
+        "--plain-until",
+        type=int,
+        default=0,
+        metavar="ID",
+        help="Accept rows up to ID that are plain SHA-256 (a trail from before the audit "
+        "key); any other unsigned row fails.",
     )
     export = audit_commands.add_parser("export", help="Write every audit row as CSV or JSON lines.")
     export.add_argument(
         "--format", choices=("csv", "jsonl"), default="jsonl", help="Output format."
     )
     export.add_argument("--output", type=Path, help="File to write (default: standard output).")
+    describe_commands(parser)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("stagger-bot")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
+def _empty_folder(text: str) -> Path:
+    """A folder the rehearsal may fill: a new one, or an empty one. Filling one in use
+    would wipe or mix what is there."""
+    path = Path(text)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise argparse.ArgumentTypeError(
+            f"{path}: the folder is not empty" if path.is_dir() else f"{path} is not a folder"
+        )
+    return path
 
 
 def _head_argument(text: str) -> AuditHead:
@@ -151,6 +201,14 @@ def main(argv: list[str] | None = None) -> int:
     except StaggerError as error:
         print(f"stagger-bot: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("stagger-bot: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Whoever read the output went away (`| head`). Python flushes stdout once more at
+        # exit and would complain that it can't: point it at /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE_CLOSED
 
 
 def _print_spec_problems(error: SpecError) -> None:
@@ -169,7 +227,7 @@ def _run(arguments: argparse.Namespace, settings: Settings) -> int:
             f"{path}: OK — {len(spec.environments)} environment(s), {len(spec.jobs)} job(s), "
             f"{len(spec.phases)} phase(s)"
         )
-        for warning in spec_warnings(spec):
+        for warning in [*spec_warnings(spec), *ssh_file_warnings(spec.ssh)]:
             print(f"warning: {warning}", file=sys.stderr)
         return EXIT_OK
     if arguments.command in NEEDS_AUDIT_KEY or getattr(arguments, "audit_command", "") == "verify":
@@ -209,7 +267,7 @@ def _audit(arguments: argparse.Namespace, settings: Settings) -> int:
         raise StaggerError(f"no store at {settings.db_path} (set STAGGER_DB to the bot's store)")
     if arguments.audit_command == "verify":
         audit = AuditTrail(Store(settings.db_path), secrets_of(settings), settings.audit_keys())
-        result = audit.verify(arguments.head)
+        result = audit.verify(arguments.head, plain_until=arguments.plain_until)
         if result.ok:
             notes = _verified(result, arguments.head)
             print(f"audit trail OK: {result.rows_checked} row(s), chain intact{notes}")
@@ -226,8 +284,10 @@ def _audit(arguments: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _verified(result: VerifyResult, head: AuditHead | None) -> str:
-    notes = [f"it holds the posted head {head} and every later entry chains to it"] if head else []
+def _verified(result: VerifyResult, heads: list[AuditHead]) -> str:
+    notes = [
+        f"it holds the posted head {head} and every later entry chains to it" for head in heads
+    ]
     if result.plain_rows:
         notes.append(f"{result.plain_rows} row(s) from before the keyed chain are plain SHA-256")
     if result.newest is not None:
@@ -289,8 +349,10 @@ def _rehearse(arguments: argparse.Namespace, settings: Settings) -> int:
         scenario=arguments.scenario,
         speed=arguments.speed,
         keep=arguments.keep,
+        out=arguments.out,
         database_url=database.get_secret_value() if database else None,
         interactive=arguments.interactive,
+        colour=not settings.no_color,
     )
     return Rehearsal(options, sys.stdout).run()
 

@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from bot.core.clock import Clock, SystemClock
 from bot.core.errors import SpecError
 from bot.core.ports import Poster, Transport
-from bot.core.redaction import Redactor
+from bot.core.redaction import RedactingFormatter, Redactor
 from bot.core.spec import Spec, load_spec
 from bot.hosts.ssh import SshTransport
 from bot.rollout.context import BotContext
@@ -39,8 +39,11 @@ def secrets_of(settings: Settings) -> tuple[str, ...]:
 
 def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(Redactor(secrets_of(settings)))
+    secrets = secrets_of(settings)
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets)
+    )
+    handler.addFilter(Redactor(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

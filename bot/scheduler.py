@@ -58,8 +58,8 @@ def build_scheduler(context: BotContext, lease: Lease | None = None) -> Backgrou
         # Each job runs once at start too: what fell due while no process ran (an outbox
         # post, a missed checkpoint, an expired request) is done now, not a cycle later.
         scheduler.add_job(
-            run, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True,
-            next_run_time=datetime.now(UTC),
+            run, "interval", seconds=seconds, id=job_id, name=job_id, max_instances=1,
+            coalesce=True, next_run_time=datetime.now(UTC),
         )  # fmt: skip
 
     add("expire_requests", expire_requests.run, 30)

@@ -41,6 +41,8 @@ class Settings(BaseModel):
     # so the commands that need no key start without one.
     audit_key: SecretStr | None = None
     audit_old_keys: SecretStr | None = None
+    # NO_COLOR (no-color.org): the rehearsal prints no colour, even on a terminal.
+    no_color: bool = False
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -67,6 +69,7 @@ class Settings(BaseModel):
             },
             audit_key=_secret(values.get(KEY_VARIABLE)),
             audit_old_keys=_secret(values.get(OLD_KEYS_VARIABLE)),
+            no_color=bool(values.get("NO_COLOR")),
         )
 
     def audit_keys(self) -> AuditKeys:

@@ -9,6 +9,7 @@ authorization matrix (`bot.core.authorization`) is enforced, before a command ru
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 
 from bot.core.errors import StaggerError, UsageError, UserError
@@ -37,7 +38,7 @@ from commands import (
 )
 from commands.authorize import authorize
 from commands.parsing import split_words
-from commands.registry import COMMANDS, register, usage_text
+from commands.registry import COMMANDS, close_names, register, usage_text
 
 logger = logging.getLogger(__name__)
 
@@ -64,30 +65,55 @@ register(
 
 
 def dispatch(context: BotContext, invocation: Invocation) -> Reply:
+    """The reply to one command; one line in the log says who ran which command, how it
+    ended and how long it took (never the words typed: they may hold anything)."""
+    started = time.perf_counter()
+    reply, outcome = _dispatch(context, invocation)
+    logger.info(
+        "%s by %s from %s: %s in %d ms",
+        command_name(invocation.text),
+        invocation.user[:24],
+        invocation.source,
+        outcome,
+        (time.perf_counter() - started) * 1000,
+    )
+    return reply
+
+
+def command_name(text: str) -> str:
+    """The subcommand typed, when it is one; what else was typed stays out of the log."""
+    first = text.split(maxsplit=1)[:1]
+    if not first:
+        return "help"
+    name = first[0].lower()
+    return name if name in COMMANDS else "(unknown)"
+
+
+def _dispatch(context: BotContext, invocation: Invocation) -> tuple[Reply, str]:
     if invocation.origin is not None:
         # Every audit entry this command writes, its follow-ups' too, names where it came from.
         context = replace(context, origin=invocation.origin)
     try:
         words = split_words(invocation.text)
         if not words:
-            return help.run(context, invocation, [])
+            return help.run(context, invocation, []), "ok"
         name, rest = words[0].lower(), words[1:]
         module = COMMANDS.get(name)
         if module is None:
-            raise UsageError(f"Unknown command `{words[0][:40]}`. Try `/stagger help`.")
+            raise UsageError(f"Unknown command `{words[0][:40]}`. {close_names(words[0][:40])}")
         authorize(context, invocation, module, rest)
         reply: Reply = module.run(context, invocation, rest)
-        return reply
+        return reply, "ok" if reply.ok else "failed"
     except UsageError as error:
         usage = f"\n{usage_text(error.command)}" if error.command else ""
-        return Reply(text=f":warning: {error}{usage}", ok=False)
+        return Reply(text=f":warning: {error}{usage}", ok=False), "refused"
     except UserError as error:
-        return Reply(text=f":warning: {error}", ok=False)
+        return Reply(text=f":warning: {error}", ok=False), "refused"
     except StaggerError as error:
-        logger.error("command %r failed: %s", invocation.text[:80], error)
-        return Reply(text=f":x: {error}", ok=False)
+        logger.error("command %s failed: %s", command_name(invocation.text), error)
+        return Reply(text=f":x: {error}", ok=False), "failed"
     except Exception:
-        logger.exception("command %r crashed", invocation.text[:80])
+        logger.exception("command %s crashed", command_name(invocation.text))
         try:
             context.record(
                 AuditEntry(
@@ -106,4 +132,4 @@ def dispatch(context: BotContext, invocation: Invocation) -> Reply:
             text=":x: Something went wrong inside stagger-bot; nothing was changed by this "
             "command. The error is in the bot's log.",
             ok=False,
-        )
+        ), "crashed"

@@ -39,4 +39,4 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
                 else ""
             )
         )
-    return request_phase(context, invocation, parsed, target)
+    return request_phase(context, invocation, parsed, target, NAME)

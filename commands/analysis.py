@@ -26,7 +26,7 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
     env = require_env(context.spec, words[0] if words else None, NAME)
     phase = Timeline(context.store).last_of(env)
     if len(words) > 1:
-        window = parse_window(words[1])
+        window = parse_window(words[1], NAME)
     elif phase is not None and phase.ended_at is None:
         window = max(context.clock.now() - phase.started_at, timedelta(minutes=1))
     else:

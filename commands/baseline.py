@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot.core.errors import UsageError, UserError
 from bot.core.kpi_report import format_value, parse_window
+from bot.core.kpi_report import window_text as spans
 from bot.core.replies import Invocation, Reply
 from bot.rollout.context import BotContext
 from bot.rollout.measuring import measure
@@ -52,15 +53,15 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
     if baseline is None:
         return Reply(text=f"No baseline captured for {env} yet.")
     return Reply(
-        text=f"*Baseline for {env}* — {baseline.window_start:%Y-%m-%d %H:%M} to "
-        f"{baseline.window_end:%Y-%m-%d %H:%M} UTC, "
+        text=f"*Baseline for {env}* — "
+        f"{spans(baseline.window_start, baseline.window_end, context.spec.timezone)}, "
         f"captured by <@{baseline.captured_by}>: {describe(baseline.values)}"
     )
 
 
 def capture(context: BotContext, invocation: Invocation, env: str, parsed: Parsed) -> Reply:
     window_text = parsed.positionals[1] if len(parsed.positionals) > 1 else "24h"
-    window = parse_window(window_text)
+    window = parse_window(window_text, NAME)
     forced = "--force" in parsed.options
     reason = single_line(parsed.options.get("--reason", ""), "reason")
     if forced and not reason:
@@ -108,13 +109,12 @@ def capture(context: BotContext, invocation: Invocation, env: str, parsed: Parse
             )
         )
         missing = sorted(set(report.measurements) - set(values))
-        same_day = report.end.date() == report.start.date()
-        end = f"{report.end:%H:%M}" if same_day else f"{report.end:%Y-%m-%d %H:%M}"
         # In the rollout channel wherever it was typed: everyone sees the baseline change.
         context.poster.post(
             context.spec.channel,
             f":triangular_ruler: Baseline for {env} captured by <@{invocation.user}> over the "
-            f"last {window_text} ({report.start:%Y-%m-%d %H:%M} to {end} UTC), {how}. "
+            f"last {window_text} ({spans(report.start, report.end, context.spec.timezone)}), "
+            f"{how}. "
             + describe(values)
             + (
                 f". Not available, so not in the baseline: {', '.join(missing)}."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.core.clock import describe_duration
+from bot.core.clock import describe_duration, format_time
 from bot.core.errors import UsageError
 from bot.core.replies import Invocation, Reply
 from bot.rollout.context import BotContext
@@ -21,14 +21,14 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
     records = Timeline(context.store).history(env)
     if not records:
         return Reply(text="No phase has started yet" + (f" on {env}." if env else "."))
-    now = context.clock.now()
+    now, zone = context.clock.now(), context.spec.timezone
     lines = [f"*Rollout history*{f' ({env})' if env else ''}:"]
     for record in records:
-        end = f"{record.ended_at:%Y-%m-%d %H:%M}" if record.ended_at else "now"
+        end = format_time(record.ended_at, zone) if record.ended_at else "now"
         approvers = ", ".join(f"<@{user}>" for user in record.approved_by) or "no approval"
         how = record.ended_how or "running"
         lines.append(
-            f"• *{record.phase}* ({record.env}) {record.started_at:%Y-%m-%d %H:%M} → {end} UTC, "
+            f"• *{record.phase}* ({record.env}) {format_time(record.started_at, zone)} → {end}, "
             f"{describe_duration(record.elapsed(now))}; approved by {approvers}"
             + (f" via `{record.request_id}`" if record.request_id else "")
             + (" — *forced*" if record.forced else "")

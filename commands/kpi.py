@@ -19,7 +19,7 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
     if len(words) > 2:
         raise UsageError(f"Unexpected `{words[2]}`.", NAME)
     env = require_env(context.spec, words[0] if words else None, NAME)
-    window = parse_window(words[1] if len(words) > 1 else "6h")
+    window = parse_window(words[1] if len(words) > 1 else "6h", NAME)
     channel = invocation.channel or context.spec.channel
 
     def post_report() -> None:

@@ -35,14 +35,22 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
 
 
 def request_phase(
-    context: BotContext, invocation: Invocation, parsed: Parsed, target: PhaseSpec
+    context: BotContext,
+    invocation: Invocation,
+    parsed: Parsed,
+    target: PhaseSpec,
+    command: str = NAME,
 ) -> Reply:
-    """The request for `target`, with `--force` and `--reason` as typed."""
+    """The request for `target`, with `--force` and `--reason` as typed in `command`."""
+    force = "--force" in parsed.options
+    reason = single_line(parsed.options.get("--reason", ""), "reason")
+    if force and not reason:
+        raise UsageError("`--force` needs `--reason TEXT`, saying why.", command)
     return Transitions(context).request(
         invocation.user,
         invocation.source,
         target,
-        force="--force" in parsed.options,
-        reason=single_line(parsed.options.get("--reason", ""), "reason"),
+        force=force,
+        reason=reason,
         channel=invocation.channel or context.spec.channel,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.core.clock import format_time
 from bot.core.errors import UsageError
 from bot.core.replies import Invocation, Reply
 from bot.render.rollout_report import report_table
@@ -33,7 +34,8 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
             report, span = measure(context, env, timedelta(hours=24)), "the last 24 h"
         else:
             report = measure_since(context, env, phase.started_at)
-            span = f"phase {phase.phase} (since {phase.started_at:%Y-%m-%d %H:%M} UTC)"
+            since = format_time(phase.started_at, context.spec.timezone)
+            span = f"phase {phase.phase} (since {since})"
         context.poster.post(
             channel,
             f"*Report for {env}* over {span}; rollout: "

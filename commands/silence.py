@@ -3,6 +3,7 @@ while (never the rollback triggers)."""
 
 from __future__ import annotations
 
+from bot.core.clock import format_time
 from bot.core.errors import UsageError
 from bot.core.kpi_report import parse_window
 from bot.core.replies import Invocation, Reply
@@ -30,7 +31,7 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
     if len(parsed.positionals) != 2:
         raise UsageError("Name a KPI (or `all`) and a duration.", NAME)
     kpi = kpi_name(context, parsed.positionals[0], NAME)
-    duration = parse_window(parsed.positionals[1])
+    duration = parse_window(parsed.positionals[1], NAME)
     reason = single_line(parsed.options.get("--reason", ""), "reason")
     now = context.clock.now()
     silence = Silences(context.store).add(kpi, now + duration, invocation.user, reason, now)
@@ -43,7 +44,9 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
     what = "every KPI's alerts" if kpi == ALL else f"{kpi} alerts"
     return Reply(
         text=f":mute: <@{invocation.user}> silenced {what} until "
-        f"{silence.until:%Y-%m-%d %H:%M} UTC" + (f": {reason}" if reason else "") + ". "
+        f"{format_time(silence.until, context.spec.timezone)}"
+        + (f": {reason}" if reason else "")
+        + ". "
         "Rollback triggers still propose rollbacks.",
         public=True,
     )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.core.clock import describe_duration, isoformat
+from bot.core.clock import describe_duration, format_time
 from bot.core.errors import UsageError
 from bot.core.phases import next_phase
 from bot.core.replies import Invocation, Reply
 from bot.rollout.context import BotContext
 from bot.store.breaches import Breaches
 from bot.store.silences import Silences
+from bot.store.store import EnvState
 from bot.store.timeline import Timeline
 from commands.parsing import require_env
 
@@ -25,7 +26,8 @@ def rollout_line(context: BotContext, now: datetime) -> str:
         first = context.spec.phases[0].name if context.spec.phases else "none"
         return f"Rollout: *not started*; first phase {first} (`/stagger advance`)."
     line = (
-        f"Rollout: *{current.phase}* on {current.env} since {isoformat(current.started_at)} "
+        f"Rollout: *{current.phase}* on {current.env} since "
+        f"{format_time(current.started_at, context.spec.timezone)} "
         f"({describe_duration(current.elapsed(now))}"
     )
     phase = context.spec.phase(current.phase)
@@ -50,14 +52,14 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
     for env in envs:
         environment = context.spec.environments[env]
         state = context.store.env_state(env)
-        flag = {True: "ON", False: "OFF", None: "UNKNOWN"}[state.stagger_enabled]
         since = (
-            f" since {isoformat(state.since)} ({describe_duration(now - state.since)})"
+            f" since {format_time(state.since, context.spec.timezone)} "
+            f"({describe_duration(now - state.since)})"
             if state.since
             else ""
         )
         lines.append(
-            f"*{env}* — phase *{state.phase}*{since}; stagger {flag}; "
+            f"*{env}* — phase *{state.phase}*{since}; {flag_text(state)}; "
             f"{len(environment.hosts)} host(s)"
         )
         if state.disabled_jobs:
@@ -74,14 +76,25 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
     return Reply(text="\n".join(lines))
 
 
+def flag_text(state: EnvState) -> str:
+    """The env's stagger flag as the bot last set it. UNKNOWN only after a change that
+    failed on some host; an env the bot never changed says so."""
+    if state.stagger_enabled is not None:
+        return f"stagger {'ON' if state.stagger_enabled else 'OFF'}"
+    if state.since is None and not state.note:
+        return "stagger not changed by the bot yet"
+    return "stagger UNKNOWN"
+
+
 def alert_lines(context: BotContext, now: datetime) -> list[str]:
+    zone = context.spec.timezone
     lines = [
-        f":red_circle: {breach.env}: {breach.detail} (since {breach.opened_at:%m-%d %H:%M} UTC)"
+        f":red_circle: {breach.env}: {breach.detail} (since {format_time(breach.opened_at, zone)})"
         for breach in Breaches(context.store).open_breaches()
         if breach.key.startswith(("kpi:", "trigger:"))
     ]
     lines.extend(
-        f":mute: {silence.kpi} silenced until {silence.until:%m-%d %H:%M} UTC by <@{silence.by}>"
+        f":mute: {silence.kpi} silenced until {format_time(silence.until, zone)} by <@{silence.by}>"
         + (f": {silence.reason}" if silence.reason else "")
         for silence in Silences(context.store).active(now)
     )

@@ -12,11 +12,14 @@ quiet because its data went away); a trigger that starts firing proposes a rollb
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from bot.core.kpi_report import KpiReport, format_value
+from bot.core.kpi_catalog import DB_KPI_NAMES, DURATION_KPI_NAMES
+from bot.core.kpi_report import KpiReport, format_value, window_text
 from bot.core.phase_record import PhaseRecord
 from bot.core.thresholds import FiredTrigger, Judgement, Verdict, fired_triggers
 from bot.render import blocks
+from bot.render.comparisons import comparison_note
 from bot.rollout.actions import Actions
 from bot.rollout.context import BotContext
 from bot.rollout.measuring import measure
@@ -28,6 +31,7 @@ from bot.store.timeline import Timeline
 PREFIX = "trigger:"
 KPI_PREFIX = "kpi:"
 UNAVAILABLE_PREFIX = "unavailable:"
+DATABASE_ONLY_KPI_NAMES = tuple(name for name in DB_KPI_NAMES if name not in DURATION_KPI_NAMES)
 
 
 def run(context: BotContext, now: datetime) -> list[FiredTrigger]:
@@ -61,18 +65,18 @@ def _kpi_alerts(
                 if closed.message_ts:
                     context.poster.post(
                         context.spec.channel,
-                        f":white_check_mark: Resolved: {_describe(context, judgement)}.",
+                        f":white_check_mark: Resolved: {_describe(context, judgement, report)}.",
                         thread_ts=closed.message_ts,
                     )
             continue
         muted = silences.silenced(judgement.kpi, now) is not None
-        opened = breaches.open(env, key, now, _describe(context, judgement))
+        opened = breaches.open(env, key, now, _describe(context, judgement, report))
         if opened is not None:
             _audit(context, env, "alert.opened", judgement, "muted" if muted else "posted")
             if not muted:
                 text = (
                     f":red_circle: *Alert on {env}* ({current.phase}): "
-                    f"{_describe(context, judgement)}."
+                    f"{_describe(context, judgement, report)}."
                 )
                 ts = context.poster.post(
                     context.spec.channel, text, blocks.rollback_offer_blocks(text, env)
@@ -84,8 +88,8 @@ def _kpi_alerts(
         if lasting is not None and not muted and now - lasting.last_said() >= remind:
             context.poster.post(
                 context.spec.channel,
-                f":red_circle: Still in alert since {lasting.opened_at:%H:%M} UTC: "
-                f"{_describe(context, judgement)}.",
+                f":red_circle: Still in alert since {_clock_time(context, lasting.opened_at)}: "
+                f"{_describe(context, judgement, report)}.",
                 thread_ts=lasting.message_ts,
             )
             breaches.reminded(lasting.id, now)
@@ -97,8 +101,11 @@ def _unavailable(
     breaches, silences = Breaches(context.store), Silences(context.store)
     grace = timedelta(minutes=context.spec.alerts.unavailable_grace_min)
     due: list[tuple[int, Judgement]] = []
+    without_database = context.spec.environments[current.env].database_url_env is None
     for judgement in report.judgements:
         key = UNAVAILABLE_PREFIX + judgement.kpi
+        if without_database and judgement.kpi in DATABASE_ONLY_KPI_NAMES:
+            continue  # an env with no database: its KPIs are not missing, they don't apply
         if judgement.verdict is not Verdict.UNAVAILABLE:
             closed = breaches.close(current.env, key, now)
             if closed is not None and closed.message_ts:
@@ -172,11 +179,24 @@ def describe(delta: timedelta) -> str:
     return f"{int(delta.total_seconds() // 60)} min"
 
 
-def _describe(context: BotContext, judgement: Judgement) -> str:
+def _clock_time(context: BotContext, moment: datetime) -> str:
+    zone = context.spec.timezone
+    return f"{moment.astimezone(ZoneInfo(zone)):%H:%M} {zone}"
+
+
+def _describe(context: BotContext, judgement: Judgement, report: KpiReport) -> str:
+    """The KPI's value over the window, and for a relative alert what it was compared
+    with: per hour of each window for a count, both windows named."""
     kpi = context.spec.kpis[judgement.kpi]
     value = format_value(judgement.value, kpi.unit)
-    if judgement.change_pct is not None and "change" in kpi.alert:
-        value += f" ({judgement.change_pct:+.0f}% against the baseline)"
+    zone = context.spec.timezone
+    if judgement.compared is not None and "change" in kpi.alert:
+        compared = comparison_note(judgement.compared, kpi.unit)
+        if judgement.compared.per_hour:
+            value += f" in {window_text(report.start, report.end, zone)}"
+        if report.baseline_window is not None:
+            compared += f"; baseline {window_text(*report.baseline_window, zone)}"
+        value += f" ({compared})"
     return f"{kpi.label} is {value} (alert {kpi.alert}, target {kpi.target})"
 
 

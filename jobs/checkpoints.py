@@ -9,6 +9,7 @@ instead of being replayed.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.rollout.checkpoint_post import post_checkpoint
 from bot.rollout.context import BotContext
@@ -35,12 +36,13 @@ def run(context: BotContext, now: datetime) -> datetime | None:
     on_time = now - latest <= timedelta(minutes=spec.grace_min)
     missed = slots if not on_time else slots[:-1]
     if missed:
-        listed = ", ".join(f"{slot:%m-%d %H:%M}" for slot in missed[:12])
+        zone = context.spec.timezone
+        listed = ", ".join(f"{slot.astimezone(ZoneInfo(zone)):%m-%d %H:%M}" for slot in missed[:12])
         more = f" and {len(missed) - 12} more" if len(missed) > 12 else ""
         context.poster.post(
             context.spec.channel,
             f":warning: {len(missed)} checkpoint(s) of {running.env} were missed while the "
-            f"bot was not running ({listed}{more} UTC); not replayed. "
+            f"bot was not running ({listed}{more} {zone}); not replayed. "
             f"`/stagger checkpoint {running.env}` posts one now.",
         )
     if not on_time:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.core.clock import format_time
 from bot.core.phase_record import ROLLED_BACK, SUCCEEDED, Entry
 from bot.core.phases import Gate, GateState, all_met, criteria_gates, gates_text
+from bot.core.thresholds import judged_well
 from bot.render.rollout_report import report_table, targets_met
 from bot.rollout.context import BotContext
 from bot.rollout.measuring import measure_since
@@ -18,14 +20,18 @@ from bot.store.checkpoints import Checkpoint, Checkpoints
 from bot.store.timeline import Timeline
 from jobs.alert_watch import PREFIX
 
+# The missed checkpoints a gate names; the rest it counts.
+LISTED = 6
 
-def _checkpoints_gate(checkpoints: list[Checkpoint]) -> Gate:
+
+def _checkpoints_gate(checkpoints: list[Checkpoint], zone: str) -> Gate:
     missed = [c for c in checkpoints if not c.all_met]
     name = "every checkpoint met the targets"
     if missed:
-        listed = ", ".join(f"{c.slot:%m-%d %H:%M}" for c in missed[:6])
+        listed = ", ".join(format_time(c.slot, zone) for c in missed[:LISTED])
+        more = f" and {len(missed) - LISTED} more" if len(missed) > LISTED else ""
         return Gate(
-            name, GateState.NOT_MET, f"{len(missed)} of {len(checkpoints)} did not: {listed}"
+            name, GateState.NOT_MET, f"{len(missed)} of {len(checkpoints)} did not: {listed}{more}"
         )
     return Gate(name, GateState.MET, f"{len(checkpoints)} of {len(checkpoints)}")
 
@@ -54,12 +60,12 @@ def run(context: BotContext, now: datetime) -> bool:
             GateState.NOT_MET if fired else GateState.MET,
             ", ".join(b.key.removeprefix(PREFIX) for b in fired) or "none",
         ),
-        _checkpoints_gate(Checkpoints(context.store).of_phase(current.id)),
+        _checkpoints_gate(Checkpoints(context.store).of_phase(current.id), spec.timezone),
         *criteria_gates(last, report.measurements),
         Gate(
             "every KPI target met",
             GateState.MET if targets_met(report) else GateState.NOT_MET,
-            ", ".join(j.kpi for j in report.judgements if j.verdict.value != "met") or "all met",
+            ", ".join(j.kpi for j in report.judgements if not judged_well(j.verdict)) or "all met",
         ),
     ]
     if not all_met(gates):

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from bot.core.checks import CheckState, overall
 from bot.core.clock import describe_duration
+from bot.core.spec import find_collisions
 from bot.core.time_limits import measurement_time_limit
 from bot.core.validation import validate
 from bot.rollout.actions import Actions
@@ -28,6 +29,13 @@ _HEADLINE = {
 }
 
 
+def colliding_jobs(context: BotContext) -> list[tuple[str, ...]]:
+    """The names of each set of jobs the spec starts in the same second."""
+    names = {job.key: job.name for job in context.spec.jobs}
+    sets = {keys for _, keys in find_collisions(context.spec.jobs)}
+    return sorted(tuple(names[key] for key in keys) for keys in sets)
+
+
 def run(context: BotContext, now: datetime) -> list[tuple[ScheduledCheck, CheckState]]:
     schedule = CheckSchedule(context.store)
     current = Timeline(context.store).current()
@@ -42,7 +50,7 @@ def run(context: BotContext, now: datetime) -> list[tuple[ScheduledCheck, CheckS
             schedule.finish(check.id, "skipped", "the phase ended before the check was due")
             continue
         report = measure_since(context, check.env, current.started_at)
-        results = validate(report.measurements, context.spec.validation)
+        results = validate(report.measurements, context.spec.validation, colliding_jobs(context))
         outcome = overall(results)
         late = now - check.due_at
         headline = _HEADLINE[outcome].format(label=check.label) + f" ({current.phase}, {check.env})"

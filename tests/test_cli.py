@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import pwd
+import re
 import socket
 import sqlite3
 import subprocess
@@ -287,6 +288,9 @@ def test_serve_answers_signed_commands_and_stops_cleanly_on_sigterm(tmp_path: Pa
         assert reply.status == 200
         assert "*prod* — phase *not started*" in reply.json()["text"]
         assert sender.command("U0OPS1", "status", sign_with="wrong").status == 401
+        typed = "rollback prod --reason 'pg password is hunter2'"
+        assert sender.command("U0OPS1", typed).status == 200
+        assert sender.command("U0OPS1", "rollbak prod").status == 200
     finally:
         process = started[-1]
         process.send_signal(signal.SIGTERM)
@@ -294,9 +298,101 @@ def test_serve_answers_signed_commands_and_stops_cleanly_on_sigterm(tmp_path: Pa
         standin.close()
     assert process.returncode == 0, stderr
     assert "serve-secret" not in stderr and "servetoken" not in stderr
+    # What an operator reads in the log: one line per command, with no words typed in it.
+    commands = [line for line in stderr.splitlines() if " INFO commands: " in line]
+    assert len(commands) == 3, stderr[-3000:]
+    assert re.search(r"INFO commands: status by U0OPS1 from slack: ok in \d+ ms$", commands[0])
+    assert re.search(r"commands: rollback by U0OPS1 from slack: ok in \d+ ms$", commands[1])
+    assert re.search(r"commands: \(unknown\) by U0OPS1 from slack: refused in \d+ ms$", commands[2])
+    assert "hunter2" not in stderr and "rollbak" not in stderr
+    # The scheduled jobs by their names; Bolt's start-up warning is gone.
+    assert 'Running job "checkpoints (trigger' in stderr
+    assert "build_scheduler.<locals>" not in stderr
+    assert "WARNING slack_bolt" not in stderr, stderr[-3000:]
+
+
+def test_audit_export_into_a_pipe_closed_early_ends_at_once_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """`stagger-bot audit export | head -1`."""
+    db = tmp_path / "s.db"
+    stagger_bot("cmd", "--user", "U0OPS1", "rollback prod --reason x", db=db)
+    connection = sqlite3.connect(db)
+    columns = ", ".join(row[1] for row in connection.execute("PRAGMA table_info(audit)"))
+    columns = columns.replace("id, ", "", 1)
+    with connection:  # a trail of many rows, far more than a pipe holds
+        for _ in range(14):
+            connection.execute(f"INSERT INTO audit ({columns}) SELECT {columns} FROM audit")
+    connection.close()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "STAGGER_"))}
+    environment.update(STAGGER_DB=str(db))
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "audit", "export"],
+        env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as process:  # fmt: skip
+        assert process.stdout is not None and process.stderr is not None
+        try:
+            assert process.stdout.readline().startswith("{")
+            process.stdout.close()
+            returncode = process.wait(timeout=60)
+        finally:
+            process.kill()
+        stderr = process.stderr.read()
+    assert returncode == 141, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
 
 
 def test_audit_needs_only_the_store_and_names_a_missing_one(tmp_path: Path) -> None:
     missing = stagger_bot("audit", "verify", db=tmp_path / "nope.db", STAGGER_CONFIG="/no/spec")
     assert missing.returncode == 1 and "no store at" in missing.stderr
     assert not (tmp_path / "nope.db").exists()
+
+
+def test_version_prints_the_installed_version(tmp_path: Path) -> None:
+    import tomllib
+
+    version = tomllib.loads(Path("pyproject.toml").read_text())["project"]["version"]
+    result = stagger_bot("--version", db=tmp_path / "s.db")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"stagger-bot {version}"
+
+
+# What each command's --help must name: the variables it cannot do without, at least.
+READS = {
+    "serve": ["STAGGER_CONFIG", "STAGGER_DB", "STAGGER_AUDIT_KEY", "SLACK_BOT_TOKEN",
+              "SLACK_SIGNING_SECRET", "PORT", "database_url_env"],
+    "socket": ["STAGGER_CONFIG", "STAGGER_AUDIT_KEY", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"],
+    "scheduler": ["STAGGER_CONFIG", "STAGGER_DB", "STAGGER_AUDIT_KEY", "SLACK_BOT_TOKEN"],
+    "rehearse": ["DATABASE_URL"],
+    "cmd": ["STAGGER_CONFIG", "STAGGER_DB", "STAGGER_AUDIT_KEY", "database_url_env"],
+    "kpi": ["STAGGER_CONFIG", "STAGGER_DB", "STAGGER_AUDIT_KEY", "database_url_env"],
+    "check-config": ["STAGGER_CONFIG"],
+    "audit verify": ["STAGGER_DB", "STAGGER_AUDIT_KEY", "STAGGER_AUDIT_OLD_KEYS"],
+    "audit export": ["STAGGER_DB"],
+}  # fmt: skip
+
+
+def test_every_command_is_listed_with_the_variables_its_help_names() -> None:
+    parser = build_parser()
+    subparsers = next(action for action in parser._actions if action.dest == "command")
+    assert isinstance(subparsers, argparse._SubParsersAction)
+    audit = subparsers.choices["audit"]
+    actions = next(action for action in audit._actions if action.dest == "audit_command")
+    assert isinstance(actions, argparse._SubParsersAction)
+    listed = {name for name in subparsers.choices if name != "audit"}
+    listed |= {f"audit {name}" for name in actions.choices}
+    assert listed == set(READS)
+
+
+@pytest.mark.parametrize("command", sorted(READS))
+def test_each_commands_help_describes_it_and_names_the_environment_it_reads(
+    tmp_path: Path, command: str
+) -> None:
+    result = stagger_bot(*command.split(), "--help", db=tmp_path / "s.db")
+    assert result.returncode == 0, result.stderr
+    usage, description, *_ = result.stdout.split("\n\n")
+    assert usage.startswith(f"usage: stagger-bot {command}")
+    assert len(description.split()) >= 5, result.stdout  # a sentence, not the options
+    reads = result.stdout.split("environment:", 1)[1]
+    for variable in READS[command]:
+        assert variable in reads, f"{command} --help does not name {variable}"

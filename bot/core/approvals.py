@@ -123,8 +123,21 @@ def decide_approval(
     if user in request.approved_by:
         return Refuse(f"You already approved {request.id}.")
     approved_by = (*request.approved_by, user)
+    counted = counting_approvals(policy, request, approved_by)
     return Approve(
-        approved_by=approved_by, complete=len(approved_by) >= required_approvals(policy, request)
+        approved_by=approved_by, complete=len(counted) >= required_approvals(policy, request)
+    )
+
+
+def counting_approvals(
+    policy: ApprovalPolicy, request: ApprovalRequest, approved_by: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The approvals that count under the policy as it is now: from people who are still
+    approvers, and not the requester's own where self-approval is off."""
+    return tuple(
+        approver
+        for approver in approved_by
+        if approver in policy.approvers and (policy.allow_self or approver != request.requester)
     )
 
 
@@ -168,6 +181,7 @@ __all__ = [
     "Deny",
     "Refuse",
     "Status",
+    "counting_approvals",
     "decide_approval",
     "decide_denial",
     "expiry",

@@ -1,5 +1,6 @@
 """A check with a named result — a transition's gate, a validation check — and the
-rules for combining them. Pure. Unknown is its own state: never counted as met."""
+rules for combining them. Pure. Unknown is its own state: never counted as met. Not
+judged (a count with too few events in its baseline to compare) holds nothing back."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ class CheckState(StrEnum):
     MET = "met"
     NOT_MET = "not met"
     UNKNOWN = "unknown"
+    NOT_JUDGED = "not judged"
 
 
 _MARK = {
     CheckState.MET: ":white_check_mark:",
     CheckState.NOT_MET: ":x:",
     CheckState.UNKNOWN: ":grey_question:",
+    CheckState.NOT_JUDGED: ":heavy_minus_sign:",
 }
+_PASSING = (CheckState.MET, CheckState.NOT_JUDGED)
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class Check:
 
 
 def all_met(checks: Sequence[Check]) -> bool:
-    return all(check.state is CheckState.MET for check in checks)
+    return all(check.state in _PASSING for check in checks)
 
 
 def overall(checks: Sequence[Check]) -> CheckState:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class Clock(Protocol):
@@ -44,6 +45,24 @@ class ManualClock:
 def isoformat(moment: datetime) -> str:
     """The store's time format: UTC, seconds precision, with a Z."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def isoformat_ms(moment: datetime) -> str:
+    """Lease times: UTC to the millisecond, so a lease of a second or two is not rounded
+    away. Compared as text only with each other (one format, one length)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{moment.astimezone(UTC).microsecond // 1000:03d}Z"
+    )
+
+
+def format_time(moment: datetime, zone: str = "UTC") -> str:
+    """A time as people read it, one way everywhere: `2026-02-01 04:15 UTC`, in the
+    spec's timezone, named (as in `kpi_report.window_text`)."""
+    try:
+        local = moment.astimezone(ZoneInfo(zone))
+    except (ValueError, ZoneInfoNotFoundError):  # a zone this machine doesn't know
+        local, zone = moment.astimezone(UTC), "UTC"
+    return f"{local:%Y-%m-%d %H:%M} {zone}"
 
 
 def parse_iso(text: str) -> datetime:

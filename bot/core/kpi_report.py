@@ -1,12 +1,15 @@
 """A KPI report: an environment's measurements over a window, per host and in all, with
-their judgements; the window's words (`30m`, `6h`, `2d`) and how a value is written."""
+their judgements and the baseline's window; the window's words (`30m`, `6h`, `2d`), and
+how a value, a rate and a window are written."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from bot.core.clock import describe_duration
 from bot.core.errors import UsageError
 from bot.core.thresholds import Judgement, Measurement
 
@@ -14,10 +17,11 @@ _WINDOW = re.compile(r"^(\d{1,4})([mhd])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
-def parse_window(text: str) -> timedelta:
+def parse_window(text: str, command: str | None = None) -> timedelta:
+    """`command`: the subcommand whose usage a wrong window is answered with."""
     match = _WINDOW.match(text.strip().lower())
     if match is None or int(match[1]) == 0:
-        raise UsageError(f"`{text}` is not a window like 30m, 6h or 2d.", "kpi")
+        raise UsageError(f"`{text}` is not a window like 30m, 6h or 2d.", command)
     return timedelta(**{_UNITS[match[2]]: int(match[1])})
 
 
@@ -36,6 +40,8 @@ class KpiReport:
     hosts: tuple[HostReport, ...]
     measurements: dict[str, Measurement]
     judgements: tuple[Judgement, ...]
+    # The window of the baseline the relative conditions were judged against.
+    baseline_window: tuple[datetime, datetime] | None = None
 
 
 def format_value(value: float | None, unit: str = "") -> str:
@@ -43,3 +49,25 @@ def format_value(value: float | None, unit: str = "") -> str:
         return "—"
     text = f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
     return text + unit
+
+
+def format_rate(per_hour: float | None) -> str:
+    """Events per hour: `530/h`, `12.5/h`, `1.25/h`."""
+    if per_hour is None:
+        return "—"
+    size = abs(per_hour)
+    digits = 0 if size >= 100 or per_hour == 0 else 1 if size >= 10 else 2
+    return f"{per_hour:.{digits}f}/h"
+
+
+def window_text(start: datetime, end: datetime, zone: str) -> str:
+    """`2026-02-01 06:00–12:00 Europe/London (6h)` in the spec's zone, named; the end's
+    date too when it is another day."""
+    tz = ZoneInfo(zone)
+    first, last = start.astimezone(tz), end.astimezone(tz)
+    until = f"{last:%H:%M}" if last.date() == first.date() else f"{last:%Y-%m-%d %H:%M}"
+    return f"{first:%Y-%m-%d %H:%M}–{until} {zone} ({describe_duration(end - start)})"
+
+
+def window_hours(start: datetime, end: datetime) -> float:
+    return (end - start) / timedelta(hours=1)

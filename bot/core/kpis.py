@@ -1,7 +1,8 @@
 """The runbook's KPIs from log events over a window: pure arithmetic, exact.
 
 Each KPI is a `Measurement`: a value, or None with the reason (no samples, no starts),
-so the threshold judgement can say `unavailable` instead of a false 0.
+so the threshold judgement can say `unavailable` instead of a false 0. Job durations are
+those the completed lines carry (the database's, where the env has one, replace them).
 """
 
 from __future__ import annotations
@@ -61,6 +62,27 @@ def max_concurrency(events: list[LogEvent]) -> int:
     return highest
 
 
+def percentile(values: list[float], fraction: float) -> float:
+    """PostgreSQL's percentile_cont: linear between the two nearest ranks."""
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _durations(durations: list[float]) -> dict[str, Measurement]:
+    if not durations:
+        missing = Measurement(
+            None, reason="no completed line in the window gave a duration", source="log"
+        )
+        return {"job_duration_avg": missing, "job_duration_p95": missing}
+    return {
+        "job_duration_avg": Measurement(sum(durations) / len(durations), source="log"),
+        "job_duration_p95": Measurement(percentile(durations, 0.95), source="log"),
+    }
+
+
 def log_kpis(
     events: list[LogEvent],
     expected_offsets: Mapping[str, int],
@@ -69,12 +91,15 @@ def log_kpis(
     """The log KPIs of `events` (already cut to the window)."""
     counts = dict.fromkeys(_COUNTED.values(), 0)
     pool: list[float] = []
+    durations: list[float] = []
     misses = 0
     for event in events:
         if event.kind in _COUNTED:
             counts[_COUNTED[event.kind]] += 1
         if event.kind is EventKind.POOL and event.value is not None:
             pool.append(event.value)
+        elif event.kind is EventKind.JOB_COMPLETED and event.value is not None:
+            durations.append(event.value)
         expected = expected_offsets.get(event.job or "")
         if event.kind is EventKind.JOB_STARTED and expected is not None:
             second = event.at.second + event.at.microsecond / 1_000_000
@@ -95,4 +120,5 @@ def log_kpis(
     )
     measurements["max_concurrent_jobs"] = Measurement(float(max_concurrency(events)))
     measurements["offset_misses"] = Measurement(float(misses))
+    measurements.update(_durations(durations))
     return measurements

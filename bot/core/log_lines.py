@@ -3,7 +3,13 @@
 Two formats, chosen in the spec: plain text (`2026-02-01 12:00:15.123 info: ...`) and
 winston's JSON lines (`{"level":..,"message":..,"timestamp":..}`). Patterns are matched
 by their words, not their emoji. A line that looks like ours but can't be read is
-`Malformed`, counted by the caller, never fatal.
+`Malformed`, counted by the caller, never fatal. A completed line's duration
+(`(1093 ms)`, `(1.09s)`, or a JSON `durationMs`/`duration_ms`) is its event's value.
+
+A timestamp without an offset is in the spec's `logs.timezone`. In the hour a zone
+repeats when its clocks go back, such a time is the one of its two moments nearer the
+line read before it (the earlier one for a parser's first line): logs are written in
+order, give or take a few milliseconds between writers.
 
 A scan parses every matching line of a log (100,000s per GB), so `LineParser` prepares
 the spec's patterns once and each line costs a decode, one anchored regex and a few
@@ -13,11 +19,13 @@ substring checks.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from bot.core.spec_fleet import LogSpec
 
@@ -56,6 +64,8 @@ _TEXT_START = re.compile(
 _UTILIZATION = re.compile(r"utilization\s+(?P<value>[0-9]+(?:\.[0-9]+)?)%")
 # Where a job's name ends (what follows is stripped with the spaces before it).
 _JOB_NAME_END = re.compile(r"[(\[{|,;]|\s-\s|\s\d+(?:\.\d+)?\s*ms\b")
+_DURATION = re.compile(r"\((\d+(?:\.\d+)?)\s*(ms|s)\)")
+_DURATION_FIELDS = ("durationMs", "duration_ms")
 
 
 class LogEvent(NamedTuple):
@@ -63,7 +73,7 @@ class LogEvent(NamedTuple):
     at: datetime
     kind: EventKind
     job: str | None = None
-    value: float | None = None
+    value: float | None = None  # a pool sample's utilization, a completed run's duration (ms)
 
 
 @dataclass(frozen=True)
@@ -78,23 +88,61 @@ _BAD_TIMESTAMP = Malformed("unreadable timestamp")
 _NO_UTILIZATION = Malformed("PoolMonitor line without 'utilization N%'")
 
 
-def _timestamp(text: str, zone: str | None) -> datetime:
-    if zone is None:  # UTC; naming it in the text is cheaper than datetime.replace
-        return datetime.fromisoformat(text + "+00:00")
-    return datetime.fromisoformat(text + zone).astimezone(UTC)
-
-
 def _read_as(kind: EventKind) -> int:
     return _JOB if kind in _JOB_KINDS else _POOL if kind is EventKind.POOL else _PLAIN
 
 
+def _duration_field(record: dict[str, object]) -> float | None:
+    """A JSON record's numeric duration in ms (a string or a bool is not one)."""
+    for name in _DURATION_FIELDS:
+        value = record.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if math.isfinite(value) and value >= 0:
+            return float(value)
+    return None
+
+
+def _text_duration(tail: str, start: int) -> float | None:
+    """`(1093ms)`, `(1093 ms)` or `(1.09s)` after a job's name, in ms."""
+    given = _DURATION.search(tail, start)
+    if given is None:
+        return None
+    number = float(given[1])
+    # Rounded to the microsecond: 1.09 s is 1090 ms, not 1090.0000000000002.
+    return round(number * 1000.0, 3) if given[2] == "s" else number
+
+
 class LineParser:
-    """Parses lines under one spec; build it once per scan, not once per line."""
+    """Parses lines under one spec; build it once per scan, not once per line (it also
+    remembers the last moment read, for the hour a zone repeats)."""
 
     def __init__(self, spec: LogSpec) -> None:
         patterns = spec.patterns()
         self._checks = tuple((kind, patterns[kind.value], _read_as(kind)) for kind in _ORDER)
         self._json = spec.format == "json"
+        self._zone = None if spec.timezone == "UTC" else ZoneInfo(spec.timezone)
+        self._last: datetime | None = None
+
+    def _local(self, moment: datetime) -> datetime:
+        """A time without an offset, in the log's zone, as UTC."""
+        if self._zone is None:
+            return moment.replace(tzinfo=UTC)
+        first = moment.replace(tzinfo=self._zone).astimezone(UTC)
+        second = moment.replace(tzinfo=self._zone, fold=1).astimezone(UTC)
+        last = self._last
+        # Only a repeated hour has its second moment later; a skipped one keeps the first.
+        if second > first and last is not None and abs(second - last) < abs(first - last):
+            first = second
+        self._last = first
+        return first
+
+    def _timestamp(self, text: str, offset: str | None) -> datetime:
+        if offset is not None:
+            return datetime.fromisoformat(text + offset).astimezone(UTC)
+        if self._zone is None:  # UTC; naming it in the text is cheaper than datetime.replace
+            return datetime.fromisoformat(text + "+00:00")
+        return self._local(datetime.fromisoformat(text))
 
     def parse(self, raw: bytes) -> LogEvent | Malformed | None:
         """The event a line records; None for lines that match no pattern."""
@@ -102,26 +150,30 @@ class LineParser:
             line = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
             return _NOT_UTF8
+        duration: float | None = None
         if self._json:
             try:
                 record = json.loads(line)
                 at = datetime.fromisoformat(str(record["timestamp"]))
-                at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+                at = self._local(at) if at.tzinfo is None else at.astimezone(UTC)
                 message = str(record["message"])
-            except (ValueError, KeyError, TypeError):
+                duration = _duration_field(record)
+            except (ValueError, KeyError, TypeError, AttributeError):
                 return _NOT_JSON
         else:
             start = _TEXT_START.match(line)
             if start is None:
                 return _NO_TIMESTAMP
             try:
-                at = _timestamp(start[1], start[2])
+                at = self._timestamp(start[1], start[2])
             except ValueError:
                 return _BAD_TIMESTAMP
             message = line[start.end() :]
-        return self._event(at, message)
+        return self._event(at, message, duration)
 
-    def _event(self, at: datetime, message: str) -> LogEvent | Malformed | None:
+    def _event(
+        self, at: datetime, message: str, duration: float | None
+    ) -> LogEvent | Malformed | None:
         for kind, pattern, read_as in self._checks:
             position = message.find(pattern)
             if position < 0:
@@ -130,6 +182,10 @@ class LineParser:
                 tail = message[position + len(pattern) :].lstrip(" :-")
                 end = _JOB_NAME_END.search(tail)
                 name = (tail[: end.start()] if end else tail).strip()
+                if kind is EventKind.JOB_COMPLETED:
+                    if duration is None and end is not None:
+                        duration = _text_duration(tail, end.start())
+                    return LogEvent(at, kind, name or None, duration)
                 return LogEvent(at, kind, name or None)
             if read_as == _POOL:
                 utilization = _UTILIZATION.search(message)

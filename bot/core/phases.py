@@ -18,11 +18,20 @@ from bot.core.checks import Check as Gate
 from bot.core.checks import CheckState as GateState
 from bot.core.checks import all_met, checks_text
 from bot.core.clock import describe_duration
-from bot.core.kpi_report import format_value
+from bot.core.kpi_report import format_rate, format_value
 from bot.core.phase_record import ROLLED_BACK, SUCCEEDED, PhaseRecord
 from bot.core.spec import Spec
 from bot.core.spec_rollout import PhaseSpec
-from bot.core.thresholds import Condition, Judgement, Measurement, Verdict, holds
+from bot.core.thresholds import (
+    Comparison,
+    Condition,
+    Judgement,
+    Measurement,
+    Undecided,
+    Verdict,
+    compare,
+    holds,
+)
 
 
 def position(current: PhaseRecord | None) -> str:
@@ -78,13 +87,22 @@ def criteria_gates(phase: PhaseSpec, measurements: Mapping[str, Measurement]) ->
     gates = []
     for kpi, condition in phase.success.items():
         measurement = measurements.get(kpi, Measurement(None, reason="not measured"))
-        decided = holds(Condition.parse(condition), measurement)
+        parsed = Condition.parse(condition)
+        decided = holds(parsed, measurement)
         name = f"{kpi} {condition}"
-        if isinstance(decided, str):
-            gates.append(Gate(name, GateState.UNKNOWN, decided))
+        if isinstance(decided, Undecided):
+            state = GateState.NOT_JUDGED if decided.too_few else GateState.UNKNOWN
+            detail = f"too few events to compare: {decided.reason}" if decided.too_few else ""
+            gates.append(Gate(name, state, detail or decided.reason))
             continue
         value = format_value(measurement.value)
-        if Condition.parse(condition).relative and measurement.baseline is not None:
+        comparison = compare(measurement) if parsed.relative else None
+        if isinstance(comparison, Comparison) and comparison.per_hour:
+            value = (
+                f"{format_rate(comparison.now)} (baseline {format_rate(comparison.baseline)}), "
+                f"{comparison.change_pct:+.1f}% per hour"
+            )
+        elif parsed.relative and measurement.baseline is not None:
             value += f" (baseline {format_value(measurement.baseline)})"
         gates.append(Gate(name, GateState.MET if decided else GateState.NOT_MET, f"now {value}"))
     return gates

@@ -45,3 +45,15 @@ class Redactor(logging.Filter):
         record.msg = redact(message, self._secrets)
         record.args = None
         return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """Redacts the whole formatted record — a traceback and its exception text too, which
+    a filter on the message alone never sees."""
+
+    def __init__(self, fmt: str, secrets: Iterable[str] = ()) -> None:
+        super().__init__(fmt)
+        self._secrets = tuple(secret for secret in secrets if secret)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record), self._secrets)

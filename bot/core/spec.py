@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Collection
 from functools import reduce
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from bot.core.spec_fields import (
     SLACK_CHANNEL_ID,
     SpecSection,
     UserId,
+    did_you_mean,
 )
 from bot.core.spec_fleet import (
     DatabaseSpec,
@@ -32,7 +34,9 @@ from bot.core.spec_fleet import (
     JobSpec,
     LogSpec,
     SshSpec,
+    TimeZoneName,
 )
+from bot.core.spec_problems import SEPARATOR, describe, item_path
 from bot.core.spec_rollout import (
     AlertSpec,
     CheckpointSpec,
@@ -47,7 +51,7 @@ from bot.core.spec_rollout import (
 class Spec(SpecSection):
     channel: str = Field(pattern=SLACK_CHANNEL_ID.pattern)
     operators: list[UserId] = []
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
     ssh: SshSpec = SshSpec()
     flag: FlagSpec = FlagSpec()
     logs: LogSpec = LogSpec()
@@ -84,12 +88,18 @@ class Spec(SpecSection):
             problems.append("phases: a phase name is listed twice")
         for index, phase in enumerate(self.phases):
             if phase.env not in self.environments:
-                problems.append(f"phases[{index}].env: unknown environment {phase.env!r}")
+                problems.append(
+                    f"{item_path('phases', index, phase.name)}.env: unknown environment "
+                    f"{phase.env!r}{_known(phase.env, self.environments)}"
+                )
         for index, trigger in enumerate(self.rollback_triggers):
             if trigger.kpi not in self.kpis:
-                problems.append(f"rollback_triggers[{index}].kpi: unknown KPI {trigger.kpi!r}")
+                problems.append(
+                    f"{item_path('rollback_triggers', index, trigger.name)}.kpi: unknown KPI "
+                    f"{trigger.kpi!r}{_known(trigger.kpi, self.kpis)}"
+                )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError(SEPARATOR.join(problems))
         return self
 
     def environment(self, name: str) -> EnvironmentSpec | None:
@@ -107,6 +117,10 @@ class Spec(SpecSection):
 
     def phase(self, name: str) -> PhaseSpec | None:
         return next((phase for phase in self.phases if phase.name == name), None)
+
+
+def _known(name: str, known: Collection[str]) -> str:
+    return did_you_mean(name, known) or f" (known: {', '.join(known) or 'none'})"
 
 
 def find_collisions(jobs: list[JobSpec]) -> list[tuple[int, tuple[str, ...]]]:
@@ -151,18 +165,4 @@ def parse_spec(data: dict[str, object], source: str = "spec") -> Spec:
     try:
         return Spec.model_validate(data)
     except ValidationError as error:
-        raise SpecError(source, [_describe(item) for item in error.errors()]) from None
-
-
-def _describe(item: object) -> str:
-    assert isinstance(item, dict)
-    path = ""
-    for part in item.get("loc", ()):
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    message = str(item.get("msg", "invalid"))
-    message = message.removeprefix("Value error, ")
-    if item.get("type") == "extra_forbidden":
-        message = "unknown key (check its spelling)"
-    elif item.get("type") == "missing":
-        message = "is required"
-    return f"{path or '(top level)'}: {message}"
+        raise SpecError(source, describe(error.errors(), data, Spec)) from None

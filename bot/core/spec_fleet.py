@@ -4,9 +4,11 @@ job table, the jobs and their offsets, and each environment's hosts and approval
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
+    AfterValidator,
     Field,
     field_validator,
     model_validator,
@@ -14,9 +16,14 @@ from pydantic import (
 
 from bot.core.host_address import HostAddress
 from bot.core.spec_fields import (
+    ENV_VARIABLE,
+    FLAG_PREFIX,
     JOB_KEY,
+    SQL_COLUMN,
+    SQL_TABLE,
     SpecSection,
     UserId,
+    did_you_mean,
 )
 
 
@@ -39,7 +46,7 @@ class FlagSpec(SpecSection):
     """The feature flag the runbook flips, and the log lines that prove it took."""
 
     name: str = Field(default="JOB_STAGGER_ENABLED", pattern=JOB_KEY.pattern)
-    job_prefix: str = Field(default="JOB_STAGGER_", pattern=r"^[A-Z][A-Z0-9_]*$")
+    job_prefix: str = Field(default="JOB_STAGGER_", pattern=FLAG_PREFIX.pattern)
     enabled_line: str = Field(default="Job stagger enabled", min_length=1)
     disabled_line: str = Field(default="Job stagger disabled", min_length=1)
     # After a per-job change the app logs its stagger state again on reload; any such line
@@ -55,10 +62,26 @@ class FlagSpec(SpecSection):
         return value
 
 
+def _time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        hint = did_you_mean(name, available_timezones()) or (
+            " (an IANA name like 'UTC' or 'Europe/London')"
+        )
+        raise ValueError(f"{name!r} is not a time zone{hint}") from None
+    return name
+
+
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+
+
 class LogSpec(SpecSection):
-    """How the app's log reads: line format and the runbook's LOG PATTERNS (fixed strings)."""
+    """How the app's log reads: line format, the zone of timestamps written without an
+    offset, and the runbook's LOG PATTERNS (fixed strings)."""
 
     format: Literal["text", "json"] = "text"
+    timezone: TimeZoneName = "UTC"
     # Scanned events are kept this long (the KPIs, checkpoints and charts read them).
     keep_events_days: int = Field(default=30, ge=1)
     job_started: str = "Job started"
@@ -82,21 +105,19 @@ class LogSpec(SpecSection):
         return {
             name: value
             for name, value in self.model_dump().items()
-            if name not in ("format", "keep_events_days")
+            if name not in ("format", "timezone", "keep_events_days")
         }
 
 
 class DatabaseSpec(SpecSection):
     """The app's job-execution table, read for the database KPIs (read-only)."""
 
-    table: str = Field(
-        default="job_execution_logs", pattern=r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$"
-    )
-    job_name: str = Field(default="job_name", pattern=r"^[a-z_][a-z0-9_]*$")
-    started_at: str = Field(default="started_at", pattern=r"^[a-z_][a-z0-9_]*$")
-    completed_at: str = Field(default="completed_at", pattern=r"^[a-z_][a-z0-9_]*$")
-    status: str = Field(default="status", pattern=r"^[a-z_][a-z0-9_]*$")
-    error_message: str = Field(default="error_message", pattern=r"^[a-z_][a-z0-9_]*$")
+    table: str = Field(default="job_execution_logs", pattern=SQL_TABLE.pattern)
+    job_name: str = Field(default="job_name", pattern=SQL_COLUMN.pattern)
+    started_at: str = Field(default="started_at", pattern=SQL_COLUMN.pattern)
+    completed_at: str = Field(default="completed_at", pattern=SQL_COLUMN.pattern)
+    status: str = Field(default="status", pattern=SQL_COLUMN.pattern)
+    error_message: str = Field(default="error_message", pattern=SQL_COLUMN.pattern)
     failed_status: str = "failed"
     connect_timeout_s: int = Field(default=5, ge=1, le=60)
     statement_timeout_ms: int = Field(default=10000, ge=100, le=600000)
@@ -130,7 +151,7 @@ class EnvironmentSpec(SpecSection):
     env_file: str = ".env"
     log_file: str = "logs/combined.log"
     reload_command: str = Field(default="pm2 reload ecosystem.config.js", min_length=1)
-    database_url_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    database_url_env: str | None = Field(default=None, pattern=ENV_VARIABLE.pattern)
     approvals: ApprovalPolicy
     # Roll back at once (and say why) when a validation check or a trigger fails,
     # instead of proposing it to the approvers.

@@ -3,6 +3,8 @@ the rollback triggers, the first-30-minute validation, alerts and checkpoints.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     Field,
@@ -10,18 +12,22 @@ from pydantic import (
     model_validator,
 )
 
-from bot.core.kpi_catalog import MEASURED_KPI_NAMES
+from bot.core.kpi_catalog import MEASURED_KPI_NAMES, MIN_EVENTS
 from bot.core.spec_fields import (
+    PHASE_NAME,
     SpecSection,
     check_condition,
+    did_you_mean,
 )
+
+_ANY_DATE = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class PhaseSpec(SpecSection):
     """One runbook phase: where it runs, the flag it sets on entry, how long it must run,
     and its success criteria (KPI name -> condition, like the KPI table's targets)."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,47}$")
+    name: str = Field(pattern=PHASE_NAME.pattern)
     env: str
     stagger: bool
     min_duration_h: float = Field(ge=0)
@@ -34,7 +40,10 @@ class PhaseSpec(SpecSection):
     def _criteria(cls, success: dict[str, str]) -> dict[str, str]:
         for kpi in success:
             if kpi not in MEASURED_KPI_NAMES:
-                raise ValueError(f"unknown KPI {kpi!r}; known: {', '.join(MEASURED_KPI_NAMES)}")
+                raise ValueError(
+                    f"unknown KPI {kpi!r}{did_you_mean(kpi, MEASURED_KPI_NAMES)}; "
+                    f"known: {', '.join(MEASURED_KPI_NAMES)}"
+                )
         return {kpi: check_condition(condition) for kpi, condition in success.items()}
 
     @model_validator(mode="after")
@@ -54,6 +63,8 @@ class KpiSpec(SpecSection):
     unit: str = ""
     target: str
     alert: str
+    # A count's relative change is judged only with this many events in the baseline window.
+    min_events: int = Field(default=MIN_EVENTS, ge=0)
 
     @field_validator("target", "alert")
     @classmethod
@@ -120,7 +131,10 @@ class CheckpointSpec(SpecSection):
     @classmethod
     def _cron(cls, value: str) -> str:
         try:
-            CronTrigger.from_crontab(value, timezone="UTC")
+            trigger = CronTrigger.from_crontab(value, timezone="UTC")
         except ValueError as error:
             raise ValueError(f"{value!r} is not a crontab expression: {error}") from None
+        # A crontab has no year: what fires at all fires within 28 years of any date.
+        if trigger.get_next_fire_time(None, _ANY_DATE) is None:
+            raise ValueError(f"{value!r} never fires: no such date, so no checkpoint would post")
         return value

@@ -3,6 +3,11 @@
 A condition reads `< 40` (absolute) or `change <= -30%` (relative to the baseline:
 (value - baseline) / baseline, in percent). A relative condition with no baseline, or
 a KPI with no value, is `unavailable` with the reason — never met, never 0.
+
+A count (job starts, lock skips, ...) is measured over a window, and its baseline over
+another of a different length: a relative condition compares events per hour of each,
+and only when the baseline window held `min_events` of them — below that the KPI has
+too few events to compare, which neither fires nor fails anything.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
+from bot.core.clock import describe_duration
 from bot.core.spec_fields import CONDITION
 from bot.core.spec_rollout import KpiSpec, TriggerSpec
 
@@ -29,6 +36,7 @@ class Verdict(StrEnum):
     NOT_MET = "not met"
     ALERT = "alert"
     UNAVAILABLE = "unavailable"
+    TOO_FEW = "too few events to compare"
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,33 @@ class Measurement:
     value: float | None
     baseline: float | None = None
     reason: str = ""
+    # For a count: the hours its window spans (None for a level or a ratio, compared as is).
+    hours: float | None = None
+    # The hours the baseline's window spans.
+    baseline_hours: float | None = None
+    # A count's relative change is judged only with this many events in the baseline.
+    min_events: int = 0
+    # Where the value came from, for a KPI with more than one source: "log", "database".
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What a relative condition compares: now against the baseline, per hour of each
+    window for a count."""
+
+    now: float
+    baseline: float
+    per_hour: bool
+    change_pct: float
+
+
+@dataclass(frozen=True)
+class Undecided:
+    """Why a condition cannot be decided; `too_few` when the baseline held too few events."""
+
+    reason: str
+    too_few: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +105,10 @@ class Judgement:
     baseline: float | None
     change_pct: float | None
     reason: str = ""
+    compared: Comparison | None = None
+    source: str = ""
+    # Is the KPI's target or alert relative to the baseline?
+    relative: bool = False
 
 
 def change_pct(value: float, baseline: float) -> float:
@@ -79,34 +118,70 @@ def change_pct(value: float, baseline: float) -> float:
     return (value - baseline) / abs(baseline) * 100.0
 
 
-def holds(condition: Condition, measurement: Measurement) -> bool | str:
-    """True or False, or the reason the condition cannot be decided."""
+def compare(measurement: Measurement) -> Comparison | Undecided:
+    """The measurement against its baseline: as it is, or per hour for a count."""
+    value, baseline = measurement.value, measurement.baseline
+    if value is None:
+        return Undecided(measurement.reason or "no value")
+    if baseline is None:
+        return Undecided("no baseline captured")
+    hours, baseline_hours = measurement.hours, measurement.baseline_hours
+    if hours is None:
+        return Comparison(value, baseline, False, change_pct(value, baseline))
+    if not hours or not baseline_hours:
+        return Undecided("the baseline's window is not known")
+    if baseline < measurement.min_events:
+        span = describe_duration(timedelta(hours=baseline_hours))
+        return Undecided(
+            f"{baseline:g} in the baseline window ({span}), at least "
+            f"{measurement.min_events} needed",
+            too_few=True,
+        )
+    now, before = value / hours, baseline / baseline_hours
+    return Comparison(now, before, True, change_pct(now, before))
+
+
+def holds(condition: Condition, measurement: Measurement) -> bool | Undecided:
+    """True or False, or why the condition cannot be decided."""
     if measurement.value is None:
-        return measurement.reason or "no value"
+        return Undecided(measurement.reason or "no value")
     subject = measurement.value
     if condition.relative:
-        if measurement.baseline is None:
-            return "no baseline captured"
-        subject = change_pct(measurement.value, measurement.baseline)
+        comparison = compare(measurement)
+        if isinstance(comparison, Undecided):
+            return comparison
+        subject = comparison.change_pct
     return _OPERATORS[condition.comparison](subject, condition.threshold)
 
 
 def judge(name: str, kpi: KpiSpec, measurement: Measurement) -> Judgement:
     """Alert wins over the target: a value in alert is reported as alert."""
-    change = (
-        change_pct(measurement.value, measurement.baseline)
-        if measurement.value is not None and measurement.baseline is not None
-        else None
-    )
-    alert = holds(Condition.parse(kpi.alert), measurement)
-    target = holds(Condition.parse(kpi.target), measurement)
-    for decided in (alert, target):
-        if isinstance(decided, str):
+    compared = compare(measurement)
+    comparison = compared if isinstance(compared, Comparison) else None
+    change = comparison.change_pct if comparison else None
+    value, baseline, source = measurement.value, measurement.baseline, measurement.source
+    alert_condition, target_condition = Condition.parse(kpi.alert), Condition.parse(kpi.target)
+    relative = alert_condition.relative or target_condition.relative
+    alert = holds(alert_condition, measurement)
+    target = holds(target_condition, measurement)
+    for decided in (alert, target) if alert is not True else ():
+        if isinstance(decided, Undecided):
+            verdict = Verdict.TOO_FEW if decided.too_few else Verdict.UNAVAILABLE
             return Judgement(
-                name, Verdict.UNAVAILABLE, measurement.value, measurement.baseline, change, decided
-            )
+                name, verdict, value, baseline, change, decided.reason,
+                comparison if relative else None, source, relative,
+            )  # fmt: skip
     verdict = Verdict.ALERT if alert else Verdict.MET if target else Verdict.NOT_MET
-    return Judgement(name, verdict, measurement.value, measurement.baseline, change)
+    return Judgement(
+        name, verdict, value, baseline, change, "",
+        comparison if relative else None, source, relative,
+    )  # fmt: skip
+
+
+def judged_well(verdict: Verdict) -> bool:
+    """Does this verdict let a target count as reached? Met, or too few events to judge
+    (a problem the baseline barely had cannot be shown to shrink, nor hold anything back)."""
+    return verdict in (Verdict.MET, Verdict.TOO_FEW)
 
 
 def judge_all(

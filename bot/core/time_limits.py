@@ -6,12 +6,14 @@ from __future__ import annotations
 from bot.core.spec import Spec
 
 # What one host's change runs, each bounded by the SSH command timeout: read the env file,
-# write it, measure the log, reload, read the env file back; then the wait for the log line.
-FLAG_CHANGE_COMMANDS = 5
+# write it, measure the log, reload, the log watch (which has the verify time on top),
+# read the env file back.
+FLAG_CHANGE_COMMANDS = 6
 # A transition measures its env first (the gates are checked again): a log scan per host.
 LOG_SCAN_TIMEOUT_S = 120.0
-# Posting and the store, around the SSH work.
-EXECUTION_MARGIN_S = 60.0
+# Posting (a Slack timeout and its retries) and the store (a busy timeout per audit row)
+# around the SSH work.
+EXECUTION_MARGIN_S = 120.0
 
 
 def measurement_time_limit(spec: Spec) -> float:

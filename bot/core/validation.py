@@ -8,7 +8,8 @@ baseline, a host unreadable) — unknown is never passed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from bot.core.checks import Check, CheckState
 from bot.core.kpi_report import format_value
@@ -32,7 +33,20 @@ def _at_most(name: str, value: float | str, limit: float, what: str) -> Check:
     return Check(name, outcome, f"{format_value(value)} {what} (at most {format_value(limit)})")
 
 
-def validate(measurements: Mapping[str, Measurement], spec: ValidationSpec) -> list[Check]:
+def _collisions(check: Check, colliding: Sequence[Sequence[str]]) -> Check:
+    """A failed collision check names the jobs whose offsets the spec makes collide."""
+    if check.state is not CheckState.NOT_MET or not colliding:
+        return check
+    named = "; ".join(" and ".join(jobs) for jobs in colliding)
+    return replace(check, detail=f"{check.detail}; {named} start in the same second")
+
+
+def validate(
+    measurements: Mapping[str, Measurement],
+    spec: ValidationSpec,
+    colliding: Sequence[Sequence[str]] = (),
+) -> list[Check]:
+    """`colliding`: the names of the jobs the spec starts in the same second, each set."""
     starts = _value(measurements, "job_starts")
     if isinstance(starts, float) and starts == 0:
         starts = "no job started yet"
@@ -58,8 +72,11 @@ def validate(measurements: Mapping[str, Measurement], spec: ValidationSpec) -> l
         )
     return [
         offsets,
-        _at_most(
-            "no collision warnings", _value(measurements, "collision_warnings"), 0, "warning(s)"
+        _collisions(
+            _at_most(
+                "no collision warnings", _value(measurements, "collision_warnings"), 0, "warning(s)"
+            ),
+            colliding,
         ),
         _at_most(
             f"at most {spec.max_concurrent_jobs} concurrent jobs",

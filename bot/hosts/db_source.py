@@ -1,18 +1,21 @@
 """The database KPIs: the app's job-execution table, read in a read-only transaction.
 
-Per job and window: runs, failures, average and p95 duration, and the most executions
-running at once — all computed in SQL. A database that can't be reached, or answers too
-slowly, raises `DatabaseUnavailable` with a reason (never the DSN); the caller reports
-the KPIs as unavailable, never 0.
+Per job and window: runs, failures, average and p95 duration; over all jobs the p95 and
+the most executions running at once — all computed in SQL. A database that can't be
+reached, or answers too slowly, raises `DatabaseUnavailable` with a reason (never the
+DSN); the caller reports the KPIs as unavailable, never 0.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from bot.core.errors import StaggerError
 from bot.core.redaction import redact
@@ -39,9 +42,12 @@ class DbKpis:
     avg_duration_ms: float | None
     max_overlap: int
     metadata_errors: int
+    p95_duration_ms: float | None = None
 
 
-def _queries(spec: DatabaseSpec) -> tuple[sql.Composed, sql.Composed, sql.Composed]:
+def _queries(
+    spec: DatabaseSpec,
+) -> tuple[sql.Composed, sql.Composed, sql.Composed, sql.Composed]:
     table = sql.Identifier(*spec.table.split("."))
     names = {
         "job": sql.Identifier(spec.job_name),
@@ -71,12 +77,37 @@ def _queries(spec: DatabaseSpec) -> tuple[sql.Composed, sql.Composed, sql.Compos
         f"SELECT count(*) FROM {{table}} WHERE {window} AND {{status}} = %(failed)s "
         "AND {error} ILIKE '%%metadata%%'"
     ).format(**names)
-    return per_job, overlap, metadata
+    p95 = sql.SQL(
+        f"SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY {duration}) "
+        f"FROM {{table}} WHERE {window}"
+    ).format(**names)
+    return per_job, overlap, metadata, p95
+
+
+def _dsn_secrets(dsn: str) -> tuple[str, ...]:
+    """The DSN and its password, as libpq and a URL spell it: what an error must not show."""
+    found = [dsn]
+    with contextlib.suppress(psycopg.Error):
+        found.append(str(conninfo_to_dict(dsn).get("password") or ""))
+    try:
+        encoded = urlsplit(dsn).password or ""
+    except ValueError:
+        encoded = ""
+    found += [encoded, unquote(encoded)]
+    return tuple(secret for secret in found if secret)
 
 
 def db_kpis(dsn: str, spec: DatabaseSpec, start: datetime, end: datetime) -> DbKpis:
-    per_job, overlap, metadata = _queries(spec)
+    per_job, overlap, metadata, p95 = _queries(spec)
     parameters = {"start": start, "end": end, "failed": spec.failed_status}
+    try:
+        conninfo_to_dict(dsn)
+    except psycopg.Error:
+        # libpq's parse errors quote the DSN's text, password included.
+        raise DatabaseUnavailable(
+            "the database URL could not be read (check its quoting and escapes); "
+            "it is not shown here"
+        ) from None
     try:
         # statement_timeout is set in the transaction, not through `options`, which would
         # replace any options the DSN carries (a search_path, for one).
@@ -89,6 +120,7 @@ def db_kpis(dsn: str, spec: DatabaseSpec, start: datetime, end: datetime) -> DbK
                 rows = cursor.execute(per_job, parameters).fetchall()
                 overlap_row = cursor.execute(overlap, parameters).fetchone()
                 metadata_row = cursor.execute(metadata, parameters).fetchone()
+                p95_row = cursor.execute(p95, parameters).fetchone()
             connection.rollback()
     except psycopg.errors.QueryCanceled:
         raise DatabaseUnavailable(
@@ -98,7 +130,7 @@ def db_kpis(dsn: str, spec: DatabaseSpec, start: datetime, end: datetime) -> DbK
         first_line = (
             str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         )
-        raise DatabaseUnavailable(redact(first_line, (dsn,))) from None
+        raise DatabaseUnavailable(redact(first_line, _dsn_secrets(dsn))) from None
     jobs = tuple(
         JobStats(str(job), int(runs), int(failures),
                  None if average is None else float(average), None if p95 is None else float(p95))
@@ -112,4 +144,5 @@ def db_kpis(dsn: str, spec: DatabaseSpec, start: datetime, end: datetime) -> DbK
         avg_duration_ms=total_ms / finished if finished else None,
         max_overlap=int(overlap_row[0]) if overlap_row else 0,
         metadata_errors=int(metadata_row[0]) if metadata_row else 0,
+        p95_duration_ms=float(p95_row[0]) if p95_row and p95_row[0] is not None else None,
     )

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import shlex
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from bot.core.changes import ChangeOutcome, FlagChange, HostOutcome, Timeouts
 from bot.core.envfile import read_env_value, set_env_value
@@ -37,16 +39,33 @@ def apply_everywhere(
     timeouts: Timeouts,
     stamp: str,
     observe: CommandObserver,
+    still_owner: Callable[[], bool] = lambda: True,
 ) -> ChangeOutcome:
     hosts = environment.host_addresses
     with ThreadPoolExecutor(max_workers=len(hosts), thread_name_prefix="flag") as pool:
         futures = [
             pool.submit(
-                _apply_on_host, host, environment, change, transport, timeouts, stamp, observe
+                _apply_on_host,
+                host,
+                environment,
+                change,
+                transport,
+                _HostSteps(timeouts, stamp, observe, still_owner),
             )
             for host in hosts
         ]
         return ChangeOutcome(tuple(future.result() for future in futures))
+
+
+@dataclass(frozen=True)
+class _HostSteps:
+    """How each host's steps run: their timeouts, the backup's stamp, who sees each
+    command, and whether this bot still owns the change (asked before the write)."""
+
+    timeouts: Timeouts
+    stamp: str
+    observe: CommandObserver
+    still_owner: Callable[[], bool]
 
 
 def _apply_on_host(
@@ -54,13 +73,11 @@ def _apply_on_host(
     environment: EnvironmentSpec,
     change: FlagChange,
     transport: Transport,
-    timeouts: Timeouts,
-    stamp: str,
-    observe: CommandObserver,
+    steps: _HostSteps,
 ) -> HostOutcome:
     try:
         with transport.connect(host) as session:
-            return _HostRun(session, environment, change, timeouts, stamp, observe).run(host)
+            return _HostRun(session, environment, change, steps).run(host)
     except RemoteError as error:
         return HostOutcome(str(host), False, error.reason)
     except Exception as error:  # a host's failure must never hide the other hosts' results
@@ -74,16 +91,15 @@ class _HostRun:
         session: RemoteSession,
         environment: EnvironmentSpec,
         change: FlagChange,
-        timeouts: Timeouts,
-        stamp: str,
-        observe: CommandObserver,
+        steps: _HostSteps,
     ) -> None:
         self.session = session
         self.environment = environment
         self.change = change
-        self.timeouts = timeouts
-        self.stamp = stamp
-        self.observe = observe
+        self.timeouts = steps.timeouts
+        self.stamp = steps.stamp
+        self.observe = steps.observe
+        self.still_owner = steps.still_owner
 
     def _run(
         self, command: str, stdin: bytes | None = None, timeout: float | None = None
@@ -101,6 +117,10 @@ class _HostRun:
         old = read.stdout
         new = set_env_value(old, self.change.key, self.change.value)
         backup = f"{env_path}.stagger-backup-{self.stamp}"
+        if not self.still_owner():
+            return HostOutcome(
+                host, False, "not written: this bot no longer holds the change's lease"
+            )
         # The lock's wait leaves the command time to finish within its own timeout.
         wait = min(LOCK_WAIT_S, self.timeouts.command_s / 2)
         write = self._run(write_script(env_path, backup, old, new, wait), stdin=new)
@@ -157,10 +177,19 @@ class _HostRun:
         )
 
 
+# Terminal escapes and other control characters: pm2 colours its errors even when no
+# terminal reads them, and a reply must show its words, not `[31m`.
+_TERMINAL_CODES = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[ -/]*[0-~])"
+    r"|[\x00-\x08\x0b-\x1f\x7f]"
+)
+
+
 def _why(result: CommandResult) -> str:
     if result.timed_out:
         return f"timed out after {result.duration_s:.0f}s"
-    stderr = result.stderr.decode("utf-8", errors="replace").strip().splitlines()
+    text = _TERMINAL_CODES.sub("", result.stderr.decode("utf-8", errors="replace"))
+    stderr = text.strip().splitlines()
     return f"exit {result.exit_status}" + (f": {_shorten(stderr[-1])}" if stderr else "")
 
 
@@ -177,9 +206,9 @@ def write_script(
     """Atomic replace of `path` with `new`, read from stdin: refused if the file changed
     since it was read; a backup kept. The new content must arrive whole (its hash is
     checked): a bot killed mid-send closes stdin early, and that must not become the file.
-    The check and the rename happen under an exclusive `flock` on the file's folder (the
-    file itself is replaced, so its own lock would not hold), so two writers can't both
-    pass the check before either renames.
+    The check and the rename happen under an exclusive `flock` on `<file>.stagger-lock`
+    beside it (the file itself is replaced, so its own lock would not hold), so two
+    writers can't both pass the check before either renames.
     """
     quoted = shlex.quote(path)
     new_hash = hashlib.sha256(new).hexdigest()
@@ -187,9 +216,9 @@ def write_script(
     return (
         "set -eu; "
         f"f={quoted}; b={shlex.quote(backup)}; "
-        'exec 9< "$(dirname -- "$f")"; '
+        'exec 9>> "$f.stagger-lock"; '
         f"flock -w {max(1, int(lock_wait_s))} 9 "
-        '|| { echo "another writer holds the lock on the env file\'s folder" >&2; exit 5; }; '
+        '|| { echo "another writer holds the lock on the env file" >&2; exit 5; }; '
         f'[ "$(sha256sum < "$f" | cut -d" " -f1)" = {expected} ] '
         '|| { echo "the file changed while it was being edited" >&2; exit 3; }; '
         # A name of its own per write: two writers never share a temporary file.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -11,13 +11,15 @@ class ErrorSpike:
     """Jobs on `env`'s hosts fail at `rate` (0–1) from `since` (None: from the start).
 
     With `only_while_staggered` the failures follow the stagger: they start when a host's
-    runner reloads with it on and stop when a rollback turns it off — a bug in the new code.
+    runner reloads with it on (or `after` that) and stop when a rollback turns it off — a
+    bug in the new code.
     """
 
     env: str
     rate: float
     since: datetime | None = None
     only_while_staggered: bool = True
+    after: timedelta = timedelta(0)
     # Kept free of "metadata": that word makes a failure a db_metadata_errors KPI hit.
     message: str = "TypeError: Cannot read properties of undefined (reading 'offset')"
 

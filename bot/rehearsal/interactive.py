@@ -9,8 +9,10 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bot.core.approvals import ApprovalRequest, Status
+from bot.core.clock import format_time
 from bot.rehearsal.served_bot import RehearsalBot
 from bot.rehearsal.spec import LEAD, LEAD_2, NAMES, OPERATOR
+from bot.rehearsal.terminal_render import Terminal
 from bot.render.blocks import APPROVE_ACTION, DENY_ACTION
 from bot.store.timeline import Timeline
 
@@ -35,12 +37,13 @@ class Interactive:
         self,
         bot: RehearsalBot,
         tick: Callable[[], timedelta],
-        say: Callable[[str], None],
+        terminal: Terminal,
         speed: float,
         read: Callable[[str], str | None] = _read,
     ) -> None:
         """`tick` moves the simulated world one step and returns the step taken."""
-        self._bot, self._tick, self._say, self._read = bot, tick, say, read
+        self._bot, self._tick, self._terminal, self._read = bot, tick, terminal, read
+        self._failure: BaseException | None = None  # what stopped the clock's thread
         self._speed = speed or DEFAULT_SPEED
         self._stop = threading.Event()
         # The clock waits while a command runs: a reload must not race the fleet's writes.
@@ -48,7 +51,7 @@ class Interactive:
         self._asked: set[str] = set()
 
     def run(self) -> None:
-        say = self._say
+        say = self._terminal.say
         say(HELP)
         clock = threading.Thread(target=self._run_clock, name="rehearsal-clock", daemon=True)
         clock.start()
@@ -56,31 +59,43 @@ class Interactive:
             while True:
                 self._ask_approvals()
                 line = self._read(self._prompt())
+                if self._failure is not None:
+                    raise self._failure
                 if line is None or line.strip().lower() in ("quit", "exit"):
                     break
                 text = line.strip().removeprefix("/stagger").strip()
                 if not text:
                     continue
                 with self._turn:
-                    reply = self._bot.sender.command(OPERATOR, text)
+                    # The ack first, then what the command posts after it: the bot may
+                    # post before its answer to the command has arrived here.
+                    self._terminal.hold()
+                    try:
+                        reply = self._bot.sender.command(OPERATOR, text)
+                        ok = reply.status == 200
+                        body = reply.json() if ok else {"text": f"HTTP {reply.status}"}
+                        say(f"  (only @{NAMES[OPERATOR]} sees) {body.get('text', '')}")
+                    finally:
+                        self._terminal.release()
                     self._bot.executor.wait_idle()
-                body = reply.json() if reply.status == 200 else {"text": f"HTTP {reply.status}"}
-                say(f"  (only @{NAMES[OPERATOR]} sees) {body.get('text', '')}")
         finally:
             self._stop.set()
             clock.join(timeout=30)
 
     def _run_clock(self) -> None:
-        while not self._stop.is_set():
-            with self._turn:
-                step = self._tick()
-            self._stop.wait(step.total_seconds() / self._speed)
+        try:
+            while not self._stop.is_set():
+                with self._turn:
+                    step = self._tick()
+                self._stop.wait(step.total_seconds() / self._speed)
+        except BaseException as error:  # raised again in the main thread, after its read
+            self._failure = error
 
     def _prompt(self) -> str:
         now = self._bot.clock.now()
         current = Timeline(self._bot.context.store).current()
         phase = current.phase if current else "not started"
-        return f"[{now:%m-%d %H:%M} · {phase}] /stagger "
+        return f"[{format_time(now, self._bot.context.spec.timezone)} · {phase}] /stagger "
 
     def _ask_approvals(self) -> None:
         pending = [
@@ -95,7 +110,7 @@ class Interactive:
     def _decide(self, request: ApprovalRequest) -> None:
         lead = LEAD if request.requester != LEAD else LEAD_2
         answer = self._read(
-            f"Approve `{request.id}` ({request.description}) as @{NAMES[lead]}? [y]es, [n]o, "
+            f"Approve {request.id} ({request.description}) as @{NAMES[lead]}? [y]es, [n]o, "
             "Enter to leave it: "
         )
         choice = (answer or "").strip().lower()[:1]

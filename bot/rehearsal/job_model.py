@@ -16,6 +16,7 @@ import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.rehearsal.fleet_scenario import ErrorSpike
 from bot.rehearsal.job_model_flags import RunnerFlags, SimJob
@@ -113,6 +114,7 @@ class HostRunner:
         self._random = random.Random(seed)
         self._base_ms = {job.key: base_duration_ms(job) for job in self._jobs}
         self._cursor_ms = start_ms
+        self._started_ms = start_ms  # when this process started (reloads restart it)
         self._pending: list[_Entry] = []
         self._running: list[tuple[int, int]] = []  # (ends at ms, connections held)
         self._peak_in_use = 0
@@ -128,6 +130,7 @@ class HostRunner:
         """A reload: a new process with `flags` and a fresh pool (the old one's runs end
         in the old process; its pool peak is not the new monitor's)."""
         self.flags = flags
+        self._started_ms = self._cursor_ms
         self._running = []
         self._peak_in_use = 0
         self._peak_waiting = 0
@@ -257,6 +260,7 @@ class HostRunner:
             spike is not None
             and (spike.since is None or at_ms >= int(spike.since.timestamp() * 1000))
             and (self.flags.staggered or not spike.only_while_staggered)
+            and at_ms >= self._started_ms + spike.after // timedelta(milliseconds=1)
             and self._random.random() < spike.rate
         ):
             return spike.message

@@ -8,6 +8,7 @@ interactivity endpoint. A Slack Web API stand-in prints every post in the termin
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
 import tempfile
@@ -22,18 +23,20 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.core.approvals import Status
-from bot.core.clock import ManualClock, describe_duration
+from bot.core.clock import ManualClock, describe_duration, format_time
+from bot.core.errors import StaggerError
 from bot.core.spec import parse_spec
 from bot.rehearsal.database import RehearsalDatabases
 from bot.rehearsal.fleet import Fleet, FleetDatabase
 from bot.rehearsal.fleet_transport import FleetTransport
 from bot.rehearsal.idle_executor import IdleTrackingExecutor
 from bot.rehearsal.interactive import Interactive
+from bot.rehearsal.output import LOG, RehearsalOutput, default_folder
 from bot.rehearsal.scenarios import SCENARIOS, Scenario
 from bot.rehearsal.served_bot import RehearsalBot
 from bot.rehearsal.slack_signing import SlackSender
 from bot.rehearsal.slack_standin import SlackStandIn
-from bot.rehearsal.spec import LEAD, LEAD_2, NAMES, OPERATOR, bot_spec
+from bot.rehearsal.spec import CHANNEL, LEAD, LEAD_2, NAMES, OPERATOR, bot_spec
 from bot.rehearsal.terminal_render import Terminal
 from bot.render.blocks import APPROVE_ACTION
 from bot.rollout.context import BotContext
@@ -42,6 +45,7 @@ from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.http_server import create_http_server, stop_http_server, wsgi_app
 from bot.slack.poster import web_client
+from bot.store.outbox import Outbox
 from bot.store.timeline import Timeline
 from jobs import (
     alert_watch,
@@ -60,6 +64,9 @@ START = datetime(2026, 2, 1, 0, 0, tzinfo=UTC)
 FINE, COARSE = timedelta(minutes=5), timedelta(minutes=30)
 BUSY_AFTER_ENTRY = timedelta(minutes=35)
 ASK_AGAIN = timedelta(hours=1)
+# The stand-in answers every call: a post it refused this often is a fault of the
+# rehearsal, and retrying it for ever would hang it.
+MAX_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -67,46 +74,94 @@ class RehearsalOptions:
     spec_path: Path
     scenario: str = "happy"
     speed: float = 0.0  # simulated seconds per real second; 0: as fast as it goes
-    keep: Path | None = None
+    keep: Path | None = None  # a new or empty folder for the fleet and the store
+    out: Path | None = None  # a new or empty folder for what a person opens afterwards
     database_url: str | None = None
     interactive: bool = False
+    colour: bool = True  # on a terminal; never where the output is not one
+
+
+class OutputClosed(BrokenPipeError):
+    """Whoever read the rehearsal's output went away (`| head`)."""
+
+
+@contextmanager
+def _logs_to(path: Path) -> Iterator[None]:
+    """The bot's log goes to a file while it runs: the terminal shows the channel."""
+    handlers = [
+        handler
+        for handler in logging.getLogger().handlers
+        if type(handler) is logging.StreamHandler
+    ]
+    with path.open("a", encoding="utf-8") as log:
+        previous = [handler.setStream(log) for handler in handlers]
+        try:
+            yield
+        finally:
+            for handler, stream in zip(handlers, previous, strict=True):
+                if stream is not None:
+                    handler.setStream(stream)
 
 
 class Rehearsal:
     def __init__(self, options: RehearsalOptions, out: TextIO) -> None:
         self.options = options
         self.scenario: Scenario = SCENARIOS[options.scenario]
-        self.terminal = Terminal(out, NAMES, status_line=not options.interactive)
+        self._out = out
         self._last_ask: datetime | None = None
         # The rehearsal's own audit key: its store is verified with it afterwards.
         self._audit_key = secrets.token_hex(32)
 
     def run(self) -> int:
-        options, scenario, terminal = self.options, self.scenario, self.terminal
-        work = options.keep or Path(tempfile.mkdtemp(prefix="stagger-rehearsal-"))
-        work.mkdir(parents=True, exist_ok=True)
-        terminal.say(
-            f"Rehearsal `{scenario.name}`: {scenario.story}\nExpected: {scenario.expected}.\n"
-        )
-        started = time.monotonic()
+        options, scenario = self.options, self.scenario
+        # A spec that can't be rehearsed is refused before anything is made for it.
         data = tomllib.loads(options.spec_path.read_text(encoding="utf-8"))
         if scenario.change_spec is not None:
             scenario.change_spec(data)
-        databases = RehearsalDatabases(options.database_url, list(data["environments"]))
-        if not databases.available:
-            terminal.say("No DATABASE_URL: the database KPIs are left out of this rehearsal.\n")
+        parse_spec(data, str(options.spec_path))
+        folder = options.out or default_folder(scenario.name, datetime.now(UTC), Path.cwd())
+        output = RehearsalOutput(folder)
+        terminal = self.terminal = Terminal(
+            self._out,
+            NAMES,
+            channels={CHANNEL: "rollout"},
+            output=output,
+            colour=options.colour,
+            status_line=not options.interactive,
+        )
+        # The fleet and the store are the rehearsal's own: gone at the end, unless kept.
+        work = options.keep or Path(tempfile.mkdtemp(prefix="stagger-rehearsal-"))
         try:
-            with databases, self._fleet(work, data, databases) as fleet:
-                context = self._drive(work, data, fleet, databases)
+            work.mkdir(parents=True, exist_ok=True)
+            with _logs_to(output.folder / LOG):
+                return self._run(work, data, output)
         finally:
             if options.keep is None:
-                shutil.rmtree(work / "fleet", ignore_errors=True)
+                shutil.rmtree(work, ignore_errors=True)
+            output.close()
+            terminal.status("")
+
+    def _run(self, work: Path, data: dict[str, Any], output: RehearsalOutput) -> int:
+        options, scenario, terminal = self.options, self.scenario, self.terminal
+        terminal.say(
+            f"Rehearsal `{scenario.name}`: {scenario.story}\nExpected: {scenario.expected}.\n"
+            f"Files: {output.folder}\n"
+        )
+        started = time.monotonic()
+        databases = RehearsalDatabases(options.database_url, list(data["environments"]))
+        if not databases.available:
+            terminal.say(self._without_database() + "\n")
+        with databases, self._fleet(work, data, databases) as fleet:
+            context = self._drive(work, data, fleet, databases)
         elapsed = context.clock.now() - START
         terminal.status("")
+        report = next((post for post in terminal.posts if "Rollout succeeded." in post), None)
+        if report is not None:
+            output.report(report)
         if options.interactive:
             terminal.say(
                 f"\nRehearsal ended after {describe_duration(elapsed)} simulated.\n"
-                f"Audit trail: {self._verify_command(context)}"
+                f"Audit trail: {self._audit_line(context)}\nFiles: {output.folder}"
             )
             return 0
         passed = scenario.outcome(context, terminal.posts)
@@ -114,9 +169,34 @@ class Rehearsal:
             f"\n{'✅ PASSED' if passed else '❌ FAILED'}: `{scenario.name}` — expected "
             f"{scenario.expected}; {describe_duration(elapsed)} simulated in "
             f"{time.monotonic() - started:.0f} s.\n"
-            f"Audit trail: {self._verify_command(context)}"
+            f"Audit trail: {self._audit_line(context)}\nFiles: {output.folder}"
         )
         return 0 if passed else 1
+
+    def _without_database(self) -> str:
+        if self.scenario.prod_database_down:
+            return (
+                "No DATABASE_URL: staging has no database in this rehearsal (its job "
+                "durations come from the log); prod's is unreachable, as the scenario says."
+            )
+        return (
+            "No DATABASE_URL: the KPIs only the database has (metadata errors, overlap) are "
+            "left out of this rehearsal; job durations come from the log."
+        )
+
+    def _audit_line(self, context: BotContext) -> str:
+        """With the store kept, the command that verifies it; else the verification, done
+        before the store goes with its temporary folder."""
+        if self.options.keep is not None:
+            return self._verify_command(context)
+        head = context.audit.head()
+        result = context.audit.verify(head)
+        if not result.ok:
+            return f"BROKEN: {result.problem}"
+        return (
+            f"{result.rows_checked} entries, chain intact up to head {head} (the store was "
+            "temporary: keep it with --keep DIR to verify it yourself)"
+        )
 
     def _verify_command(self, context: BotContext) -> str:
         head = context.audit.head()
@@ -169,10 +249,7 @@ class Rehearsal:
         try:
             if self.options.interactive:
                 Interactive(
-                    bot,
-                    lambda: self.tick(fleet, bot),
-                    self.terminal.say,
-                    self.options.speed,
+                    bot, lambda: self.tick(fleet, bot), self.terminal, self.options.speed
                 ).run()
             else:
                 self._loop(fleet, bot)
@@ -204,7 +281,20 @@ class Rehearsal:
         self._scheduler(bot.context, now)
         bot.executor.wait_idle()
         self._show_status(bot.context, now)
+        self._check(bot.context)
         return step
+
+    def _check(self, context: BotContext) -> None:
+        """Stop at once when nobody reads the output any more, or when a post keeps being
+        refused (the outbox would retry it every step, for ever)."""
+        if self.terminal.closed.is_set():
+            raise OutputClosed("the rehearsal's output was closed")
+        stuck = [call for call in Outbox(context.store).pending() if call.attempts >= MAX_ATTEMPTS]
+        if stuck:
+            raise StaggerError(
+                f"the Slack stand-in refused a {stuck[0].method} {stuck[0].attempts} times; "
+                "stopping the rehearsal"
+            )
 
     def _step(self, context: BotContext, now: datetime) -> timedelta:
         current = Timeline(context.store).current()
@@ -262,4 +352,5 @@ class Rehearsal:
         current = Timeline(context.store).current()
         day = (now - START).days + 1
         phase = current.phase if current else "not started"
-        self.terminal.status(f"⏱  day {day}, {now:%H:%M} (simulated) · {phase}")
+        shown = format_time(now, context.spec.timezone)
+        self.terminal.status(f"⏱  day {day}, {shown} (simulated) · {phase}")

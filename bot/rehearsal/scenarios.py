@@ -34,6 +34,16 @@ def _rolled_back(env: str) -> Outcome:
     return check
 
 
+def _triggered_and_rolled_back(env: str) -> Outcome:
+    rolled_back = _rolled_back(env)
+
+    def check(context: BotContext, posts: list[str]) -> bool:
+        fired = any(f"Rollback trigger fired on {env}" in post for post in posts)
+        return fired and rolled_back(context, posts)
+
+    return check
+
+
 def _transition_failed_on_a_down_host(context: BotContext, posts: list[str]) -> bool:
     failed = [r for r in context.store.requests_in(Status.FAILED) if r.action == "transition"]
     current = Timeline(context.store).current()
@@ -51,7 +61,10 @@ def _no_knobs(start: datetime) -> FleetKnobs:
 
 
 def _error_spike(start: datetime) -> FleetKnobs:
-    return FleetKnobs(error_spike=ErrorSpike(env="prod", rate=0.25, only_while_staggered=True))
+    """From an hour after prod's stagger went on: past the first-30-minute validation, so
+    the rollback trigger is what catches it."""
+    spike = ErrorSpike(env="prod", rate=0.25, only_while_staggered=True, after=timedelta(hours=1))
+    return FleetKnobs(error_spike=spike)
 
 
 def _host_down(start: datetime) -> FleetKnobs:
@@ -90,9 +103,10 @@ SCENARIOS = {
         ),
         Scenario(
             "error-spike",
-            "Job failures jump once the stagger is on in prod.",
-            "a rollback of prod executed and verified",
-            _rolled_back("prod"),
+            "Job failures jump an hour after the stagger went on in prod, past the "
+            "validation's first half hour.",
+            "the error-rate trigger fires and a rollback of prod is executed and verified",
+            _triggered_and_rolled_back("prod"),
             knobs=_error_spike,
         ),
         Scenario(

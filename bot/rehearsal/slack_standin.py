@@ -22,6 +22,8 @@ class ApiCall:
     method: str
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    # files.completeUploadExternal: each file's (title, filename, bytes) as uploaded.
+    files: tuple[tuple[str, str, bytes], ...] = ()
 
     @property
     def text(self) -> str:
@@ -50,6 +52,7 @@ class SlackStandIn:
         self._on_call = on_call
         self.calls: list[ApiCall] = []
         self.uploads: dict[str, bytes] = {}
+        self._filenames: dict[str, str] = {}  # file id: the name asked for with its URL
         self._faults: dict[str, list[Fault]] = {}
         self._condition = threading.Condition()
         self._released = threading.Event()
@@ -121,7 +124,7 @@ class SlackStandIn:
             if fault is None:
                 self._ts += 0.0001
                 ts = f"{self._ts:.6f}"
-                call = ApiCall(method, {**params, "_ts": ts})
+                call = ApiCall(method, {**params, "_ts": ts}, files=self._completed(params))
                 self.calls.append(call)
                 self._condition.notify_all()
         if fault is None and self._on_call is not None:
@@ -149,6 +152,8 @@ class SlackStandIn:
             response.update(user_id="UBOT", team_id="T0TEAM", bot_id="B0BOT")
         elif method == "files.getUploadURLExternal":
             file_id = f"F{len(self.calls):07d}"
+            with self._condition:
+                self._filenames[file_id] = str(params.get("filename", file_id))
             port = self._server.server_address[1]
             response.update(file_id=file_id, upload_url=f"http://127.0.0.1:{port}/upload/{file_id}")
         elif method == "files.completeUploadExternal":
@@ -159,6 +164,21 @@ class SlackStandIn:
         request.send_header("Content-Length", str(len(body)))
         request.end_headers()
         request.wfile.write(body)
+
+    def _completed(self, params: dict[str, Any]) -> tuple[tuple[str, str, bytes], ...]:
+        """Under the condition: the files a files.completeUploadExternal completes."""
+        if "files" not in params:
+            return ()
+        files = json.loads(params["files"]) if isinstance(params["files"], str) else []
+        return tuple(
+            (
+                str(item.get("title", "file")),
+                self._filenames.get(str(item["id"]), str(item["id"])),
+                self.uploads.get(item["id"], b""),
+            )
+            for item in files
+            if isinstance(item, dict) and "id" in item
+        )
 
     def _receive_upload(self, request: BaseHTTPRequestHandler) -> None:
         """The upload URL files.getUploadURLExternal handed out: keep the bytes."""

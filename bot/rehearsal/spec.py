@@ -13,7 +13,8 @@ from bot.rehearsal.scenarios import Scenario
 CHANNEL = "C0ROLLOUT"
 OPERATOR, LEAD, LEAD_2 = "U0OPS1", "U0LEAD1", "U0LEAD2"
 NAMES = {OPERATOR: "ops-oncall", LEAD: "lead-ana", LEAD_2: "lead-ben", "UBOT": "stagger-bot"}
-DATABASE_KPIS = ("job_duration_avg", "db_metadata_errors", "db_max_overlap")
+# Only the database has these; job durations come from the log where an env has none.
+DATABASE_ONLY_KPIS = ("db_metadata_errors", "db_max_overlap")
 
 
 def bot_spec(
@@ -24,9 +25,12 @@ def bot_spec(
     spec["operators"] = [OPERATOR]
     spec.setdefault("alerts", {})["every_min"] = 60
     spec.setdefault("flag", {})["verify_timeout_s"] = 10
+    dsns = databases.bot_dsns(scenario)
     for env, section in spec["environments"].items():
         section.update(fleet.spec_environment(env))
-        section["database_url_env"] = f"{env.upper().replace('-', '_')}_DATABASE_URL"
+        variable = f"{env.upper().replace('-', '_')}_DATABASE_URL"
+        # An env the rehearsal has no database for names none: its durations are the log's.
+        section["database_url_env"] = variable if variable in dsns else None
         section["approvals"] = {
             "approvers": [LEAD, LEAD_2],
             "required": 1,
@@ -39,17 +43,18 @@ def bot_spec(
 
 
 def _without_database_kpis(spec: dict[str, Any], *, keep_in_table: bool) -> None:
-    """No database to read: the phases can't be gated on its KPIs. In the db-down
-    scenario the KPIs stay in the table, where their absence must show."""
+    """No database to read: the phases can't be gated on the KPIs only it has (job
+    durations still are, from the log). In the db-down scenario the KPIs stay in the
+    table, where their absence must show."""
     for phase in spec.get("phases", []):
-        for kpi in DATABASE_KPIS:
+        for kpi in DATABASE_ONLY_KPIS:
             phase.get("success", {}).pop(kpi, None)
     if keep_in_table:
         return
-    for kpi in DATABASE_KPIS:
+    for kpi in DATABASE_ONLY_KPIS:
         spec.get("kpis", {}).pop(kpi, None)
     spec["rollback_triggers"] = [
         trigger
         for trigger in spec.get("rollback_triggers", [])
-        if trigger["kpi"] not in DATABASE_KPIS
+        if trigger["kpi"] not in DATABASE_ONLY_KPIS
     ]

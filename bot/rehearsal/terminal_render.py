@@ -1,15 +1,27 @@
-"""Slack Web API calls as readable terminal text: what the rehearsal prints for the
-channel. Block Kit sections and context become lines, buttons `[Approve]`, mentions and
-channels names, emoji codes emoji (pure); `Terminal` prints them above a status line."""
+"""Slack Web API calls as a person in the channel reads them: what the rehearsal prints.
+
+Slack's mrkdwn is rendered, not shown: *bold*, _italics_, ~strikes~ and `code` as such,
+`<@U…>` as the person's name, `<#C…>` as the channel's, `:emoji:` codes as emoji, Block
+Kit sections and context as lines, buttons as `[Approve]`. Verdicts (met, not met,
+alert, unavailable) and pass/fail are in colour on a terminal (rich), and plain when the
+output is not one or NO_COLOR is set. `Terminal` prints above a status line, writes the
+channel's transcript and each uploaded file to the output folder, and notices a closed
+output (`| head`) instead of failing on it.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TextIO
 
+from rich.console import Console
+from rich.text import Text
+
+from bot.rehearsal.output import RehearsalOutput
 from bot.rehearsal.slack_standin import ApiCall
 
 EMOJI = {
@@ -30,10 +42,37 @@ EMOJI = {
     ":bar_chart:": "📊",
     ":alarm_clock:": "⏰",
     ":heavy_multiplication_x:": "✖️",
+    ":heavy_minus_sign:": "➖",
+    ":link:": "🔗",
+    ":triangular_ruler:": "📐",
 }
-_MENTION = re.compile(r"<@([A-Z0-9]+)>")
-_CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|[^>]*)?>")
+_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+_CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")
 _DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
+_LINK = re.compile(r"<((?:https?|mailto):[^|>]*)(?:\|([^>]*))?>")
+_FENCE = "```"
+# Slack's inline markup: a marker next to a word character, or one followed (opening) or
+# preceded (closing) by a space, is a plain character.
+_INLINE = re.compile(
+    r"(?P<code>`[^`\n]+`)"
+    r"|(?<![\w*])\*(?P<bold>\S(?:[^*\n]*?\S)?)\*(?![\w*])"
+    r"|(?<![\w_])_(?P<italic>\S(?:[^_\n]*?\S)?)_(?![\w_])"
+    r"|(?<![\w~])~(?P<strike>\S(?:[^~\n]*?\S)?)~(?![\w~])"
+)
+_STYLE = {"bold": "bold", "italic": "italic", "strike": "strike"}
+# What a verdict or an outcome looks like, and its colour.
+VERDICT_COLOURS = (
+    (re.compile(r"✅ (?:PASSED|met)\b"), "bold green"),
+    (re.compile(r"❌ FAILED\b"), "bold red"),
+    (re.compile(r"🔴 ALERT\b"), "bold red"),
+    (re.compile(r"🟡 not met\b"), "yellow"),
+    (re.compile(r"❔ unavailable\b"), "magenta"),
+    (re.compile(r"(?m)^\s*✅ [^\n:]+"), "green"),
+    (re.compile(r"(?m)^\s*❌ [^\n:]+"), "red"),
+    (re.compile(r"(?m)^\s*❔ [^\n:]+"), "magenta"),
+    (re.compile(r"(?<!✅ )\b(?:PASSED|passed)\b"), "green"),
+    (re.compile(r"(?<!❌ )\b(?:FAILED|failed)\b"), "bold red"),
+)
 
 
 def _blocks(params: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -42,13 +81,49 @@ def _blocks(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [block for block in parsed if isinstance(block, dict)]
 
 
-def readable(text: str, names: Mapping[str, str]) -> str:
+def _tokens(text: str, names: Mapping[str, str], channels: Mapping[str, str]) -> str:
+    """Slack's `<…>` tokens and `:codes:` as a reader sees them (still mrkdwn)."""
     for code, emoji in EMOJI.items():
         text = text.replace(code, emoji)
     text = _MENTION.sub(lambda match: "@" + names.get(match[1], match[1]), text)
-    text = _CHANNEL.sub("#rollout", text)
+    text = _CHANNEL.sub(lambda m: "#" + (m[2] or channels.get(m[1], m[1])), text)
     text = _DATE.sub(lambda match: match[1], text)
+    text = _LINK.sub(lambda match: match[2] or match[1], text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _inline(text: str, style: str = "") -> Text:
+    shown = Text(style=style)
+    position = 0
+    for match in _INLINE.finditer(text):
+        shown.append(text[position : match.start()])
+        kind = match.lastgroup or ""
+        if kind == "code":
+            shown.append(match[0][1:-1], style="cyan")
+        else:
+            shown.append_text(_inline(match[kind], _STYLE[kind]))
+        position = match.end()
+    shown.append(text[position:])
+    return shown
+
+
+def mrkdwn(text: str) -> Text:
+    """Slack's mrkdwn as styled text: code blocks verbatim, inline markup applied, and
+    each verdict and outcome coloured."""
+    shown = Text()
+    for index, part in enumerate(text.split(_FENCE)):
+        if index % 2:  # inside a ``` block: as typed, without the fence's own newlines
+            shown.append(part.removeprefix("\n").removesuffix("\n"))
+        else:
+            shown.append_text(_inline(part))
+    for pattern, colour in VERDICT_COLOURS:
+        shown.highlight_regex(pattern, colour)
+    return shown
+
+
+def readable(text: str, names: Mapping[str, str], channels: Mapping[str, str] | None = None) -> str:
+    """The plain text a reader sees."""
+    return mrkdwn(_tokens(text, names, channels or {})).plain
 
 
 def _block_lines(block: dict[str, Any]) -> list[str]:
@@ -63,68 +138,159 @@ def _block_lines(block: dict[str, Any]) -> list[str]:
     return []
 
 
-def render_call(method: str, params: Mapping[str, Any], names: Mapping[str, str]) -> str | None:
-    """The terminal text for one call, or None for calls a channel reader would not see."""
+def _indented(prefix: str, body: Text) -> Text:
+    """`prefix` before the first line, its width of spaces before the others."""
+    shown = Text(prefix)
+    for number, line in enumerate(body.split("\n", allow_blank=True)):
+        if number:
+            shown.append("\n" + " " * len(prefix))
+        shown.append_text(line)
+    return shown
+
+
+def render_call(
+    call: ApiCall,
+    names: Mapping[str, str],
+    channels: Mapping[str, str] | None = None,
+    saved: Mapping[str, Path] | None = None,
+) -> Text | None:
+    """What a channel reader sees of one call, or None for calls they would not see.
+    `saved`: where each uploaded file (by its title) was written."""
+    method, params, channels = call.method, call.params, channels or {}
+
+    def shown(text: str) -> Text:
+        return mrkdwn(_tokens(text, names, channels))
+
     if method == "chat.postMessage":
         blocks = _blocks(params)
         body = "\n".join(line for b in blocks for line in _block_lines(b)) or str(params["text"])
-        prefix = "  ↳ " if params.get("thread_ts") else "• "
-        return prefix + readable(body, names).replace("\n", "\n" + " " * len(prefix))
+        return _indented("  ↳ " if params.get("thread_ts") else "• ", shown(body))
     if method == "chat.update":
-        first = readable(str(params.get("text", "")), names).splitlines()[:1]
-        return f"  ✎ message updated: {first[0] if first else ''}"
+        first = _tokens(str(params.get("text", "")), names, channels).splitlines()[:1]
+        return Text("  ✎ message updated: ", style="dim") + mrkdwn(first[0] if first else "")
     if method == "chat.postEphemeral":
         user = names.get(str(params.get("user")), str(params.get("user")))
-        return f"  (only @{user} sees) {readable(str(params.get('text', '')), names)}"
+        return _indented(f"  (only @{user} sees) ", shown(str(params.get("text", ""))))
     if method == "files.completeUploadExternal":
         files = params.get("files")
         titles = [
-            f.get("title", "file")
+            str(f.get("title", "file"))
             for f in (json.loads(files) if isinstance(files, str) else files or [])
         ]
         comment = params.get("initial_comment")
-        return (
-            "  ↳ 📎 "
-            + ", ".join(titles)
-            + (f" — {readable(str(comment), names)}" if comment else "")
-        )
+        line = Text("  ↳ 📎 " + ", ".join(titles))
+        if comment:
+            line += Text(" — ") + shown(str(comment))
+        for title in titles:
+            if saved and title in saved:
+                line.append(f" — saved as {saved[title]}", style="dim")
+        return line
     return None
 
 
-class Terminal:
-    """The channel as printed posts, with a status line below them on a terminal."""
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """rich exits the process from whichever thread printed; the rehearsal stops in
+        its own time instead (see `Terminal.closed`)."""
+        raise BrokenPipeError
 
-    def __init__(self, out: TextIO, names: Mapping[str, str], *, status_line: bool = True) -> None:
+
+class Terminal:
+    """The channel as printed posts, with a status line below them on a terminal; the
+    transcript and uploaded files also go to `output`. A closed output sets `closed`
+    instead of raising in the thread that printed (the stand-in's, often)."""
+
+    def __init__(
+        self,
+        out: TextIO,
+        names: Mapping[str, str],
+        *,
+        channels: Mapping[str, str] | None = None,
+        output: RehearsalOutput | None = None,
+        colour: bool = True,
+        status_line: bool = True,
+    ) -> None:
         self._out = out
         self._names = names
+        self._channels = channels or {}
+        self._output = output
+        self._console = _Console(
+            file=out,
+            no_color=not colour,
+            color_system="auto" if colour else None,
+            highlight=False,
+            markup=False,
+            emoji=False,
+            soft_wrap=True,
+        )
         self._lock = threading.Lock()
         self._tty = out.isatty() and status_line
         self._status = ""
+        self._held: list[Text] | None = None
+        self.closed = threading.Event()
         self.posts: list[str] = []
 
     def on_call(self, call: ApiCall) -> None:
         """The stand-in's hook: print what a channel reader would see."""
-        text = render_call(call.method, call.params, self._names)
+        saved = self._output.save_files(call.files) if self._output and call.files else {}
+        text = render_call(call, self._names, self._channels, saved)
         if text is None:
             return
         with self._lock:
             if call.method == "chat.postMessage":
-                self.posts.append(text)
-            self._clear()
-            self._out.write(text + "\n")
-            self._draw()
+                self.posts.append(text.plain)
+            if self._held is not None:
+                self._held.append(text)
+            else:
+                self._print(text)
 
-    def say(self, text: str) -> None:
+    def say(self, text: str, style: str = "") -> None:
+        """The rehearsal's own words (mrkdwn too)."""
         with self._lock:
-            self._clear()
-            self._out.write(text + "\n")
-            self._draw()
+            self._print(mrkdwn(_tokens(text, self._names, self._channels)), style)
+
+    def hold(self) -> None:
+        """Posts wait until `release`: what a command posts after its ack is printed after
+        the ack, though the bot may post it before the ack reaches the rehearsal."""
+        with self._lock:
+            self._held = []
+
+    def release(self) -> None:
+        with self._lock:
+            held, self._held = self._held or [], None
+            for text in held:
+                self._print(text)
 
     def status(self, text: str) -> None:
         with self._lock:
             self._status = text
+            self._write(self._redraw)
+
+    def _print(self, text: Text, style: str = "") -> None:
+        """Under the lock."""
+        if style:
+            text.stylize(style)
+        if self._output is not None:
+            self._output.transcript(text.plain)
+
+        def write() -> None:
             self._clear()
+            self._console.print(text)
             self._draw()
+
+        self._write(write)
+
+    def _redraw(self) -> None:
+        self._clear()
+        self._draw()
+
+    def _write(self, write: Callable[[], None]) -> None:
+        if self.closed.is_set():
+            return
+        try:
+            write()
+        except (BrokenPipeError, ValueError):  # ValueError: the stream was closed
+            self.closed.set()
 
     def _clear(self) -> None:
         if self._tty:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from bot.core.approvals import ApprovalRequest, Status
 from bot.core.changes import ChangeOutcome
-from bot.core.kpi_report import KpiReport, format_value
+from bot.core.kpi_report import KpiReport, format_value, window_text
 from bot.core.replies import Block
 from bot.core.spec import Spec
 from bot.core.spec_fields import SLACK_USER_ID
+from bot.render.comparisons import judgement_note, windows_line
 
 APPROVE_ACTION = "stagger_approve"
 DENY_ACTION = "stagger_deny"
@@ -133,10 +134,11 @@ def kpi_table_text(report: KpiReport, spec: Spec) -> str:
     rows = [f"{'KPI':<24}{'value':>10}  {'target':<16}{'alert':<16}verdict"]
     for judgement in report.judgements:
         kpi = spec.kpis[judgement.kpi]
+        note = judgement_note(judgement, kpi.unit)
         rows.append(
             f"{kpi.label[:23]:<24}{format_value(judgement.value, kpi.unit):>10}  "
             f"{kpi.target:<16}{kpi.alert:<16}{judgement.verdict.value}"
-            + (f" ({judgement.reason})" if judgement.reason else "")
+            + (f" ({note})" if note else "")
         )
     extra = [
         f"{name}: {format_value(report.measurements[name].value)}"
@@ -148,6 +150,7 @@ def kpi_table_text(report: KpiReport, spec: Spec) -> str:
         for host in report.hosts
     ]
     return (
-        f"*KPIs for {report.env}* — {report.start:%Y-%m-%d %H:%M} to {report.end:%H:%M} UTC\n"
+        f"*KPIs for {report.env}* — {window_text(report.start, report.end, spec.timezone)}\n"
+        + windows_line(report, spec.timezone) + "\n"
         + "```\n" + "\n".join(rows) + "\n```\n" + ", ".join(extra) + "\n" + "\n".join(hosts)
     )  # fmt: skip

@@ -1,5 +1,6 @@
 """The checkpoint chart as a PNG: pool utilization and concurrent jobs over the phase so
-far, the baseline phase drawn against now. Headless."""
+far, the baseline phase drawn against now (or, outside a phase, over the window
+measured). Headless."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ def checkpoint_chart(
     concurrency: tuple[Series, Series],
     *,
     pool_alert: float | None = None,
+    x_label: str = "hours since the phase began",
 ) -> bytes:
     """`pool` and `concurrency` are (now, baseline); a baseline may have no points."""
     figure = Figure(figsize=(8, 5), dpi=80)
@@ -35,7 +37,7 @@ def checkpoint_chart(
     top.set_title(title)
     top.set_ylim(0, 100)
     bottom.set_ylim(bottom=0)
-    bottom.set_xlabel("hours since the phase began")
+    bottom.set_xlabel(x_label)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()

@@ -1,12 +1,18 @@
 """Posting one KPI checkpoint for an env: the table, then the chart in its thread, and
-the record of what it found (the success declaration reads those records)."""
+the record of what it found (the success declaration reads those records). In a phase
+the chart covers the phase so far against its baseline phase; outside one, the window
+the checkpoint measured."""
 
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from bot.core.kpi_series import series
+from bot.core.clock import describe_duration
+from bot.core.kpi_report import KpiReport, window_text
+from bot.core.kpi_series import HOUR, hourly_points, series
 from bot.core.log_lines import LogEvent
 from bot.core.phase_record import PhaseRecord
 from bot.core.thresholds import Condition
@@ -39,15 +45,22 @@ def post_checkpoint(
         else "no phase running"
     )
     text = checkpoint_text(
-        context.spec, report, previous.values if previous and same_phase else None, where
+        context.spec,
+        report,
+        previous.values if previous and same_phase else None,
+        where,
+        previous.window if previous and same_phase else None,
     )
     text = with_audit_head(text, context.audit.head())
     ts = context.poster.post(context.spec.channel, text)
     values = {n: m.value for n, m in report.measurements.items() if m.value is not None}
     verdicts = {j.kpi: j.verdict.value for j in report.judgements}
-    checkpoints.add(env, phase.id if phase else 0, slot, values, verdicts, ts)
+    measured = (report.start, report.end)
+    checkpoints.add(env, phase.id if phase else 0, slot, values, verdicts, ts, measured)
     if phase is not None:
         _post_chart(context, env, phase, ts)
+    else:
+        _post_window_chart(context, env, report, ts)
     return ts
 
 
@@ -86,18 +99,50 @@ def _post_chart(context: BotContext, env: str, phase: PhaseRecord, thread: str |
     )
     hours = len(points)
     label = f"baseline ({baseline.phase})" if baseline else "baseline"
-    alert = context.spec.kpis.get("pool_util_avg")
     png = checkpoint_chart(
         f"{env} — {phase.phase}",
         (series(phase.phase, points, "pool_avg"), series(label, base_points[:hours], "pool_avg")),
         (series(phase.phase, points, "busiest"), series(label, base_points[:hours], "busiest")),
-        pool_alert=_threshold(alert.alert) if alert else None,
+        pool_alert=_pool_alert(context),
     )
     if not context.poster.upload(
         context.spec.channel,
         png,
         f"checkpoint-{env}-{now:%Y%m%dT%H%M}.png",
         f"{env}: pool utilization and concurrent jobs, {phase.phase}",
+        thread_ts=thread,
+    ):
+        logger.warning("the checkpoint chart for %s could not be uploaded", env)
+
+
+def _pool_alert(context: BotContext) -> float | None:
+    alert = context.spec.kpis.get("pool_util_avg")
+    return _threshold(alert.alert) if alert else None
+
+
+def _post_window_chart(
+    context: BotContext, env: str, report: KpiReport, thread: str | None
+) -> None:
+    """Outside a phase: the window measured, hour by hour (the last hour may be partial)."""
+    hours = math.ceil((report.end - report.start) / HOUR)
+    hosts = _events_of(context, env)(report.start, report.end)
+    points = hourly_points(hosts, report.start, 0, hours - 1)
+    zone = context.spec.timezone
+    window = window_text(report.start, report.end, zone)
+    label = f"last {describe_duration(report.end - report.start)}"
+    nothing = series("baseline", [], "pool_avg")
+    png = checkpoint_chart(
+        f"{env} — no phase running",
+        (series(label, points, "pool_avg"), nothing),
+        (series(label, points, "busiest"), nothing),
+        pool_alert=_pool_alert(context),
+        x_label=f"hours since {report.start.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}",
+    )
+    if not context.poster.upload(
+        context.spec.channel,
+        png,
+        f"checkpoint-{env}-{report.end:%Y%m%dT%H%M}.png",
+        f"{env}: pool utilization and concurrent jobs per hour, {window}",
         thread_ts=thread,
     ):
         logger.warning("the checkpoint chart for %s could not be uploaded", env)

@@ -9,11 +9,12 @@ runs on. A request whose lease lapsed is reported interrupted, never re-run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
-from types import TracebackType
 
 from bot.core.approvals import ApprovalRequest, Status
 from bot.core.clock import describe_duration
@@ -35,6 +36,14 @@ def lease_until(context: BotContext, deadline: datetime | None = None) -> dateti
     return min(until, deadline) if deadline is not None else until
 
 
+class EnvBusy(UserError):
+    """Another change is executing on the env; `busy` is that execution."""
+
+    def __init__(self, message: str, busy: Execution) -> None:
+        super().__init__(message)
+        self.busy = busy
+
+
 def claim_execution(
     context: BotContext,
     request: ApprovalRequest,
@@ -43,8 +52,10 @@ def claim_execution(
     decided_at: datetime | None = None,
 ) -> bool:
     """Claim a pending `request` for execution. False if it left PENDING meanwhile (another
-    click won); a UserError naming what executes on the env if it is busy. An execution
-    whose lease lapsed is reported interrupted first, and no longer holds the env."""
+    click won); EnvBusy naming what executes on the env if it is busy. An execution whose
+    lease lapsed is reported interrupted first, and no longer holds the env. The lease is
+    kept from the claim on, so the wait before the execution starts (a post, a queue)
+    can't let it lapse."""
     executions = Executions(context.store)
     for _attempt in range(2):
         claim = executions.claim(
@@ -54,10 +65,13 @@ def claim_execution(
             decided_by=decided_by,
             decided_at=decided_at,
         )
-        if claim.claimed or claim.busy is None:
-            return claim.claimed
+        if claim.claimed:
+            _KEEPERS.start(context, request)
+            return True
+        if claim.busy is None:
+            return False
         if not recover_interrupted(context, request.env):
-            raise UserError(busy_message(context, claim.busy))
+            raise EnvBusy(busy_message(context, claim.busy), claim.busy)
     return False
 
 
@@ -74,9 +88,10 @@ def busy_message(context: BotContext, busy: Execution) -> str:
 
 
 class LeaseKeeper:
-    """Renews this process's lease on `request_id` while the block runs, every third of
-    the lease, never past the execution's own time limit: a stuck executor's lease lapses
-    too. Renewals run on a thread of their own, so a slow SSH command can't starve them."""
+    """Renews this process's lease on `request_id` from the claim until the execution
+    ends, every third of the lease, never past the execution's own time limit: a stuck
+    executor's lease lapses too. Renewals run on a thread of their own, so a slow SSH
+    command can't starve them. `lost` once the lease is no longer this process's."""
 
     def __init__(self, context: BotContext, request: ApprovalRequest) -> None:
         self._context = context
@@ -84,20 +99,17 @@ class LeaseKeeper:
         limit = execution_time_limit(context.spec, request.action)
         self._deadline = context.wall_clock.now() + timedelta(seconds=limit)
         self._stop = threading.Event()
+        self.lost = False
         self._thread = threading.Thread(target=self._renew, name=f"lease-{request.id}", daemon=True)
 
-    def __enter__(self) -> LeaseKeeper:
+    def start(self) -> LeaseKeeper:
         self._thread.start()
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
 
     def _renew(self) -> None:
         every = max(self._context.spec.execution.lease_s / 3, 0.05)
@@ -109,12 +121,58 @@ class LeaseKeeper:
                 )
                 return
             try:
-                if not executions.renew(
-                    self._request.id, lease_until(self._context, self._deadline)
-                ):
+                until = lease_until(self._context, self._deadline)
+                if not executions.renew(self._request.id, until):
+                    self.lost = True
                     return
             except Exception:  # a store hiccup must not end the execution; the next try may pass
                 logger.exception("could not renew the lease of %s", self._request.id)
+
+
+class _Keepers:
+    """This process's lease keepers, by request id: started by the claim, stopped when the
+    execution ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_id: dict[str, LeaseKeeper] = {}
+
+    def start(self, context: BotContext, request: ApprovalRequest) -> None:
+        keeper = LeaseKeeper(context, request).start()
+        with self._lock:
+            previous = self._by_id.pop(request.id, None)
+            self._by_id[request.id] = keeper
+        if previous is not None:
+            previous.stop()
+
+    @contextlib.contextmanager
+    def held(self, context: BotContext, request: ApprovalRequest) -> Iterator[LeaseKeeper]:
+        """The keeper the claim started (or a new one, for a claim made elsewhere in this
+        process), stopped when the block ends."""
+        with self._lock:
+            keeper = self._by_id.get(request.id)
+        if keeper is None:
+            keeper = LeaseKeeper(context, request).start()
+            with self._lock:
+                self._by_id[request.id] = keeper
+        try:
+            yield keeper
+        finally:
+            with self._lock:
+                if self._by_id.get(request.id) is keeper:
+                    del self._by_id[request.id]
+            keeper.stop()
+
+    def still_held(self, request_id: str) -> bool:
+        """False once this process's keeper of `request_id` found its lease taken."""
+        with self._lock:
+            keeper = self._by_id.get(request_id)
+        return keeper is None or not keeper.lost
+
+
+_KEEPERS = _Keepers()
+held_lease = _KEEPERS.held
+still_held = _KEEPERS.still_held
 
 
 def finish_execution(
@@ -176,9 +234,9 @@ def recover_request(context: BotContext, user: str, source: Source, request_id: 
         assert lease.expires_at is not None
         left = describe_duration(lease.expires_at - now)
         why = (
-            f"`{request.id}` is still being executed: its owner ({lease.owner}) renewed its "
-            f"lease {left} ago at most, and it runs {left} more. If that process is gone, "
-            f"{request.env} frees itself when the lease lapses; recover it then."
+            f"`{request.id}` is still being executed: its owner ({lease.owner}) holds its "
+            f"lease for {left} more. If that process is gone, {request.env} frees itself "
+            "when the lease lapses; recover it then."
         )
         context.record(
             AuditEntry(user, source, "recover.refused", request.env,

@@ -1,16 +1,20 @@
 """Measuring an environment: scan every host's log (in parallel), keep the events, and
 judge the window's KPIs. A host that can't be read is `unavailable` with its reason; the
-others are still reported."""
+others are still reported. Counts carry their window's hours, so they are compared with
+the baseline per hour; job durations come from the database, or from the log for an env
+that names none."""
 
 from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.core.errors import RemoteError
 from bot.core.host_address import HostAddress
-from bot.core.kpi_report import HostReport, KpiReport
+from bot.core.kpi_catalog import COUNT_KPI_NAMES, DB_KPI_NAMES, DURATION_KPI_NAMES, MIN_EVENTS
+from bot.core.kpi_report import HostReport, KpiReport, window_hours
 from bot.core.kpis import log_kpis
 from bot.core.log_lines import LogEvent
 from bot.core.thresholds import Measurement, judge_all
@@ -78,11 +82,31 @@ def measure(context: BotContext, env: str, window: timedelta) -> KpiReport:
         reports.append(HostReport(str(host), None, log_kpis(host_events, offsets)))
     measurements = _combine(answered, offsets, reports)
     measurements.update(database_measurements(context, env, start, end))
-    measurements = with_baseline(measurements, Baselines(context.store).latest(env))
+    measurements = _as_counts(context, measurements, window_hours(start, end))
+    baseline = Baselines(context.store).latest(env)
+    measurements = with_baseline(measurements, baseline)
     return KpiReport(
         env, start, end, tuple(reports), measurements,
         tuple(judge_all(context.spec.kpis, measurements)),
+        baseline.window if baseline else None,
     )  # fmt: skip
+
+
+def _as_counts(
+    context: BotContext, measurements: dict[str, Measurement], hours: float
+) -> dict[str, Measurement]:
+    """Each count with its window's hours and the events its baseline needs."""
+    kpis = context.spec.kpis
+    return {
+        name: replace(
+            measurement,
+            hours=hours,
+            min_events=kpis[name].min_events if name in kpis else MIN_EVENTS,
+        )
+        if name in COUNT_KPI_NAMES
+        else measurement
+        for name, measurement in measurements.items()
+    }
 
 
 def measure_since(context: BotContext, env: str, start: datetime) -> KpiReport:
@@ -94,8 +118,10 @@ def measure_since(context: BotContext, env: str, start: datetime) -> KpiReport:
 def database_measurements(
     context: BotContext, env: str, start: datetime, end: datetime
 ) -> dict[str, Measurement]:
-    """job_duration_avg, db_metadata_errors and db_max_overlap, or why they are unavailable."""
-    names = ("job_duration_avg", "db_metadata_errors", "db_max_overlap")
+    """The database KPIs, or why they are unavailable. For an env whose spec names no
+    database the job durations are left out: the log's stand."""
+    named = context.spec.environments[env].database_url_env is not None
+    names = DB_KPI_NAMES if named else tuple(n for n in DB_KPI_NAMES if n not in DURATION_KPI_NAMES)
     dsn = context.database_url(env)
     if isinstance(dsn, str):
         return {name: Measurement(None, reason=dsn) for name in names}
@@ -104,10 +130,13 @@ def database_measurements(
     except DatabaseUnavailable as error:
         return {name: Measurement(None, reason=f"database unavailable: {error}") for name in names}
     no_runs = "no completed job runs in the window"
+
+    def duration(value: float | None) -> Measurement:
+        return Measurement(value, reason="" if value is not None else no_runs, source="database")
+
     return {
-        "job_duration_avg": Measurement(
-            kpis.avg_duration_ms, reason="" if kpis.avg_duration_ms is not None else no_runs
-        ),
+        "job_duration_avg": duration(kpis.avg_duration_ms),
+        "job_duration_p95": duration(kpis.p95_duration_ms),
         "db_metadata_errors": Measurement(float(kpis.metadata_errors)),
         "db_max_overlap": Measurement(float(kpis.max_overlap)),
     }
@@ -127,7 +156,5 @@ def _combine(
     )
     if down:
         note = "partial: " + ", ".join(down) + " unavailable"
-        combined = {
-            name: Measurement(m.value, m.baseline, m.reason or note) for name, m in combined.items()
-        }
+        combined = {name: replace(m, reason=m.reason or note) for name, m in combined.items()}
     return combined

@@ -9,6 +9,7 @@ from bot.core.ports import CommandResult
 from bot.core.spec_fleet import EnvironmentSpec
 from bot.hosts.flag_change import CommandObserver, apply_everywhere
 from bot.rollout.context import BotContext
+from bot.rollout.execution_lease import still_held
 from bot.store.audit import AuditEntry
 
 
@@ -47,4 +48,5 @@ def apply_for_request(
         timeouts=Timeouts(context.spec.ssh.command_timeout_s, context.spec.flag.verify_timeout_s),
         stamp=context.clock.now().strftime("%Y%m%dT%H%M%SZ"),
         observe=ssh_observer(context, request),
+        still_owner=lambda: still_held(request.id),
     )

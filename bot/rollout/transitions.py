@@ -59,7 +59,7 @@ class Transitions:
             )
             raise UserError(f"Cannot move to {target.name}: {problem}.{hint}")
         if force and not reason:
-            raise UsageError("`--force` needs `--reason TEXT`, saying why.", "phase")
+            raise UsageError("`--force` needs `--reason TEXT`, saying why.")
         envs = {target.env} | ({current.env} if current else set())
         for env in sorted(envs):
             recover_interrupted(context, env)

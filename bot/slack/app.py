@@ -15,6 +15,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
 from bot.core.errors import StoreError
@@ -28,6 +29,18 @@ from commands import dispatch
 from commands.parsing import straight_quotes
 
 logger = logging.getLogger(__name__)
+
+
+class _TokenFromEnvironment(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and, given a client too,
+    warns on every start that it won't use it. The client carries no token on purpose
+    (see `build_app`): the warning says nothing an operator can act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return warning_client_prioritized_and_token_skipped() not in record.getMessage()
+
+
+_QUIET_BOLT = _TokenFromEnvironment()
 
 
 def build_app(
@@ -48,6 +61,7 @@ def build_app(
     # with the Web API down every command failed; the token is known, no call is needed.
     # Bolt copies its client for each request: given one without a token, it uses the
     # token `authorize` returns (given both, it would drop that one and warn).
+    logging.getLogger("slack_bolt.App").addFilter(_QUIET_BOLT)  # added once, however often
     app = App(
         signing_secret=signing_secret,
         client=WebClient(

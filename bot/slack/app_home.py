@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.core.clock import describe_duration
+from bot.core.clock import describe_duration, format_time
 from bot.render.blocks import context as context_block
 from bot.render.blocks import escape, section
 from bot.rollout.context import BotContext
@@ -14,6 +14,7 @@ from bot.store.breaches import Breaches
 from bot.store.checkpoints import Checkpoints
 from bot.store.silences import Silences
 from bot.store.timeline import Timeline
+from commands.status import flag_text
 
 
 def home_view(context: BotContext, now: datetime) -> dict[str, Any]:
@@ -30,14 +31,14 @@ def home_view(context: BotContext, now: datetime) -> dict[str, Any]:
     breaches = Breaches(context.store).open_breaches()
     for env in context.spec.environments:
         state = context.store.env_state(env)
-        flag = {True: "ON", False: "OFF", None: "UNKNOWN"}[state.stagger_enabled]
-        lines = [f"*{env}* — phase *{state.phase}*, stagger {flag}"]
+        lines = [f"*{env}* — phase *{state.phase}*, {flag_text(state)}"]
         if state.since:
             lines[0] += f", for {describe_duration(now - state.since)}"
         checkpoint = Checkpoints(context.store).latest(env)
         if checkpoint is not None:
             met = "every target met" if checkpoint.all_met else "not every target met"
-            lines.append(f"Last checkpoint: {checkpoint.slot:%Y-%m-%d %H:%M} UTC, {met}")
+            slot = format_time(checkpoint.slot, context.spec.timezone)
+            lines.append(f"Last checkpoint: {slot}, {met}")
         lines.extend(
             f":red_circle: {escape(breach.detail)}"
             for breach in breaches
@@ -54,7 +55,10 @@ def home_view(context: BotContext, now: datetime) -> dict[str, Any]:
         context_block(
             "Silences: "
             + (
-                "; ".join(f"{s.kpi} until {s.until:%m-%d %H:%M} UTC (<@{s.by}>)" for s in silences)
+                "; ".join(
+                    f"{s.kpi} until {format_time(s.until, context.spec.timezone)} (<@{s.by}>)"
+                    for s in silences
+                )
                 if silences
                 else "none"
             )

@@ -14,7 +14,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.core.clock import Clock, SystemClock
+from bot.core.clock import Clock, SystemClock, format_time
 from bot.core.replies import Block
 from bot.store.outbox import Outbox
 
@@ -66,7 +66,7 @@ class SlackPoster:
             arguments = dict(call.arguments)
             if call.method == "post":
                 arguments["text"] = (
-                    f"_(delayed: Slack was unavailable at {call.queued_at:%H:%M} UTC)_\n"
+                    f"_(delayed: Slack was unavailable at {format_time(call.queued_at)})_\n"
                     + arguments["text"]
                 )
             try:

@@ -23,7 +23,7 @@ import csv
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -221,11 +221,19 @@ class AuditTrail:
         finally:
             db.execute("COMMIT")
 
-    def verify(self, head: AuditHead | None = None) -> VerifyResult:
-        """The whole chain, in one snapshot; with `head` (as posted), also that the trail
-        still holds that entry intact and everything after it chains to it."""
+    def verify(
+        self,
+        head: AuditHead | Sequence[AuditHead] | None = None,
+        *,
+        plain_until: int = 0,
+    ) -> VerifyResult:
+        """The whole chain, in one snapshot; with heads (as posted), also that the trail
+        still holds each of those entries intact and everything after it chains to it.
+        Rows not signed with the audit key (plain SHA-256, from before it) are accepted
+        only up to `plain_until`: a trail re-hashed without the key is never taken as old."""
+        heads = (head,) if isinstance(head, AuditHead) else tuple(head or ())
         with self._snapshot() as db:
-            walk = _Walk(self._keys, head)
+            walk = _Walk(self._keys, heads, plain_until, _first_keyed_marker(db))
             for row in self._rows(db):
                 problem = walk.check(row)
                 if problem is not None:
@@ -239,8 +247,9 @@ class AuditTrail:
                 walk.plain,
                 walk.newest,
             )
-        if head is not None and not walk.head_seen:
-            return VerifyResult(walk.checked, walk.head_missing(), None, walk.plain, walk.newest)
+        missing = walk.head_missing()
+        if missing is not None:
+            return VerifyResult(walk.checked, missing, None, walk.plain, walk.newest)
         return VerifyResult(walk.checked, None, None, walk.plain, walk.newest)
 
     def export(self, out: TextIO, fmt: Literal["csv", "jsonl"]) -> int:
@@ -262,10 +271,18 @@ class AuditTrail:
 class _Walk:
     """The state of one walk along the chain; `check` names what is wrong with a row."""
 
-    def __init__(self, configured: AuditKeys | None, head: AuditHead | None) -> None:
+    def __init__(
+        self,
+        configured: AuditKeys | None,
+        heads: tuple[AuditHead, ...],
+        plain_until: int,
+        keyed_marker: int | None,
+    ) -> None:
         self.keys = configured.by_id() if configured else {}
         self.configured = configured
-        self.head = head
+        self.heads = {head.id: head for head in heads}
+        self.plain_until = plain_until
+        self.keyed_marker = keyed_marker
         self.expected_prev = _GENESIS
         self.expected_id = 1
         self.checked = 0
@@ -273,7 +290,7 @@ class _Walk:
         self.chain: str | None = None  # the chain of the last row walked
         self.retired: dict[str, int] = {}  # chain -> the row its successor began at
         self.keyed_from: int | None = None
-        self.head_seen = False
+        self.heads_seen: set[int] = set()
         self.newest: AuditHead | None = None
 
     def check(self, row: Mapping[str, Any]) -> str | None:
@@ -284,13 +301,14 @@ class _Walk:
         problem = self._keyed(row) if row["chain"] is not None else self._plain(row)
         if problem is not None:
             return problem
-        if self.head is not None and number == self.head.id:
-            if not self.head.matches(number, row["hash"]):
+        posted = self.heads.get(number)
+        if posted is not None:
+            if not posted.matches(number, row["hash"]):
                 return (
-                    f"row {number} is not the entry posted as audit head {self.head}: it was "
+                    f"row {number} is not the entry posted as audit head {posted}: it was "
                     "rewritten, and the trail from it on re-hashed"
                 )
-            self.head_seen = True
+            self.heads_seen.add(number)
         self.expected_prev = row["hash"]
         self.expected_id += 1
         self.checked += 1
@@ -307,6 +325,18 @@ class _Walk:
             )
         if row_hash(row["prev_hash"], row) != row["hash"]:
             return f"row {number}: its content was edited"
+        if number > self.plain_until:
+            hint = (
+                f" If it is from before the audit key was set (its keyed chain began at row "
+                f"{self.keyed_marker}, a row you saw posted), verify with "
+                f"--plain-until {self.keyed_marker - 1}."
+                if self.keyed_marker is not None and number < self.keyed_marker
+                else ""
+            )
+            return (
+                f"row {number} is plain SHA-256, not signed with the audit key: anyone who "
+                f"can write the store could have made it.{hint}"
+            )
         self.plain += 1
         return None
 
@@ -341,15 +371,24 @@ class _Walk:
             self.keyed_from = number
         return None
 
-    def head_missing(self) -> str:
-        assert self.head is not None
-        if self.checked == 0:
+    def head_missing(self) -> str | None:
+        """What a posted head that was never walked past says of the trail, or None."""
+        for head in self.heads.values():
+            if head.id in self.heads_seen:
+                continue
+            if self.checked == 0:
+                return (
+                    f"the trail is empty, but entry {head.id} was posted as its head: "
+                    "the trail was wiped"
+                )
             return (
-                f"the trail is empty, but entry {self.head.id} was posted as its head: "
-                "the trail was wiped"
+                f"the trail ends at entry {self.expected_id - 1}, but entry {head.id} was "
+                f"posted as its head: entries were deleted from its end (or the store restored "
+                "from an older copy)"
             )
-        return (
-            f"the trail ends at entry {self.expected_id - 1}, but entry {self.head.id} was "
-            f"posted as its head: entries were deleted from its end (or the store restored "
-            "from an older copy)"
-        )
+        return None
+
+
+def _first_keyed_marker(db: Any) -> int | None:
+    row = db.execute("SELECT min(id) FROM audit WHERE action = ?", [CHAIN_STARTED]).fetchone()
+    return int(row[0]) if row and row[0] is not None else None

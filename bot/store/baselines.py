@@ -1,5 +1,6 @@
 """Baselines: a KPI snapshot kept per environment, against which relative targets
-(job duration -30%, lock skips -80%, error rate no change) are judged."""
+(job duration -30%, lock skips -80%, error rate no change) are judged. A count is kept
+as counted; its window, kept with it, makes it a rate per hour."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.core.clock import isoformat, parse_iso
+from bot.core.kpi_report import window_hours
 from bot.core.thresholds import Measurement
 from bot.store.store import Store
 
@@ -20,6 +22,10 @@ class Baseline:
     window_end: datetime
     captured_by: str
     values: dict[str, float]
+
+    @property
+    def window(self) -> tuple[datetime, datetime]:
+        return (self.window_start, self.window_end)
 
 
 class Baselines:
@@ -64,7 +70,8 @@ def with_baseline(
 ) -> dict[str, Measurement]:
     if baseline is None:
         return measurements
+    hours = window_hours(baseline.window_start, baseline.window_end)
     return {
-        name: replace(measurement, baseline=baseline.values.get(name))
+        name: replace(measurement, baseline=baseline.values.get(name), baseline_hours=hours)
         for name, measurement in measurements.items()
     }

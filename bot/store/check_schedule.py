@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.core.clock import isoformat, parse_iso
+from bot.core.clock import isoformat, isoformat_ms, parse_iso
 from bot.store.process_identity import this_process
 from bot.store.store import Store
 
@@ -65,7 +65,7 @@ class CheckSchedule:
             cursor = db.execute(
                 "UPDATE scheduled_checks SET status = 'running', runner = ?, "
                 "lease_expires_at = ? WHERE id = ? AND status = 'pending'",
-                [this_process(), isoformat(lease_until), check_id],
+                [this_process(), isoformat_ms(lease_until), check_id],
             )
             return cursor.rowcount == 1
 
@@ -84,7 +84,7 @@ class CheckSchedule:
                 "UPDATE scheduled_checks SET status = 'pending', runner = NULL, "
                 "lease_expires_at = NULL WHERE status = 'running' "
                 "AND (lease_expires_at IS NULL OR lease_expires_at <= ?)",
-                [isoformat(now)],
+                [isoformat_ms(now)],
             )
             return cursor.rowcount
 

@@ -15,6 +15,7 @@ from typing import Any
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.core.clock import isoformat, parse_iso
+from bot.core.thresholds import Verdict
 from bot.store.store import Store
 
 _LAST_SLOT = "checkpoint.last_slot"
@@ -47,6 +48,8 @@ class Checkpoint:
     verdicts: dict[str, str]
     all_met: bool
     message_ts: str | None
+    # The window measured; None for checkpoints stored before it was kept.
+    window: tuple[datetime, datetime] | None = None
 
 
 class Checkpoints:
@@ -78,7 +81,10 @@ class Checkpoints:
         values: dict[str, float],
         verdicts: dict[str, str],
         message_ts: str | None,
+        window: tuple[datetime, datetime] | None = None,
     ) -> None:
+        # Too few events to compare holds no checkpoint back (see thresholds.judged_well).
+        passing = (Verdict.MET.value, Verdict.TOO_FEW.value)
         with self._store.transaction() as db:
             db.table("checkpoints").insert(
                 {
@@ -87,8 +93,10 @@ class Checkpoints:
                     "slot": isoformat(slot),
                     "kpi_values": json.dumps(values, sort_keys=True),
                     "verdicts": json.dumps(verdicts, sort_keys=True),
-                    "all_met": int(all(v == "met" for v in verdicts.values())),
+                    "all_met": int(all(v in passing for v in verdicts.values())),
                     "message_ts": message_ts,
+                    "window_start": isoformat(window[0]) if window else None,
+                    "window_end": isoformat(window[1]) if window else None,
                 }
             )
 
@@ -115,4 +123,9 @@ def _checkpoint(row: dict[str, Any]) -> Checkpoint:
         verdicts=json.loads(row["verdicts"]),
         all_met=bool(row["all_met"]),
         message_ts=row["message_ts"],
+        window=(
+            (parse_iso(row["window_start"]), parse_iso(row["window_end"]))
+            if row.get("window_start") and row.get("window_end")
+            else None
+        ),
     )

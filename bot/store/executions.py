@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.approvals import ApprovalRequest, Status
-from bot.core.clock import isoformat, parse_iso
+from bot.core.clock import isoformat, isoformat_ms, parse_iso
 from bot.store.process_identity import this_process
 from bot.store.store import EnvState, Store, env_state_from_row, env_state_row, request_from_row
 
@@ -82,7 +82,7 @@ class Executions:
                 f"WHERE id = ? AND status IN ({placeholders})",
                 [
                     this_process(),
-                    isoformat(lease_until),
+                    isoformat_ms(lease_until),
                     decided_by,
                     isoformat(decided_at) if decided_at else None,
                     request_id,
@@ -97,7 +97,7 @@ class Executions:
             cursor = db.execute(
                 "UPDATE approvals SET lease_expires_at = ? "
                 "WHERE id = ? AND status = 'executing' AND executor = ?",
-                [isoformat(lease_until), request_id, this_process()],
+                [isoformat_ms(lease_until), request_id, this_process()],
             )
             return cursor.rowcount == 1
 
@@ -117,7 +117,7 @@ class Executions:
                 "UPDATE approvals SET status = 'interrupted', outcome = ? "
                 "WHERE id = ? AND status = 'executing' "
                 "AND (lease_expires_at IS NULL OR lease_expires_at <= ?)",
-                [outcome, request_id, isoformat(now)],
+                [outcome, request_id, isoformat_ms(now)],
             )
             return cursor.rowcount == 1
 

@@ -100,9 +100,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         "(outbox.request_id), so its ts is stored for the request when it is delivered",
         lambda db: _add_columns(db, (("outbox", Column("request_id", TEXT)),)),
     ),
+    Migration(
+        6,
+        "a checkpoint keeps the window it measured (checkpoints.window_start, window_end): "
+        "the next one compares counts with it per hour and names it",
+        lambda db: _add_columns(
+            db,
+            (
+                ("checkpoints", Column("window_start", TEXT)),
+                ("checkpoints", Column("window_end", TEXT)),
+            ),
+        ),
+    ),
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def stored_version(db: Database, where: str) -> int | None:

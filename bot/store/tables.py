@@ -247,6 +247,8 @@ TABLES: tuple[Table, ...] = (
             ("verdicts", TEXT),
             ("all_met", INTEGER),
             ("message_ts", TEXT),
+            ("window_start", TEXT),
+            ("window_end", TEXT),
         ),
         primary_key=("id",),
         indexes=(Index(("env", "phase_id")),),

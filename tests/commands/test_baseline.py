@@ -48,7 +48,7 @@ def test_a_capture_during_the_stagger_phase_is_refused_unless_forced_with_a_reas
     )
     assert posted.params["channel"] == "C0ROLLOUT"
     assert f"<@{OPERATOR}>" in posted.text and "last 1h" in posted.text
-    assert "2026-02-01 11:00 to 12:00 UTC" in posted.text
+    assert "2026-02-01 11:00–12:00 UTC (1h)" in posted.text
     assert "forced during the stagger phase prod-stagger: new hosts" in posted.text
     assert Baselines(bot.store).latest("prod").captured_by == OPERATOR  # type: ignore[union-attr]
     captured = bot.context.audit.latest("prod", 1)[0]
@@ -63,4 +63,4 @@ def test_every_capture_is_posted_in_the_channel_saying_it_was_not_forced(bot: Bo
         lambda call: "Baseline for staging captured by" in call.text, method="chat.postMessage"
     )
     assert posted.params["channel"] == "C0ROLLOUT" and f"<@{LEAD}>" in posted.text
-    assert "over the last 6h (2026-02-01 06:00 to 12:00 UTC), not forced" in posted.text
+    assert "over the last 6h (2026-02-01 06:00–12:00 UTC (6h)), not forced" in posted.text

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.core.replies import Invocation
@@ -55,6 +57,35 @@ def test_usage_errors_show_the_commands_usage(context: BotContext) -> None:
     assert "Usage: `/stagger rollback <env> [job] [--reason TEXT]`" in say(context, "rollback qa")
 
 
+@pytest.mark.parametrize(
+    ("text", "usage"),
+    [
+        ("advance --force", "advance [--force --reason TEXT]"),
+        ("phase prod-stagger --force", "phase <name> [--force --reason TEXT]"),
+        ("silence pool_util_avg soon", "silence <kpi|all> <duration> [--reason TEXT]"),
+        ("analysis prod forever", "analysis <env> [window]"),
+        ("baseline capture prod forever", "baseline capture <env> [window]"),
+        ("kpi prod forever", "kpi <env> [window]"),
+    ],
+)
+def test_a_usage_error_shows_the_usage_of_the_command_typed(
+    context: BotContext, text: str, usage: str
+) -> None:
+    answer = say(context, text)
+    assert f"Usage: `/stagger {usage}" in answer
+    assert answer.count("Usage:") == 1
+
+
+def test_help_for_a_misspelt_command_says_so_and_names_the_close_ones(
+    context: BotContext,
+) -> None:
+    answer = say(context, "help rollbak")
+    assert "There is no command `rollbak`. Did you mean `rollback`?" in answer
+    assert "`/stagger status [env]`" not in answer  # not the whole list instead
+    assert "Did you mean `rollback`?" in say(context, "rollbak prod")
+    assert "There is no command `xyzzy`. Try `/stagger help`." in say(context, "help xyzzy")
+
+
 def test_a_non_operator_cannot_request_a_rollback(context: BotContext) -> None:
     assert f"<@{STRANGER}> may not run `rollback` on prod" in say(
         context, "rollback prod", user=STRANGER
@@ -79,7 +110,10 @@ def test_smart_quotes_from_slack_are_understood(context: BotContext) -> None:
 def test_status_shows_phase_flag_and_open_requests(context: BotContext) -> None:
     say(context, "rollback prod --reason 'pool at 90%'")
     status = say(context, "status")
-    assert "*staging* — phase *not started*; stagger UNKNOWN; 1 host(s)" in status
+    # Never changed by the bot: not UNKNOWN, which is what a failed change leaves.
+    assert (
+        "*staging* — phase *not started*; stagger not changed by the bot yet; 1 host(s)" in status
+    )
     request = context.store.open_requests("prod")[0]
     assert (
         f"`{request.id}` rollback prod — pending, 0/1 approvals, requested by <@{OPERATOR}>"
@@ -102,3 +136,13 @@ def test_offsets_without_a_database_says_why_there_is_no_prediction(context: Bot
     text = say(context, "offsets prod")
     assert ":white_check_mark: PASSED" in text
     assert "No predicted overlap: PROD_DATABASE_URL is not set" in text
+
+
+def test_times_read_one_way_in_the_specs_timezone_with_the_zone_named(
+    context: BotContext,
+) -> None:
+    berlin = replace(context, spec=context.spec.model_copy(update={"timezone": "Europe/Berlin"}))
+    # START is 12:00 UTC, 13:00 in Berlin in February.
+    assert "until 2026-02-01 15:00 Europe/Berlin" in say(berlin, "silence pool_util_avg 2h")
+    assert "silenced until 2026-02-01 15:00 Europe/Berlin by" in say(berlin, "status")
+    assert "until 2026-02-01 14:00 UTC" in say(context, "silence pool_util_max 2h")

@@ -20,9 +20,11 @@ def test_history_lists_each_phase_with_its_duration_and_ending(bot: Bot) -> None
     start_phase(bot, "staging-stagger", START - timedelta(hours=5))
     text = bot.command(OPERATOR, "history staging").json()["text"]
     lines = text.splitlines()
-    assert lines[1].startswith("• *staging-baseline* (staging) 2026-01-31 06:00 → 2026-02-01 07:00")
+    assert lines[1].startswith(
+        "• *staging-baseline* (staging) 2026-01-31 06:00 UTC → 2026-02-01 07:00 UTC"
+    )
     assert "1d 1h" in lines[1] and lines[1].endswith("; advanced")
-    assert "→ now UTC, 5h" in lines[2] and lines[2].endswith("; running")
+    assert "2026-02-01 07:00 UTC → now, 5h" in lines[2] and lines[2].endswith("; running")
 
 
 def test_report_shows_baseline_now_change_and_target_per_kpi(bot: Bot) -> None:
@@ -52,4 +54,7 @@ def test_analysis_compares_the_running_phase_with_the_baseline_window(bot: Bot) 
     posted = bot.slack.wait_for(
         lambda call: "Analysis for prod" in call.text, method="chat.postMessage"
     )
-    assert "2026-02-01 10:00–12:00 UTC against the baseline of 2026-01-31 09:00" in posted.text
+    assert (
+        "2026-02-01 10:00–12:00 UTC (2h) against the baseline of "
+        "2026-01-31 09:00–2026-02-01 09:00 UTC (1d)" in posted.text
+    )

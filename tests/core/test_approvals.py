@@ -9,6 +9,7 @@ from bot.core.approvals import (
     Deny,
     Refuse,
     Status,
+    counting_approvals,
     decide_approval,
     decide_denial,
     required_approvals,
@@ -125,3 +126,21 @@ def test_a_policy_an_approvers_own_request_can_never_meet_is_named() -> None:
     assert unsatisfiable(tight, "U0OPS1") is None  # an operator's request can be met
     assert unsatisfiable(tight.model_copy(update={"allow_self": True}), "U0LEAD1") is None
     assert unsatisfiable(POLICY, "U0LEAD1", forced=True) is not None
+
+
+def test_an_approval_from_someone_no_longer_an_approver_does_not_count() -> None:
+    earlier = request(requester="U0OPS1", approved_by=("U0FIRED",))
+    two = ApprovalPolicy(approvers=["U0LEAD1", "U0LEAD2"], required=2)
+
+    decision = decide_approval(earlier, two, "U0LEAD1", NOW)
+
+    assert decision == Approve(approved_by=("U0FIRED", "U0LEAD1"), complete=False)
+
+
+def test_a_self_approval_made_while_allowed_stops_counting_when_it_is_not() -> None:
+    earlier = request(requester="U0LEAD1", approved_by=("U0LEAD1",))
+
+    decision = decide_approval(earlier, POLICY, "U0LEAD2", NOW)  # allow_self = false now
+
+    assert decision == Approve(approved_by=("U0LEAD1", "U0LEAD2"), complete=True)
+    assert counting_approvals(POLICY, earlier, ("U0LEAD1", "U0LEAD2")) == ("U0LEAD2",)

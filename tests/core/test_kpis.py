@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import statistics
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -74,6 +75,8 @@ def test_log_kpis_are_exact() -> None:
         "error_rate": pytest.approx(100 / 3),
         "max_concurrent_jobs": 1.0,
         "offset_misses": 1.0,
+        "job_duration_avg": None,  # the completed line gave no duration
+        "job_duration_p95": None,
     }
 
 
@@ -105,3 +108,25 @@ def test_the_window_is_half_open() -> None:
 )
 def test_offsets_are_compared_around_the_minute(second: float, expected: int, miss: bool) -> None:
     assert offset_miss(second, expected, 2.0) is miss
+
+
+def test_job_durations_come_from_the_completed_lines_that_carry_one() -> None:
+    durations = [900.0, 1093.0, 1250.5, 2000.0, 640.0, 3100.0, 870.0]
+    events = [
+        LogEvent(at(n), EventKind.JOB_COMPLETED, "Live Stats Sync", ms)
+        for n, ms in enumerate(durations)
+    ]
+    events.append(done(30, "Live Stats Sync"))  # a completed line without a duration
+    kpis = log_kpis(events, OFFSETS)
+    average, p95 = kpis["job_duration_avg"], kpis["job_duration_p95"]
+    # PostgreSQL's percentile_cont(0.95), as the database KPIs compute it.
+    expected_p95 = statistics.quantiles(durations, n=20, method="inclusive")[18]
+    assert average.value == pytest.approx(statistics.fmean(durations))
+    assert p95.value == pytest.approx(expected_p95)
+    assert average.source == p95.source == "log"
+
+
+def test_without_durations_in_the_log_the_duration_kpis_say_so() -> None:
+    kpis = log_kpis([done(5, "Live Stats Sync")], OFFSETS)
+    assert kpis["job_duration_avg"].value is None
+    assert kpis["job_duration_avg"].reason == "no completed line in the window gave a duration"

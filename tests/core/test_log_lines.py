@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -21,7 +22,7 @@ AT = datetime(2026, 2, 1, 12, 0, 15, 123000, tzinfo=UTC)
         ),
         (
             "2026-02-01 12:00:15.123 info: ✅ Job completed Badge Auto-Unlock (812 ms)",
-            LogEvent(AT, EventKind.JOB_COMPLETED, job="Badge Auto-Unlock"),
+            LogEvent(AT, EventKind.JOB_COMPLETED, job="Badge Auto-Unlock", value=812.0),
         ),
         (
             "2026-02-01 12:00:15.123 error: ❌ Job failed: Telegram Settlement - timeout",
@@ -142,3 +143,87 @@ def test_one_parser_reads_many_lines_as_parse_line_does() -> None:
 def test_json_timestamps_without_a_zone_are_utc() -> None:
     line = b'{"level":"info","message":"Job started: A","timestamp":"2026-02-01 12:00:15.123"}'
     assert parse_line(line, JSON) == LogEvent(AT, EventKind.JOB_STARTED, job="A")
+
+
+@pytest.mark.parametrize(
+    ("message", "duration_ms"),
+    [
+        ("✅ Job completed: Live Stats Sync (1093ms)", 1093.0),
+        ("✅ Job completed: Live Stats Sync (1093 ms)", 1093.0),
+        ("✅ Job completed: Live Stats Sync (1.09s)", 1090.0),
+        ("✅ Job completed: Live Stats Sync", None),
+    ],
+)
+def test_a_completed_line_carries_its_duration(message: str, duration_ms: float | None) -> None:
+    parsed = parse_line(f"2026-02-01 12:00:15.123 info: {message}\n".encode(), TEXT)
+    assert parsed == LogEvent(AT, EventKind.JOB_COMPLETED, "Live Stats Sync", duration_ms)
+
+
+@pytest.mark.parametrize("field", ["durationMs", "duration_ms"])
+def test_a_json_completed_record_carries_its_numeric_duration_field(field: str) -> None:
+    line = (
+        '{"level":"info","message":"Job completed: Live Stats Sync",'
+        f'"timestamp":"2026-02-01T12:00:15.123Z","{field}":1093}}'
+    ).encode()
+    assert parse_line(line, JSON) == LogEvent(
+        AT, EventKind.JOB_COMPLETED, "Live Stats Sync", 1093.0
+    )
+    not_a_number = line.replace(b":1093}", b':"1093"}')
+    assert parse_line(not_a_number, JSON) == LogEvent(
+        AT, EventKind.JOB_COMPLETED, "Live Stats Sync"
+    )
+
+
+def _london_log(instants: list[datetime], spec: LogSpec) -> list[bytes]:
+    zone = ZoneInfo("Europe/London")
+    if spec.format == "json":
+        return [
+            (
+                '{"level":"info","message":"Job started: A","timestamp":'
+                f'"{moment.astimezone(zone).replace(tzinfo=None).isoformat()}"}}'
+            ).encode()
+            for moment in instants
+        ]
+    return [
+        f"{moment.astimezone(zone):%Y-%m-%d %H:%M:%S.%f} info: Job started: A".encode()
+        for moment in instants
+    ]
+
+
+@pytest.mark.parametrize("form", ["text", "json"])
+def test_a_log_in_local_time_is_read_across_the_october_change(form: str) -> None:
+    # Europe/London goes back from 02:00 BST to 01:00 GMT on 2026-10-25: the hour from
+    # 01:00 local is written twice. Every 10 minutes from 23:00 UTC the day before.
+    instants = [
+        datetime(2026, 10, 24, 23, 0, tzinfo=UTC) + timedelta(minutes=10 * n) for n in range(25)
+    ]
+    spec = LogSpec(format=form, timezone="Europe/London")  # type: ignore[arg-type]
+    parser = LineParser(spec)
+    parsed = [parser.parse(line) for line in _london_log(instants, spec)]
+    assert [event.at for event in parsed if isinstance(event, LogEvent)] == instants
+
+
+def test_a_log_timezone_is_applied_and_an_offset_in_the_line_still_wins() -> None:
+    spec = LogSpec(timezone="Europe/Berlin")
+    assert parse_line(b"2026-02-01 13:00:15.123 info: Job started: A", spec) == LogEvent(
+        AT, EventKind.JOB_STARTED, "A"
+    )
+    assert parse_line(b"2026-02-01 12:00:15.123Z info: Job started: A", spec) == LogEvent(
+        AT, EventKind.JOB_STARTED, "A"
+    )
+
+
+def test_an_unknown_log_timezone_is_refused_naming_it() -> None:
+    with pytest.raises(ValueError, match="'Europe/Lodnon' is not a time zone"):
+        LogSpec(timezone="Europe/Lodnon")
+
+
+def test_a_local_time_in_the_hour_skipped_in_spring_takes_the_offset_before_the_change() -> None:
+    parser = LineParser(LogSpec(timezone="Europe/London"))
+    parser.parse(b"2026-03-29 00:59:00.000 info: Job started: A")
+    skipped = parser.parse(b"2026-03-29 01:30:00.000 info: Job started: A")  # never on a clock
+    assert isinstance(skipped, LogEvent)
+    assert skipped.at == datetime(2026, 3, 29, 1, 30, tzinfo=ZoneInfo("Europe/London")).astimezone(
+        UTC
+    )
+    assert skipped.at == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # GMT, the offset before

@@ -96,9 +96,14 @@ def test_unknown_phase_environment_and_trigger_kpi_are_named() -> None:
     data = example()
     data["phases"][0]["env"] = "qa"
     data["rollback_triggers"][0]["kpi"] = "nope"
-    joined = "\n".join(problems_of(data))
-    assert "phases[0].env: unknown environment 'qa'" in joined
-    assert "rollback_triggers[0].kpi: unknown KPI 'nope'" in joined
+    env, kpi = problems_of(data)
+    assert env == (
+        "phases[0] (staging-baseline).env: unknown environment 'qa' (known: staging, prod)"
+    )
+    assert kpi.startswith(
+        "rollback_triggers[0] (Job error rate increases by >5%).kpi: unknown KPI 'nope' "
+        "(known: pool_util_avg, pool_util_max, "
+    )
 
 
 def test_a_bad_threshold_condition_is_explained() -> None:
@@ -117,7 +122,7 @@ def test_check_config_prints_problems_and_exits_2(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert "channel: String should match pattern" in result.stderr
+    assert "channel: must be a Slack channel ID like C0123ABCD, not a #name" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -145,7 +150,7 @@ def test_phase_success_criteria_name_measured_kpis_and_valid_conditions() -> Non
     data = example()
     data["phases"][1]["success"] = {"pool_util": "< 50", "error_rate": "about the same"}
     joined = "\n".join(problems_of(data))
-    assert "phases[1].success: unknown KPI 'pool_util'" in joined
+    assert "phases[1] (staging-stagger).success: unknown KPI 'pool_util'" in joined
     data["phases"][1]["success"] = {"error_rate": "about the same"}
     assert "'about the same' is not a condition" in "\n".join(problems_of(data))
 
@@ -172,3 +177,60 @@ def test_host_in_app_dir_stands_for_each_hosts_name() -> None:
     ]
     data["environments"]["prod"]["app_dir"] = "/srv/{user}/goalgpt"
     assert "the only placeholder allowed is {host}" in "\n".join(problems_of(data))
+
+
+def test_a_misspelt_key_is_answered_with_the_nearest_known_one() -> None:
+    data = example()
+    data["ssh"]["key_fle"] = data["ssh"].pop("key_file")
+    data["environments"]["prod"]["approvals"]["alow_self"] = False
+    data["checkpoints"]["channel"] = "C0CHECKS"
+    problems = problems_of(data)
+    assert "ssh.key_fle: unknown key; did you mean 'key_file'?" in problems
+    assert "environments.prod.approvals.alow_self: unknown key; did you mean 'allow_self'?" in (
+        problems
+    )
+    assert "checkpoints.channel: unknown key (known here: cron, grace_min, " in (
+        "\n".join(problems)
+    )
+
+
+def test_a_misspelt_kpi_in_success_criteria_suggests_the_measured_one() -> None:
+    data = example()
+    data["phases"][3]["success"] = {"eror_rate": "< 1"}
+    (problem,) = problems_of(data)
+    assert problem.startswith(
+        "phases[3] (prod-stagger).success: unknown KPI 'eror_rate'; did you mean 'error_rate'?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (("operators", ["@ops"]),
+         "operators[0]: must be a Slack user ID like U0123ABCD, not a @name (got '@ops')"),
+        (("ssh.connect_timeout_s", "ten"), "ssh.connect_timeout_s: must be a number (got 'ten')"),
+        (("ssh.command_timeout_s", 900), "ssh.command_timeout_s: must be at most 600 (got 900)"),
+        (("logs.format", "xml"), "logs.format: must be 'text' or 'json' (got 'xml')"),
+        (("alerts.every_min", 1.5), "alerts.every_min: must be a whole number (got 1.5)"),
+        (("environments.prod.auto_rollback", "maybe"),
+         "environments.prod.auto_rollback: must be true or false (got 'maybe')"),
+        (("environments.prod.hosts", []), "environments.prod.hosts: must list at least 1 item"),
+        (("environments.prod.database_url_env", "prod-db"),
+         "environments.prod.database_url_env: must be an environment variable's name like "
+         "PROD_DATABASE_URL (got 'prod-db')"),
+        (("flag.enabled_line", ""), "flag.enabled_line: must not be empty"),
+        (("validation", "often"), "validation: must be a table, like [validation] (got 'often')"),
+        (("jobs", []), "jobs: must list at least 1 item"),
+    ],
+)  # fmt: skip
+def test_a_wrong_value_is_answered_with_what_it_must_be(
+    change: tuple[str, object], problem: str
+) -> None:
+    path, value = change
+    data = example()
+    *parents, key = path.split(".")
+    section = data
+    for parent in parents:
+        section = section[parent]
+    section[key] = value
+    assert problem in problems_of(data)

@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 from bot.core.spec import load_spec
+from bot.core.spec_rollout import KpiSpec, TriggerSpec
 from bot.core.thresholds import (
+    Comparison,
     Condition,
     Measurement,
     Verdict,
@@ -93,3 +95,44 @@ def test_conditions_round_trip_and_bad_ones_are_named() -> None:
     assert str(Condition.parse(">  70")) == "> 70"
     with pytest.raises(ValueError, match="'about 40' is not a condition"):
         Condition.parse("about 40")
+
+
+def test_a_count_is_compared_per_hour_of_each_window() -> None:
+    # The lock skips: 1/h for a 24 h baseline, then 2/h for the 6 h measured.
+    baseline, baseline_hours, now, hours = 24.0, 24.0, 12.0, 6.0
+    measurement = Measurement(
+        now, baseline, hours=hours, baseline_hours=baseline_hours, min_events=10
+    )
+    judgement = judge("lock_skips", SPEC.kpis["lock_skips"], measurement)
+    expected = (now / hours - baseline / baseline_hours) / (baseline / baseline_hours) * 100
+    assert judgement.change_pct == pytest.approx(expected) == 100.0
+    assert judgement.verdict is Verdict.ALERT  # alert at change > 10%
+    assert judgement.compared == Comparison(now / hours, baseline / baseline_hours, True, expected)
+
+
+def test_a_level_is_compared_as_it_is_whatever_the_windows() -> None:
+    measurement = Measurement(700.0, 1000.0, baseline_hours=24.0)
+    judgement = judge("job_duration_avg", SPEC.kpis["job_duration_avg"], measurement)
+    assert (judgement.verdict, judgement.change_pct) == (Verdict.MET, -30.0)
+
+
+def test_too_few_events_in_the_baseline_are_not_compared_and_fire_nothing() -> None:
+    one_to_two = Measurement(2.0, 1.0, hours=1.0, baseline_hours=1.0, min_events=10)
+    judgement = judge("lock_skips", SPEC.kpis["lock_skips"], one_to_two)
+    assert judgement.verdict is Verdict.TOO_FEW
+    assert judgement.verdict.value == "too few events to compare"
+    assert judgement.reason == "1 in the baseline window (1h), at least 10 needed"
+    assert judgement.change_pct is None
+    trigger = TriggerSpec(name="Lock skips up", kpi="lock_skips", condition="change > 10%")
+    assert fired_triggers([trigger], {"lock_skips": one_to_two}) == []
+    enough = Measurement(2.0, 1.0, hours=1.0, baseline_hours=1.0, min_events=1)
+    assert judge("lock_skips", SPEC.kpis["lock_skips"], enough).verdict is Verdict.ALERT
+    assert [t.name for t in fired_triggers([trigger], {"lock_skips": enough})] == ["Lock skips up"]
+
+
+def test_the_events_a_count_needs_are_set_per_kpi_with_ten_by_default() -> None:
+    assert SPEC.kpis["lock_skips"].min_events == 10
+    row = {"label": "Lock Skips", "target": "change <= -80%", "alert": "change > 10%"}
+    assert KpiSpec.model_validate({**row, "min_events": 3}).min_events == 3
+    with pytest.raises(ValueError, match="min_events"):
+        KpiSpec.model_validate({**row, "min_events": -1})

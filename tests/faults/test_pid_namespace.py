@@ -6,6 +6,7 @@ posted, and the next rollback runs and is verified."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,9 @@ from tests.support.bot_process import OWN_PID_NAMESPACE, BotProcess, wait_until
 from tests.support.spec_data import ENV_FILE, LEAD, OPERATOR, make_app_dir, spec_data
 
 LEASE_S = 3
-# The env is free once the dead owner's lease lapses; the test allows the lease plus the
-# restarted bot's own start-up.
-FREE_WITHIN_S = LEASE_S + 15
+# Once the dead owner's lease has lapsed and the new bot answers, the env is free at the
+# next request: the time a request takes, with room for a loaded machine.
+ANSWER_S = 3.0
 
 
 @pytest.fixture
@@ -46,18 +47,22 @@ def test_a_bot_killed_in_another_pid_namespace_frees_the_env_within_its_lease(
     interrupted_id = request_and_approve(first, slack)
     wait_until((app / "reloaded").exists, what="the reload on the host")
     first.kill()
+    lease_lapsed_by = time.monotonic() + LEASE_S  # it renewed at most a third lease ago
     (app / "reloaded").unlink()
 
     second = BotProcess(tmp_path, data, slack.url)
     bots.append(second)
     sender = second.start()
+    answering = time.monotonic()
     answers: list[str] = []
 
     def rollback_accepted() -> bool:
         answers.append(sender.command(OPERATOR, "rollback prod --reason 'again'").json()["text"])
         return answers[-1].startswith("Rollback request")
 
-    wait_until(rollback_accepted, timeout=FREE_WITHIN_S, what="the env to be free again")
+    wait_until(rollback_accepted, timeout=LEASE_S + 30, what="the env to be free again")
+    free_after = time.monotonic() - max(lease_lapsed_by, answering)
+    assert free_after <= ANSWER_S, f"free {free_after:.1f}s after the lease lapsed"
     assert all(f"already executing as `{interrupted_id}`" in text for text in answers[:-1])
     slack.wait_for(
         lambda call: "was interrupted" in call.text and interrupted_id in call.text,
@@ -75,10 +80,6 @@ def test_a_bot_killed_in_another_pid_namespace_frees_the_env_within_its_lease(
     new_id = next(w.strip("`") for w in answers[-1].split() if w.startswith("`R"))
     posted = slack.wait_for(lambda c: new_id in c.text, method="chat.postMessage")
     sender.click(LEAD, APPROVE_ACTION, new_id, message_ts=posted.params["_ts"])
-    slack.wait_for(
-        lambda call: new_id in call.text or "verified on all 1 host(s)" in call.text,
-        method="chat.postMessage",
-    )
     wait_until(
         lambda: (
             second.query("SELECT status FROM approvals WHERE id = ?", new_id) == [("succeeded",)]

@@ -87,6 +87,20 @@ def test_an_unreachable_database_is_unavailable_with_a_reason_and_no_password() 
     assert "refused" in str(caught.value).lower() or "connect" in str(caught.value).lower()
 
 
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "host=127.0.0.1 port=1 password=Tr0ub4dor and 3",  # libpq can't parse it
+        "postgresql://app:Tr0ub4dor%20and%203@127.0.0.1:1/goalgpt",  # an escaped space
+    ],
+)
+def test_a_password_with_spaces_is_never_shown_in_the_reason(dsn: str) -> None:
+    with pytest.raises(DatabaseUnavailable) as caught:
+        db_kpis(dsn, DatabaseSpec(), T0, T0)
+    reason = str(caught.value)
+    assert "Tr0ub4dor" not in reason and "and 3" not in reason and "and%203" not in reason
+
+
 def test_a_wrong_password_is_unavailable_naming_it_without_the_password(
     password_postgres: PasswordPostgres,
 ) -> None:
@@ -223,9 +237,20 @@ def test_analysis_compares_now_with_the_baseline_per_kpi_and_per_job(
     run_followups(reply)
     rows = {" ".join(line.split()) for line in console.getvalue().splitlines()}
     assert "job_duration_avg 750 1440 +92.0%" in rows
-    assert "db_metadata_errors 0 1 new" in rows
-    assert "Live Stats Sync 1→3 0→1 1000→2000 +100.0%" in rows
-    assert "Badge Auto-Unlock 1→2 0→1 500→600 +20.0%" in rows
+    # Counts per hour of each window: the baseline's 59 s, and the hour measured.
+    from bot.core.kpi_report import format_rate, format_value
+
+    base_h = 59 / 3600
+    assert f"db_metadata_errors {format_rate(0.0)} {format_rate(1.0)} new" in rows
+    live, badge = format_value(100 / 3, "%"), format_value(100 / 2, "%")  # failed of runs
+    assert (
+        f"Live Stats Sync {format_rate(1 / base_h)}→{format_rate(3.0)} 0%→{live} 1000→2000 +100.0%"
+        in rows
+    )
+    assert (
+        f"Badge Auto-Unlock {format_rate(1 / base_h)}→{format_rate(2.0)} 0%→{badge} 500→600 +20.0%"
+        in rows
+    )
 
 
 def test_options_in_the_dsn_such_as_a_search_path_are_kept(schema: DatabaseSpec) -> None:

@@ -172,12 +172,12 @@ def test_a_per_job_change_another_writer_undid_is_not_reported_verified(
     assert b"JOB_STAGGER_LIVE_STATS_SYNC=0" in (roots[0] / ".env").read_bytes()
 
 
-def test_the_write_waits_for_another_writer_holding_the_folders_lock_and_then_refuses(
+def test_the_write_waits_for_another_writer_holding_the_lock_and_then_refuses(
     tmp_path: Path, sshd_factory: Callable[..., SshdServer]
 ) -> None:
     environment, transport, roots = two_hosts(tmp_path, sshd_factory)
     holder = subprocess.Popen(
-        ["flock", str(roots[1]), "sh", "-c", "echo locked; cat"],
+        ["flock", str(roots[1] / ".env.stagger-lock"), "sh", "-c", "echo locked; cat"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.core.kpi_report import format_rate, window_text
 from bot.rehearsal.slack_standin import ApiCall
 from bot.render.blocks import REQUEST_ROLLBACK_ACTION
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.store.breaches import Breaches
 from jobs import alert_watch
-from tests.support.app_logs import Traffic, append_log
+from tests.support.app_logs import Traffic, append_lines, append_log, lock_skip_lines
 from tests.support.rollout_state import save_baseline, start_phase
 from tests.support.served_bot import Bot
 from tests.support.spec_data import AUDIT_KEY, OPERATOR, START
@@ -129,7 +130,8 @@ def test_a_silenced_kpi_is_not_posted_and_status_shows_the_silence(bot: Bot) -> 
     alert_watch.run(bot.context, at(bot, 10))
     assert kpi_alerts(bot) == []
     status = bot.command(OPERATOR, "status").json()["text"]
-    assert "pool_util_avg silenced until 02-01 14:00 UTC" in status and "known noisy host" in status
+    assert "pool_util_avg silenced until 2026-02-01 14:00 UTC" in status
+    assert "known noisy host" in status
     assert "Pool Utilization (Avg) is 65%" in status  # the breach is open, just quiet
     assert "ended 1 silence(s)" in bot.command(OPERATOR, "unsilence").json()["text"]
     actions = [row["action"] for row in bot.context.audit.latest(None, 10)]
@@ -155,3 +157,46 @@ def test_a_429_from_slack_delays_the_alert_but_loses_nothing(bot: Bot) -> None:
     bot.slack.fail_next("chat.postMessage", 429, retry_after=1)
     alert_watch.run(bot.context, at(bot, 10))
     assert len(kpi_alerts(bot)) == 1
+
+
+def capture_lock_skip_baseline(bot: Bot, hours: int, per_hour: int) -> None:
+    """Lock skips for `hours` before START - 6h, captured then as staging's baseline."""
+    log = bot.app_dir / "logs" / "combined.log"
+    append_lines(log, lock_skip_lines(START - timedelta(hours=6 + hours), hours, per_hour))
+    bot.clock.set(START - timedelta(hours=6))
+    bot.command(OPERATOR, f"baseline capture staging {hours}h")
+    bot.slack.wait_for(lambda call: "Baseline for staging captured" in call.text)
+
+
+def test_lock_skips_doubled_per_hour_fire_the_alert_against_a_day_long_baseline(
+    bot: Bot,
+) -> None:
+    capture_lock_skip_baseline(bot, hours=24, per_hour=1)
+    start_phase(bot, "staging-stagger", START - timedelta(hours=6))
+    log = bot.app_dir / "logs" / "combined.log"
+    append_lines(log, lock_skip_lines(START - timedelta(hours=6), 6, 2))
+    bot.clock.set(START)
+    alert_watch.run(bot.context, START)  # over the last 60 min: 2 skips, 1/h in the baseline
+    [alert] = [c for c in bot.slack.of("chat.postMessage") if "Alert on staging" in c.text]
+    window = window_text(START - timedelta(hours=1), START, "UTC")
+    baseline = window_text(START - timedelta(hours=30), START - timedelta(hours=6), "UTC")
+    assert (
+        f"Lock Skips is 2 in {window} ({format_rate(2 / 1)} against {format_rate(24 / 24)}: "
+        f"+100% per hour; baseline {baseline}) (alert change > 10%, target change <= -80%)"
+    ) in alert.text
+
+
+def test_too_few_lock_skips_in_the_baseline_raise_no_alert_on_one_to_two(bot: Bot) -> None:
+    capture_lock_skip_baseline(bot, hours=1, per_hour=1)
+    start_phase(bot, "staging-stagger", START - timedelta(hours=6))
+    log = bot.app_dir / "logs" / "combined.log"
+    append_lines(log, lock_skip_lines(START - timedelta(hours=1), 1, 2))
+    bot.clock.set(START)
+    alert_watch.run(bot.context, START)
+    assert not [c for c in bot.slack.of("chat.postMessage") if "Alert on staging" in c.text]
+    bot.command(OPERATOR, "kpi staging 1h")
+    table = bot.slack.wait_for(lambda call: "KPIs for staging" in call.text).text
+    row = next(line for line in table.splitlines() if line.startswith("Lock Skips"))
+    assert row.endswith(
+        "too few events to compare (1 in the baseline window (1h), at least 10 needed)"
+    )

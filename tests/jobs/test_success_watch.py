@@ -111,4 +111,18 @@ def test_a_checkpoint_that_missed_its_targets_holds_the_declaration(rollout: Bot
     )
     assert not success_watch.run(rollout.context, at(rollout, 61))
     held = rollout.slack.wait_for(lambda call: "cannot be declared yet" in call.text)
-    assert ":x: every checkpoint met the targets: 1 of 1 did not: 02-01 12:30" in held.text
+    assert ":x: every checkpoint met the targets: 1 of 1 did not: 2026-02-01 12:30 UTC" in held.text
+
+
+def test_the_missed_checkpoints_are_listed_or_counted_never_just_claimed(rollout: Bot) -> None:
+    current = Timeline(rollout.store).current()
+    assert current is not None
+    for minute in range(5, 45, 5):  # eight checkpoints, every one in alert
+        Checkpoints(rollout.store).add(
+            "prod", current.id, START + timedelta(minutes=minute), {}, {"pool_util_avg": "alert"},
+            None,
+        )  # fmt: skip
+    assert not success_watch.run(rollout.context, at(rollout, 61))
+    held = rollout.slack.wait_for(lambda call: "cannot be declared yet" in call.text)
+    listed = ", ".join(f"2026-02-01 12:{minute:02d} UTC" for minute in range(5, 35, 5))
+    assert f"8 of 8 did not: {listed} and 2 more" in held.text

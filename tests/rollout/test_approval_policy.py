@@ -12,6 +12,7 @@ from pathlib import Path
 import tomli_w
 
 from bot.core.spec import parse_spec
+from bot.core.spec_warnings import spec_warnings
 from bot.render.blocks import APPROVE_ACTION
 from tests.support.rollout_state import request_rollback
 from tests.support.served_bot import Bot
@@ -68,3 +69,19 @@ def test_check_config_warns_about_a_policy_an_approvers_request_cannot_meet(
     assert result.returncode == 0, result.stderr
     assert "environments.prod.approvals: a request by an approver" in result.stderr
     assert "environments.staging.approvals" in result.stderr
+
+
+def test_a_policy_whose_forced_moves_could_never_be_approved_is_warned_about(
+    tmp_path: Path,
+) -> None:
+    data = spec_data(
+        ["app@prod-1.example.com"], "/srv/app", known_hosts=tmp_path / "kh",
+        key_file=tmp_path / "key", required=2, allow_self=True,
+    )  # fmt: skip
+
+    warnings = spec_warnings(parse_spec(data))
+
+    assert any(
+        "environments.prod.approvals: a forced move" in warning and "needs 3" in warning
+        for warning in warnings
+    ), warnings

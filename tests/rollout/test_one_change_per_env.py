@@ -11,6 +11,7 @@ from threading import Barrier
 from bot.core.approvals import Status
 from bot.core.envfile import read_env_value
 from bot.rollout.actions import Actions
+from jobs import recover_orphans
 from tests.support.bot_process import wait_until
 from tests.support.served_bot import Bot
 from tests.support.spec_data import ENV_FILE, OPERATOR, OPERATOR_2
@@ -103,5 +104,43 @@ def test_the_bots_own_rollback_waits_for_a_change_in_flight_and_then_runs(
         reply = bot.command(OPERATOR_2, "rollback staging LIVE_STATS_SYNC --reason 'sync lag'")
         return str(reply.json()["text"])
 
-    for _ in range(5):
+    for _ in range(ROUNDS):
         run_round(bot, auto_rollback, one_job)
+
+
+def test_a_claim_keeps_its_lease_while_its_first_post_waits_out_a_rate_limit(
+    bot_factory: Callable[..., Bot],
+) -> None:
+    """The lease is kept from the claim on: Slack answering the "Executing" post with a 429
+    (Retry-After past the lease) must not let the sweep take the rollback from its owner."""
+    bot = bot_factory(required=0, lease_s=2)
+    bot.slack.fail_next("chat.postMessage", 429, retry_after=4)
+
+    text = bot.command(OPERATOR, "rollback staging --reason 'pool at 90%'").json()["text"]
+    request_id = started_id(text)
+    assert request_id is not None, text
+
+    def settled() -> bool:
+        recover_orphans.run(bot.context, bot.clock.now())  # the sweep, as often as can be
+        return not bot.request(str(request_id)).status.is_open
+
+    wait_until(settled, timeout=60, what="the rollback to finish")
+    assert bot.request(request_id).status is Status.SUCCEEDED
+    assert read_env_value(bot.env_file(), FULL[0]) == FULL[1]
+
+
+def test_auto_rollback_runs_a_persons_rollback_still_waiting_for_approvers(
+    bot: Bot,
+) -> None:
+    text = bot.command(OPERATOR, "rollback prod --reason 'pool at 90%'").json()["text"]
+    pending = bot.request_id_from(text)
+    bot.slack.wait_for(lambda call: pending in call.all_text(), method="chat.postMessage")
+
+    reply = Actions(bot.context).propose_rollback("prod", "rollback trigger: pool", auto=True)
+    for followup in reply.followups:
+        followup()
+
+    assert pending in reply.text and "auto_rollback" in reply.text
+    assert finished(bot, pending) is Status.SUCCEEDED
+    assert bot.request(pending).decided_by == "auto_rollback"
+    assert read_env_value(bot.env_file(), FULL[0]) == FULL[1]

@@ -26,7 +26,7 @@ def test_a_post_slack_refuses_is_delivered_later_with_its_buttons(bot: Bot) -> N
 
     assert deliver_outbox.run(bot.context, bot.clock.now()) == 1
     [posted] = bot.slack.of("chat.postMessage")
-    assert posted.text.startswith("_(delayed: Slack was unavailable at 12:00 UTC)_")
+    assert posted.text.startswith("_(delayed: Slack was unavailable at 2026-02-01 12:00 UTC)_")
     assert outbox.pending() == []
     bot.click(LEAD, APPROVE_ACTION, request_id, message_ts=posted.params["_ts"])
     bot.slack.wait_for(lambda call: "verified on all" in call.text, method="chat.postMessage")

@@ -163,22 +163,51 @@ def test_a_trail_from_before_the_key_verifies_and_the_keyed_rows_pin_it(tmp_path
     shutil.copyfile(STORE_93FFDC3, path)
     trail = AuditTrail(Store(path), keys=KEYS)
 
-    before = trail.verify()
+    before = trail.verify(plain_until=55)
     assert before.ok and (before.rows_checked, before.plain_rows) == (55, 55)
+    unsigned = trail.verify()
+    assert not unsigned.ok and unsigned.first_bad_id == 1  # unsigned rows only when named
 
     row = trail.record(AuditEntry("U0OPS1", "cli", "command.status", "prod"), NOW)
     assert row == 57  # 56 marks where the keyed chain begins
     marker, entry = trail.latest(limit=2)[::-1]
     assert marker["action"] == "audit.keyed_chain_started" and marker["chain"]
     assert entry["chain"] == marker["chain"] and entry["prev_hash"] == marker["hash"]
-    after = AuditTrail(Store(path), keys=KEYS).verify()
+    after = AuditTrail(Store(path), keys=KEYS).verify(plain_until=55)
     assert after.ok and (after.rows_checked, after.plain_rows) == (57, 55)
     assert after.newest is not None and after.newest.id == 57
 
     # An old row can no longer be re-hashed unseen: the first keyed row chains onto it.
     rehash_plainly(path, "UPDATE audit SET actor = 'U0LEAD1' WHERE id = 3", upto=55)
-    result = AuditTrail(Store(path), keys=KEYS).verify()
+    result = AuditTrail(Store(path), keys=KEYS).verify(plain_until=55)
     assert not result.ok and result.first_bad_id == 56
+
+
+def test_a_keyed_trail_re_hashed_whole_without_the_key_fails_and_is_not_re_signed(
+    tmp_path: Path,
+) -> None:
+    """Someone who can write the store but has no key edits a row and re-hashes every row
+    as plain SHA-256: verify refuses the unsigned rows, and the bot's next entry (which
+    starts a keyed chain on top) does not make them pass."""
+    path = tmp_path / "s.db"
+    trail_with_rows(path, count=4)
+    connection = sqlite3.connect(path)
+    connection.execute("UPDATE audit SET chain = NULL")
+    connection.commit()
+    connection.close()
+    rehash_plainly(path, "UPDATE audit SET actor = 'U0LEAD1' WHERE id = 2", upto=4)
+    connection = sqlite3.connect(path)
+    [(newest,)] = connection.execute("SELECT hash FROM audit WHERE id = 4").fetchall()
+    connection.execute("UPDATE meta SET value = ? WHERE key = 'audit_head'", (f"4:{newest}",))
+    connection.commit()
+    connection.close()
+
+    assert not AuditTrail(Store(path), keys=KEYS).verify().ok
+    trail = AuditTrail(Store(path), keys=KEYS)
+    trail.record(AuditEntry("U0OPS1", "slack", "command.status"), NOW)
+    result = trail.verify()
+    assert not result.ok and result.first_bad_id == 1
+    assert "plain SHA-256, not signed with the audit key" in (result.problem or "")
 
 
 def test_a_new_key_starts_with_a_marker_and_the_old_key_verifies_what_it_signed(

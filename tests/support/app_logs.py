@@ -56,3 +56,17 @@ def log_lines(spec: Spec, start: datetime, minutes: int, traffic: Traffic) -> li
 def append_log(path: Path, spec: Spec, start: datetime, minutes: int, traffic: Traffic) -> None:
     with path.open("a", encoding="utf-8") as log:
         log.write("\n".join(log_lines(spec, start, minutes, traffic)) + "\n")
+
+
+def lock_skip_lines(start: datetime, hours: int, per_hour: int) -> list[str]:
+    """`per_hour` lock skips in each of `hours` hours from `start`, evenly spaced."""
+    step = timedelta(hours=1) / per_hour
+    return [
+        f"{_stamp(start + n * step + timedelta(seconds=30))} info: ⏭️ Live Stats Sync skipped_lock"
+        for n in range(hours * per_hour)
+    ]
+
+
+def append_lines(path: Path, lines: list[str]) -> None:
+    with path.open("a", encoding="utf-8") as log:
+        log.write("".join(line + "\n" for line in lines))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.core.approvals import Status
-from bot.core.clock import isoformat
+from bot.core.clock import isoformat_ms
 from bot.store.executions import Executions
 from bot.store.store import Store
 
@@ -27,6 +27,6 @@ def claim_elsewhere(store: Store, request_id: str, lease_left_s: float) -> None:
         cursor = db.execute(
             "UPDATE approvals SET status = 'executing', executor = ?, lease_expires_at = ? "
             "WHERE id = ? AND status = 'pending'",
-            [GONE_OWNER, isoformat(until), request_id],
+            [GONE_OWNER, isoformat_ms(until), request_id],
         )
         assert cursor.rowcount == 1
