@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bot.core.authorization import MATRIX, Access, command_of, may_run
 
 import commands  # noqa: F401 - registers the commands
 from bot.core.approvals import may_request
+from bot.core.authorization import MATRIX, Access, command_of, may_run
 from bot.core.replies import Source
 from bot.core.spec import Spec, parse_spec
 from commands.registry import COMMANDS
