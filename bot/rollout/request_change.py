@@ -3,6 +3,8 @@ the audit trail tied to the request."""
 
 from __future__ import annotations
 
+import re
+
 from bot.core.approvals import ApprovalRequest
 from bot.core.changes import ChangeOutcome, FlagChange, Timeouts
 from bot.core.ports import CommandResult
@@ -24,7 +26,7 @@ def ssh_observer(context: BotContext, request: ApprovalRequest) -> CommandObserv
                 {
                     "request": request.id,
                     "host": result.host,
-                    "command": result.command,
+                    "command": _without_digests(result.command),
                     "exit_status": result.exit_status,
                     "duration_s": round(result.duration_s, 3),
                 },
@@ -33,6 +35,15 @@ def ssh_observer(context: BotContext, request: ApprovalRequest) -> CommandObserv
         )
 
     return observe
+
+
+# The write's check sums the env file, which holds the app's secrets: a digest in the
+# audit trail would let anyone with an export guess a weak password offline.
+_DIGEST = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+def _without_digests(command: str) -> str:
+    return _DIGEST.sub("[sha256]", command)
 
 
 def apply_for_request(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -224,3 +226,19 @@ def test_a_restart_leaves_a_request_another_live_process_executes_to_it(bot: Bot
     wait_until(reported, what="the request of the lapsed lease reported interrupted")
     assert [request.id for request in interrupted] == [request_id]
     assert bot.request(request_id).status is Status.INTERRUPTED
+
+
+def test_the_audit_trail_holds_no_digest_of_the_env_file_it_wrote(bot: Bot) -> None:
+    """The env file holds the app's secrets: a sha256 of it in an audit export would let a
+    weak database password be guessed offline."""
+    request_id = request_rollback(bot)
+    bot.click(LEAD, APPROVE_ACTION, request_id)
+    bot.slack.wait_for(lambda call: "verified on all 1 host(s)" in call.text)
+
+    digests = {
+        hashlib.sha256(content).hexdigest()
+        for content in (ENV_FILE, ENV_FILE.replace(b"ENABLED=true", b"ENABLED=false"))
+    }
+    rows = list(bot.context.audit.rows())
+    assert any(row["action"] == "ssh" for row in rows)
+    assert not [row for row in rows for digest in digests if digest in json.dumps(row)]
