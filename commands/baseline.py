@@ -6,6 +6,7 @@ phase runs unless forced with a reason, and announced in the rollout channel."""
 
 from __future__ import annotations
 
+from bot.core.baseline import Baseline
 from bot.core.errors import UsageError, UserError
 from bot.core.kpi_report import format_value, parse_window
 from bot.core.kpi_report import window_text as spans
@@ -13,7 +14,7 @@ from bot.core.replies import Invocation, Reply
 from bot.rollout.context import BotContext
 from bot.rollout.measuring import measure
 from bot.store.audit import AuditEntry
-from bot.store.baselines import Baseline, Baselines, snapshot
+from bot.store.baselines import Baselines, snapshot
 from bot.store.timeline import Timeline
 from commands.parsing import Parsed, parse_options, require_env, single_line
 

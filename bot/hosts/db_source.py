@@ -9,7 +9,6 @@ DSN); the caller reports the KPIs as unavailable, never 0.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
@@ -18,31 +17,13 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from bot.core.errors import StaggerError
+from bot.core.job_stats import DbKpis, JobStats
 from bot.core.redaction import redact
 from bot.core.spec_fleet import DatabaseSpec
 
 
 class DatabaseUnavailable(StaggerError):
     """The job table could not be read; the message says why, without secrets."""
-
-
-@dataclass(frozen=True)
-class JobStats:
-    job: str
-    runs: int
-    failures: int
-    avg_duration_ms: float | None
-    p95_duration_ms: float | None
-
-
-@dataclass(frozen=True)
-class DbKpis:
-    jobs: tuple[JobStats, ...]
-    runs: int
-    avg_duration_ms: float | None
-    max_overlap: int
-    metadata_errors: int
-    p95_duration_ms: float | None = None
 
 
 def _queries(

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from bot.core.baseline import with_baseline
 from bot.core.errors import RemoteError
 from bot.core.host_address import HostAddress
 from bot.core.kpi_catalog import COUNT_KPI_NAMES, DB_KPI_NAMES, DURATION_KPI_NAMES, MIN_EVENTS
@@ -21,7 +22,7 @@ from bot.core.thresholds import Measurement, judge_all
 from bot.hosts.db_source import DatabaseUnavailable, db_kpis
 from bot.hosts.log_source import scan_batches
 from bot.rollout.context import BotContext
-from bot.store.baselines import Baselines, with_baseline
+from bot.store.baselines import Baselines
 from bot.store.event_log import EventLog
 
 logger = logging.getLogger(__name__)

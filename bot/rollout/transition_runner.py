@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.core.approvals import ApprovalRequest, Status
+from bot.core.baseline import Baseline
 from bot.core.changes import ChangeOutcome, FlagChange
 from bot.core.kpi_report import KpiReport
 from bot.core.phase_record import Entry, PhaseRecord
@@ -27,7 +28,7 @@ from bot.rollout.measuring import measure_since
 from bot.rollout.request_change import apply_for_request
 from bot.rollout.request_message import refresh_request_message
 from bot.store.audit import AuditEntry
-from bot.store.baselines import Baseline, Baselines, snapshot
+from bot.store.baselines import Baselines, snapshot
 from bot.store.check_schedule import CheckSchedule
 from bot.store.store import EnvState
 from bot.store.timeline import Timeline

@@ -5,27 +5,11 @@ as counted; its window, kept with it, makes it a rate per hour."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
-from datetime import datetime
 
+from bot.core.baseline import Baseline
 from bot.core.clock import isoformat, parse_iso
-from bot.core.kpi_report import window_hours
 from bot.core.thresholds import Measurement
 from bot.store.store import Store
-
-
-@dataclass(frozen=True)
-class Baseline:
-    env: str
-    captured_at: datetime
-    window_start: datetime
-    window_end: datetime
-    captured_by: str
-    values: dict[str, float]
-
-    @property
-    def window(self) -> tuple[datetime, datetime]:
-        return (self.window_start, self.window_end)
 
 
 class Baselines:
@@ -63,15 +47,3 @@ class Baselines:
 def snapshot(measurements: dict[str, Measurement]) -> dict[str, float]:
     """Only real values are kept: an unavailable KPI has no baseline."""
     return {name: m.value for name, m in measurements.items() if m.value is not None}
-
-
-def with_baseline(
-    measurements: dict[str, Measurement], baseline: Baseline | None
-) -> dict[str, Measurement]:
-    if baseline is None:
-        return measurements
-    hours = window_hours(baseline.window_start, baseline.window_end)
-    return {
-        name: replace(measurement, baseline=baseline.values.get(name), baseline_hours=hours)
-        for name, measurement in measurements.items()
-    }

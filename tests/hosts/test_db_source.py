@@ -212,9 +212,10 @@ def test_offsets_predicts_overlap_from_the_databases_durations(
 def test_analysis_compares_now_with_the_baseline_per_kpi_and_per_job(
     schema: DatabaseSpec, tmp_path: Path, clock: ManualClock
 ) -> None:
+    from bot.core.baseline import Baseline
     from bot.core.replies import Invocation
     from bot.slack.app import run_followups
-    from bot.store.baselines import Baseline, Baselines
+    from bot.store.baselines import Baselines
     from commands import dispatch
 
     context, console = db_context(schema, tmp_path, clock)

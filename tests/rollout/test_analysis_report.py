@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.core.baseline import Baseline
 from bot.core.kpi_report import format_rate, window_text
 from bot.core.thresholds import change_pct
 from bot.rollout.analysis_report import analysis_text
 from bot.rollout.measuring import measure
-from bot.store.baselines import Baseline, Baselines, snapshot
+from bot.store.baselines import Baselines, snapshot
 from tests.support.app_logs import Traffic, append_log, log_lines
 from tests.support.served_bot import Bot
 from tests.support.spec_data import START

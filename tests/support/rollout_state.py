@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.core.baseline import Baseline
 from bot.core.phase_record import Entry, PhaseRecord
-from bot.store.baselines import Baseline, Baselines
+from bot.store.baselines import Baselines
 from bot.store.check_schedule import CheckSchedule
 from bot.store.store import EnvState
 from bot.store.timeline import Timeline
