@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from bot.core.approvals import ApprovalRequest, Status
 from bot.core.clock import format_time
-from bot.rehearsal.served_bot import RehearsalBot
-from bot.rehearsal.spec import LEAD, LEAD_2, NAMES, OPERATOR
+from bot.rehearsal.bot_spec import LEAD, LEAD_2, NAMES, OPERATOR
+from bot.rehearsal.rehearsal_bot import RehearsalBot
 from bot.rehearsal.terminal_render import Terminal
 from bot.render.blocks import APPROVE_ACTION, DENY_ACTION
 from bot.store.timeline import Timeline

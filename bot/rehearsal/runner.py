@@ -26,17 +26,17 @@ from bot.core.approvals import Status
 from bot.core.clock import ManualClock, describe_duration, format_time
 from bot.core.errors import StaggerError
 from bot.core.spec import parse_spec
+from bot.rehearsal.bot_spec import CHANNEL, LEAD, LEAD_2, NAMES, OPERATOR, bot_spec
 from bot.rehearsal.database import RehearsalDatabases
 from bot.rehearsal.fleet import Fleet, FleetDatabase
 from bot.rehearsal.fleet_transport import FleetTransport
 from bot.rehearsal.idle_executor import IdleTrackingExecutor
 from bot.rehearsal.interactive import Interactive
 from bot.rehearsal.output import LOG, RehearsalOutput, default_folder
+from bot.rehearsal.rehearsal_bot import RehearsalBot
 from bot.rehearsal.scenarios import SCENARIOS, Scenario
-from bot.rehearsal.served_bot import RehearsalBot
 from bot.rehearsal.slack_signing import SlackSender
 from bot.rehearsal.slack_standin import SlackStandIn
-from bot.rehearsal.spec import CHANNEL, LEAD, LEAD_2, NAMES, OPERATOR, bot_spec
 from bot.rehearsal.terminal_render import Terminal
 from bot.render.blocks import APPROVE_ACTION
 from bot.rollout.context import BotContext
