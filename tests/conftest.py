@@ -1,7 +1,17 @@
 """The shared harness lives in `tests/support/` (which `bench/` imports too)."""
 
+import os
+from pathlib import Path
+
 pytest_plugins = [
     "tests.support.fixtures",
     "tests.support.ssh_fixtures",
     "tests.support.pg_fixtures",
 ]
+
+# The bot run as a process (`python -m bot.cli` from a test's folder) is this checkout's,
+# whatever stagger-bot the machine has installed.
+_ROOT = str(Path(__file__).resolve().parents[1])
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [_ROOT, *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
+)

@@ -77,7 +77,11 @@ def test_the_installed_wheel_rehearses_with_its_own_example_spec_from_any_folder
 
     venv = make_venv(tmp_path)
     python, command = venv / "bin" / "python", venv / "bin" / "stagger-bot"
-    run(python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", wheel, cwd=tmp_path)
+    # --ignore-installed: the machine may have this very version installed (editable).
+    run(
+        python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--ignore-installed",
+        wheel, cwd=tmp_path,
+    )  # fmt: skip
     elsewhere = tmp_path / "elsewhere"
     (elsewhere / "tmp").mkdir(parents=True)
     environment = {

@@ -234,3 +234,13 @@ def test_a_wrong_value_is_answered_with_what_it_must_be(
         section = section[parent]
     section[key] = value
     assert problem in problems_of(data)
+
+
+def test_the_example_spec_users_copy_is_the_one_the_package_ships() -> None:
+    """The root file is what README step 3 copies; the packaged one is what a bare
+    `stagger-bot rehearse` reads after `pip install .`: one text, kept as two real files
+    (a symlink breaks `cp -a` and checkouts without symlinks)."""
+    root = Path(__file__).resolve().parents[2]
+    shipped = root / "bot" / "stagger.example.toml"
+    assert not (root / "stagger.example.toml").is_symlink()
+    assert (root / "stagger.example.toml").read_bytes() == shipped.read_bytes()

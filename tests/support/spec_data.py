@@ -60,10 +60,13 @@ def spec_data(
     operators: list[str] | None = None,
     verify_timeout_s: float = 5,
     lease_s: float | None = None,
+    timezone: str | None = None,
 ) -> dict[str, Any]:
     """The example spec's runbook, pointed at test hosts. `lease_s`: how soon a dead
     executor's env is free (the spec's default, a minute, where None)."""
     data = tomllib.loads(Path("stagger.example.toml").read_text(encoding="utf-8"))
+    if timezone is not None:  # the zone people read times in (log stamps stay UTC)
+        data["timezone"] = timezone
     if lease_s is not None:
         data["execution"] = {"lease_s": lease_s}
     data["operators"] = [OPERATOR, OPERATOR_2] if operators is None else operators
