@@ -305,9 +305,23 @@ def _cmd(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
         user=arguments.user, text=arguments.text, source="cli", origin=shell_origin()
     )
     reply = dispatch(context, invocation)
-    print(reply.text)
+    _print_mrkdwn(reply.text, no_color=settings.no_color)
     run_followups(reply)
     return EXIT_OK if reply.ok else EXIT_FAILED
+
+
+def _print_mrkdwn(text: str, no_color: bool) -> None:
+    """A reply as a person reads it: styled on a terminal, plain text in a pipe or file."""
+    from rich.console import Console
+
+    from bot.render.mrkdwn_text import mrkdwn, tokens
+
+    shown = mrkdwn(tokens(text, {}, {}))
+    console = Console(no_color=no_color, highlight=False, soft_wrap=True)
+    if console.is_terminal:
+        console.print(shown)
+    else:
+        print(shown.plain)
 
 
 def shell_origin() -> str:

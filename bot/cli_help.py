@@ -23,6 +23,8 @@ VARIABLES = {
     "PORT": "the port to listen on (default 3000)",
     "DATABASE_URL": "a PostgreSQL for the simulated job rows (optional: the database KPIs)",
     "<database_url_env>": "the DSN in the variable each env's database_url_env names",
+    "NO_COLOR": "set (to anything): print no colour, even on a terminal (no-color.org)",
+    "TMPDIR": "where the rehearsal's work folder is made, without --keep (default /tmp)",
 }
 _STORE = ("STAGGER_CONFIG", "STAGGER_DB", "STAGGER_DB_BUSY_TIMEOUT_S")
 _AUDIT = ("STAGGER_AUDIT_KEY", "STAGGER_AUDIT_OLD_KEYS")
@@ -51,13 +53,13 @@ ABOUT: dict[str, tuple[str, tuple[str, ...]]] = {
         "Rehearse the whole rollout: the real bot against a simulated fleet in accelerated "
         "time, simulated people approving; exit 0 when the scenario's expected outcome "
         "happened. Needs no Slack workspace and no servers.",
-        ("DATABASE_URL",),
+        ("DATABASE_URL", "NO_COLOR", "TMPDIR"),
     ),
     "cmd": (
         "Run one /stagger command as the user given, through the same handlers as Slack, "
         "and print the reply; what the command posts goes to Slack when SLACK_BOT_TOKEN "
         "is set. approve and deny work only from Slack.",
-        (*_STORE, *_AUDIT, *_POSTS, *_DSN),
+        (*_STORE, *_AUDIT, *_POSTS, *_DSN, "NO_COLOR"),
     ),
     "kpi": (
         "Scan the environment's hosts' logs (and its database) now and print the KPI "

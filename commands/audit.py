@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from bot.core.clock import format_time, parse_iso
 from bot.core.errors import UsageError
 from bot.core.replies import Invocation, Reply
 from bot.rollout.context import BotContext
@@ -36,8 +37,9 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
         detail = f" — {row['detail']}" if row["detail"] else ""
         origin = json.loads(row["args"] or "{}").get("origin")
         via = f"{row['source']} ({origin})" if origin else row["source"]
+        at = format_time(parse_iso(row["at"]), context.spec.timezone)
         lines.append(
-            f"`{row['id']}` {row['at']} {actor} via {via}: "
+            f"`{row['id']}` {at} {actor} via {via}: "
             f"*{row['action']}* {row['env'] or ''} → {row['outcome']}{detail[:300]}"
         )
     return Reply(text="\n".join(lines))

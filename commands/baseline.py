@@ -95,8 +95,10 @@ def capture(context: BotContext, invocation: Invocation, env: str, parsed: Parse
     def run_capture() -> None:
         report = measure(context, env, window)
         values = snapshot(report.measurements)
+        # Over what the logs cover of the window: 3 hours of log are not a day's rate.
+        start, end = report.rated_window
         Baselines(context.store).save(
-            Baseline(env, context.clock.now(), report.start, report.end, invocation.user, values)
+            Baseline(env, context.clock.now(), start, end, invocation.user, values)
         )
         context.record(
             AuditEntry(
@@ -106,7 +108,7 @@ def capture(context: BotContext, invocation: Invocation, env: str, parsed: Parse
                 env,
                 {**values, "window": window_text, "forced": "yes" if forced else "no"},
                 "ok",
-                f"{report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M}; {how}",
+                f"{spans(start, end, context.spec.timezone)}; {how}",
             )
         )
         missing = sorted(set(report.measurements) - set(values))
@@ -114,7 +116,7 @@ def capture(context: BotContext, invocation: Invocation, env: str, parsed: Parse
         context.poster.post(
             context.spec.channel,
             f":triangular_ruler: Baseline for {env} captured by <@{invocation.user}> over the "
-            f"last {window_text} ({spans(report.start, report.end, context.spec.timezone)}), "
+            f"last {window_text} ({spans(start, end, context.spec.timezone)}), "
             f"{how}. "
             + describe(values)
             + (

@@ -12,8 +12,8 @@ quiet because its data went away); a trigger that starts firing proposes a rollb
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
+from bot.core.clock import format_time
 from bot.core.kpi_catalog import DB_KPI_NAMES, DURATION_KPI_NAMES
 from bot.core.kpi_report import KpiReport, format_value, window_text
 from bot.core.phase_record import PhaseRecord
@@ -180,8 +180,7 @@ def describe(delta: timedelta) -> str:
 
 
 def _clock_time(context: BotContext, moment: datetime) -> str:
-    zone = context.spec.timezone
-    return f"{moment.astimezone(ZoneInfo(zone)):%H:%M} {zone}"
+    return format_time(moment, context.spec.timezone)
 
 
 def _describe(context: BotContext, judgement: Judgement, report: KpiReport) -> str:

@@ -9,8 +9,8 @@ instead of being replayed.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
+from bot.core.clock import format_time
 from bot.rollout.checkpoint_post import post_checkpoint
 from bot.rollout.context import BotContext
 from bot.store.checkpoints import Checkpoints, interval_after, slots_between
@@ -37,12 +37,12 @@ def run(context: BotContext, now: datetime) -> datetime | None:
     missed = slots if not on_time else slots[:-1]
     if missed:
         zone = context.spec.timezone
-        listed = ", ".join(f"{slot.astimezone(ZoneInfo(zone)):%m-%d %H:%M}" for slot in missed[:12])
+        listed = ", ".join(format_time(slot, zone) for slot in missed[:12])
         more = f" and {len(missed) - 12} more" if len(missed) > 12 else ""
         context.poster.post(
             context.spec.channel,
             f":warning: {len(missed)} checkpoint(s) of {running.env} were missed while the "
-            f"bot was not running ({listed}{more} {zone}); not replayed. "
+            f"bot was not running ({listed}{more}); not replayed. "
             f"`/stagger checkpoint {running.env}` posts one now.",
         )
     if not on_time:

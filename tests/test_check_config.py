@@ -158,3 +158,64 @@ def test_check_config_names_the_phase_whose_environment_is_unknown(tmp_path: Pat
     assert result.stderr.splitlines()[1:] == [
         "  - phases[2] (prod-baseline).env: unknown environment 'production'; did you mean 'prod'?"
     ]
+
+
+@pytest.mark.parametrize(
+    ("table", "misspelt", "measured"),
+    [("[kpis.lock_skips]", "lock_skip", "lock_skips"),
+     ("[kpis.offset_misses]", "ofset_misses", "offset_misses")],
+)  # fmt: skip
+def test_check_config_refuses_a_misspelt_kpi_table_and_names_the_measured_kpi(
+    tmp_path: Path, table: str, misspelt: str, measured: str
+) -> None:
+    spec = spec_with(tmp_path, (table, f"[kpis.{misspelt}]"))
+    result = stagger_bot("check-config", str(spec), cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    # The trigger on offset_misses names it rightly: it is not steered to the misspelling.
+    assert result.stderr.splitlines()[1:] == [
+        f"  - kpis.{misspelt}: unknown KPI {misspelt!r}; did you mean {measured!r}?"
+    ]
+
+
+def test_check_config_lists_field_and_cross_reference_problems_in_one_run(
+    tmp_path: Path,
+) -> None:
+    spec = spec_with(
+        tmp_path,
+        ('channel = "C0ROLLOUT"', 'channel = "#rollout"'),
+        ('env = "prod"', 'env = "production"'),
+        ('kpi = "error_rate"', 'kpi = "eror_rate"'),
+        ('kpi = "pool_util_avg"', 'kpi = "pool_use"'),
+    )
+    result = stagger_bot("check-config", str(spec), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == f"{spec}: 4 problem(s)"
+    problems = [line.removeprefix("  - ") for line in result.stderr.splitlines()[1:]]
+    assert problems == [
+        "channel: must be a Slack channel ID like C0123ABCD, not a #name (got '#rollout')",
+        "phases[2] (prod-baseline).env: unknown environment 'production'; did you mean 'prod'?",
+        "rollback_triggers[0] (Job error rate increases by >5%).kpi: unknown KPI 'eror_rate'; "
+        "did you mean 'error_rate'?",
+        "rollback_triggers[1] (Pool utilization stays >70%).kpi: unknown KPI 'pool_use' "
+        "(known: pool_util_avg, pool_util_max, job_starts, job_completions, job_failures, "
+        "error_rate, lock_skips, slow_queries, max_concurrent_jobs, collision_warnings, "
+        "offset_misses, job_duration_avg, job_duration_p95, db_metadata_errors, "
+        "db_max_overlap)",
+    ]
+
+
+def test_check_config_suggests_a_success_kpi_in_one_sentence(tmp_path: Path) -> None:
+    spec = spec_with(
+        tmp_path,
+        ('success = { job_starts = "> 0"', 'success = { job_stars = "> 0", joob = "> 0"'),
+    )
+    result = stagger_bot("check-config", str(spec), cwd=tmp_path)
+    assert result.returncode == 2
+    problems = [line.removeprefix("  - ") for line in result.stderr.splitlines()[1:]]
+    assert problems[:2] == [
+        "phases[0] (staging-baseline).success: unknown KPI 'job_stars'; did you mean 'job_starts'?",
+        "phases[0] (staging-baseline).success: unknown KPI 'joob' (known: pool_util_avg, "
+        "pool_util_max, job_starts, job_completions, job_failures, error_rate, lock_skips, "
+        "slow_queries, max_concurrent_jobs, collision_warnings, offset_misses, "
+        "job_duration_avg, job_duration_p95, db_metadata_errors, db_max_overlap)",
+    ]

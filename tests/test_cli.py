@@ -61,16 +61,64 @@ def test_cmd_runs_the_same_handlers_and_prints_the_request(tmp_path: Path) -> No
         "cmd", "--user", "U0OPS1", "rollback prod --reason 'pool at 90%'", db=tmp_path / "s.db"
     )
     assert result.returncode == 0, result.stderr
-    assert "Rollback request `R" in result.stdout
+    assert "Rollback request R" in result.stdout
     assert "[C0ROLLOUT] Approval needed: rollback prod" in result.stdout
     status = stagger_bot("cmd", "--user", "U0OPS1", "status prod", db=tmp_path / "s.db")
     assert "pending, 0/1 approvals" in status.stdout
 
 
+def test_cmd_prints_the_reply_as_plain_text_when_not_on_a_terminal(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    status = stagger_bot("cmd", "--user", "U0OPS1", "status prod", db=db)
+    assert status.returncode == 0, status.stderr
+    assert "Rollout: not started; first phase staging-baseline (/stagger advance)." in (
+        status.stdout
+    )
+    request = stagger_bot("cmd", "--user", "U0OPS1", "rollback prod --reason x", db=db)
+    assert "posted in #C0ROLLOUT; it needs 1 approval(s) from @U0LEAD1, @U0LEAD2" in (
+        request.stdout
+    )
+    for raw in ("*", "`", "<@", "<#"):
+        assert raw not in status.stdout + request.stdout.split("[C0ROLLOUT]")[0], raw
+
+
+def test_cmd_on_a_terminal_shows_the_reply_styled_and_without_markup(tmp_path: Path) -> None:
+    import pty
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "STAGGER_"))}
+    environment.pop("NO_COLOR", None)
+    environment.update(
+        STAGGER_CONFIG=str(EXAMPLE), STAGGER_DB=str(tmp_path / "s.db"), STAGGER_AUDIT_KEY=AUDIT_KEY,
+        TERM="xterm-256color",
+    )  # fmt: skip
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "cmd", "--user", "U0OPS1", "status prod"],
+        stdout=follower, stderr=subprocess.DEVNULL, env=environment,
+    )  # fmt: skip
+    os.close(follower)
+    shown = b""
+    while chunk := _read_pty(leader):
+        shown += chunk
+    os.close(leader)
+    assert process.wait(timeout=60) == 0
+    text = shown.decode()
+    assert "\x1b[1m" in text  # *not started* in bold
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    assert "Rollout: not started; first phase staging-baseline (/stagger advance)." in plain
+
+
+def _read_pty(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # the child closed its end
+        return b""
+
+
 def test_cmd_exits_1_with_a_clear_message_on_bad_input(tmp_path: Path) -> None:
     result = stagger_bot("cmd", "--user", "U0OPS1", "rollback qa", db=tmp_path / "s.db")
     assert result.returncode == 1
-    assert "Unknown environment `qa`" in result.stdout and "Traceback" not in result.stderr
+    assert "Unknown environment qa." in result.stdout and "Traceback" not in result.stderr
 
 
 # Who ran a shell command, as the OS tells it (not what `--user` says).
@@ -93,11 +141,11 @@ def test_approving_or_denying_from_the_cli_is_refused_and_runs_nothing(
 ) -> None:
     db = tmp_path / "s.db"
     requested = stagger_bot("cmd", "--user", "U0OPS1", "rollback prod --reason x", db=db)
-    request_id = next(w.strip("`") for w in requested.stdout.split() if w.startswith("`R"))
+    request_id = next(w for w in requested.stdout.split() if re.fullmatch("R[A-Z0-9]{5}", w))
     result = stagger_bot("cmd", "--user", "U0LEAD1", f"{verb} {request_id}", db=db)
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert f"`{verb}` works only from Slack" in result.stdout
-    assert "<#C0ROLLOUT>" in result.stdout  # where to do it instead
+    assert f"{verb} works only from Slack" in result.stdout
+    assert "#C0ROLLOUT" in result.stdout  # where to do it instead
     status = stagger_bot("cmd", "--user", "U0OPS1", "status prod", db=db)
     assert "pending, 0/1 approvals" in status.stdout
     action, actor, source, args = audit_rows(db)[-1]
@@ -138,7 +186,7 @@ def test_a_cli_rollback_without_approval_runs_and_every_row_names_its_origin(
     listed = stagger_bot(
         "cmd", "--user", "U0LEAD1", "audit prod 1", db=db, STAGGER_CONFIG=str(spec)
     )
-    assert f"via bot ({ORIGIN}): *rollback.finished* prod" in listed.stdout
+    assert f"via bot ({ORIGIN}): rollback.finished prod" in listed.stdout
 
 
 def test_audit_verify_and_export_read_the_trail(tmp_path: Path) -> None:
@@ -363,8 +411,8 @@ READS = {
               "SLACK_SIGNING_SECRET", "PORT", "database_url_env"],
     "socket": ["STAGGER_CONFIG", "STAGGER_AUDIT_KEY", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"],
     "scheduler": ["STAGGER_CONFIG", "STAGGER_DB", "STAGGER_AUDIT_KEY", "SLACK_BOT_TOKEN"],
-    "rehearse": ["DATABASE_URL"],
-    "cmd": ["STAGGER_CONFIG", "STAGGER_DB", "STAGGER_AUDIT_KEY", "database_url_env"],
+    "rehearse": ["DATABASE_URL", "NO_COLOR", "TMPDIR"],
+    "cmd": ["STAGGER_CONFIG", "STAGGER_DB", "STAGGER_AUDIT_KEY", "database_url_env", "NO_COLOR"],
     "kpi": ["STAGGER_CONFIG", "STAGGER_DB", "STAGGER_AUDIT_KEY", "database_url_env"],
     "check-config": ["STAGGER_CONFIG"],
     "audit verify": ["STAGGER_DB", "STAGGER_AUDIT_KEY", "STAGGER_AUDIT_OLD_KEYS"],

@@ -42,6 +42,14 @@ class KpiReport:
     judgements: tuple[Judgement, ...]
     # The window of the baseline the relative conditions were judged against.
     baseline_window: tuple[datetime, datetime] | None = None
+    # Where the counts' per-hour rates start: later than `start` when the hosts' logs
+    # begin inside the window (a fresh install, a rotated log). None: at `start`.
+    rated_from: datetime | None = None
+
+    @property
+    def rated_window(self) -> tuple[datetime, datetime]:
+        """The span the logs cover of the window: what a baseline taken from it spans."""
+        return (self.rated_from or self.start, self.end)
 
 
 def format_value(value: float | None, unit: str = "") -> str:
@@ -66,7 +74,19 @@ def window_text(start: datetime, end: datetime, zone: str) -> str:
     tz = ZoneInfo(zone)
     first, last = start.astimezone(tz), end.astimezone(tz)
     until = f"{last:%H:%M}" if last.date() == first.date() else f"{last:%Y-%m-%d %H:%M}"
-    return f"{first:%Y-%m-%d %H:%M}–{until} {zone} ({describe_duration(end - start)})"
+    return f"{first:%Y-%m-%d %H:%M}–{until} {zone} ({exact_length(end - start)})"
+
+
+def exact_length(delta: timedelta) -> str:
+    """`1d 0h 30m`: a window's length to the minute, since its counts are divided by it
+    (`describe_duration` rounds days to hours, as people say it in a channel)."""
+    days, rest = divmod(max(0, int(delta.total_seconds())), 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    if not days:
+        return describe_duration(delta)
+    if minutes:
+        return f"{days}d {hours}h {minutes}m"
+    return f"{days}d {hours}h" if hours else f"{days}d"
 
 
 def window_hours(start: datetime, end: datetime) -> float:

@@ -7,9 +7,11 @@ by their words, not their emoji. A line that looks like ours but can't be read i
 (`(1093 ms)`, `(1.09s)`, or a JSON `durationMs`/`duration_ms`) is its event's value.
 
 A timestamp without an offset is in the spec's `logs.timezone`. In the hour a zone
-repeats when its clocks go back, such a time is the one of its two moments nearer the
-line read before it (the earlier one for a parser's first line): logs are written in
-order, give or take a few milliseconds between writers.
+repeats when its clocks go back, such a time is the earlier of its two moments that is
+not before the latest one read (a scan's parser starts from the file's last stored
+event; the earlier moment when there is none), and the later one if both are: logs are
+written in order, give or take a few milliseconds between writers. Nearness would not
+do: after more than half an hour without a line, the wrong moment is the nearer one.
 
 A scan parses every matching line of a log (100,000s per GB), so `LineParser` prepares
 the spec's patterns once and each line costs a decode, one anchored regex and a few
@@ -22,7 +24,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -66,6 +68,9 @@ _UTILIZATION = re.compile(r"utilization\s+(?P<value>[0-9]+(?:\.[0-9]+)?)%")
 _JOB_NAME_END = re.compile(r"[(\[{|,;]|\s-\s|\s\d+(?:\.\d+)?\s*ms\b")
 _DURATION = re.compile(r"\((\d+(?:\.\d+)?)\s*(ms|s)\)")
 _DURATION_FIELDS = ("durationMs", "duration_ms")
+# How far a line may come before the one read last (writers interleave): far less than
+# the hour a zone repeats.
+_DISORDER = timedelta(minutes=1)
 
 
 class LogEvent(NamedTuple):
@@ -115,14 +120,15 @@ def _text_duration(tail: str, start: int) -> float | None:
 
 class LineParser:
     """Parses lines under one spec; build it once per scan, not once per line (it also
-    remembers the last moment read, for the hour a zone repeats)."""
+    remembers the latest moment read, for the hour a zone repeats, starting from `after`:
+    the last event stored from the file before)."""
 
-    def __init__(self, spec: LogSpec) -> None:
+    def __init__(self, spec: LogSpec, after: datetime | None = None) -> None:
         patterns = spec.patterns()
         self._checks = tuple((kind, patterns[kind.value], _read_as(kind)) for kind in _ORDER)
         self._json = spec.format == "json"
         self._zone = None if spec.timezone == "UTC" else ZoneInfo(spec.timezone)
-        self._last: datetime | None = None
+        self._last = after
 
     def _local(self, moment: datetime) -> datetime:
         """A time without an offset, in the log's zone, as UTC."""
@@ -132,9 +138,10 @@ class LineParser:
         second = moment.replace(tzinfo=self._zone, fold=1).astimezone(UTC)
         last = self._last
         # Only a repeated hour has its second moment later; a skipped one keeps the first.
-        if second > first and last is not None and abs(second - last) < abs(first - last):
+        if second > first and last is not None and first < last - _DISORDER:
             first = second
-        self._last = first
+        if last is None or first > last:
+            self._last = first
         return first
 
     def _timestamp(self, text: str, offset: str | None) -> datetime:

@@ -8,24 +8,26 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Collection
+from collections.abc import Mapping
 from functools import reduce
 from pathlib import Path
 
 from pydantic import (
     Field,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from bot.core.errors import SpecError
+from bot.core.kpi_catalog import MEASURED_KPI_NAMES
 from bot.core.spec_fields import (
     ENV_NAME,
     SLACK_CHANNEL_ID,
     SpecSection,
     UserId,
-    did_you_mean,
+    nearest_or_known,
 )
 from bot.core.spec_fleet import (
     DatabaseSpec,
@@ -36,7 +38,7 @@ from bot.core.spec_fleet import (
     SshSpec,
     TimeZoneName,
 )
-from bot.core.spec_problems import SEPARATOR, describe, item_path
+from bot.core.spec_problems import SEPARATOR, describe, key_path
 from bot.core.spec_rollout import (
     AlertSpec,
     CheckpointSpec,
@@ -45,7 +47,10 @@ from bot.core.spec_rollout import (
     PhaseSpec,
     TriggerSpec,
     ValidationSpec,
+    unknown_kpi,
 )
+
+_BOOLEAN = TypeAdapter(bool)
 
 
 class Spec(SpecSection):
@@ -77,27 +82,7 @@ class Spec(SpecSection):
 
     @model_validator(mode="after")
     def _cross_references(self) -> Spec:
-        problems: list[str] = []
-        keys = [job.key for job in self.jobs]
-        if len(set(keys)) != len(keys):
-            problems.append("jobs: a job key is listed twice")
-        if not self.allow_offset_collisions:
-            problems.extend(_collisions(self.jobs))
-        names = [phase.name for phase in self.phases]
-        if len(set(names)) != len(names):
-            problems.append("phases: a phase name is listed twice")
-        for index, phase in enumerate(self.phases):
-            if phase.env not in self.environments:
-                problems.append(
-                    f"{item_path('phases', index, phase.name)}.env: unknown environment "
-                    f"{phase.env!r}{_known(phase.env, self.environments)}"
-                )
-        for index, trigger in enumerate(self.rollback_triggers):
-            if trigger.kpi not in self.kpis:
-                problems.append(
-                    f"{item_path('rollback_triggers', index, trigger.name)}.kpi: unknown KPI "
-                    f"{trigger.kpi!r}{_known(trigger.kpi, self.kpis)}"
-                )
+        problems = cross_reference_problems(self.model_dump())
         if problems:
             raise ValueError(SEPARATOR.join(problems))
         return self
@@ -119,8 +104,66 @@ class Spec(SpecSection):
         return next((phase for phase in self.phases if phase.name == name), None)
 
 
-def _known(name: str, known: Collection[str]) -> str:
-    return did_you_mean(name, known) or f" (known: {', '.join(known) or 'none'})"
+def cross_reference_problems(data: Mapping[str, object]) -> list[str]:
+    """What one item of the spec says of others: keys and names listed once, offsets
+    apart, each phase's env an environment, each KPI (a `[kpis.*]` table, a trigger's)
+    one the bot measures. Read from the file's data as well as from a valid spec, so that
+    a file with wrong fields has these listed along with them; what can't be read is
+    left to the fields' problems."""
+    problems: list[str] = []
+    jobs = _tables(data.get("jobs"))
+    if _listed_twice([job.get("key") for job in jobs]):
+        problems.append("jobs: a job key is listed twice")
+    if not _accepted(data.get("allow_offset_collisions", False)):
+        problems.extend(_collisions(_valid_jobs(jobs)))
+    phases = _tables(data.get("phases"))
+    if _listed_twice([phase.get("name") for phase in phases]):
+        problems.append("phases: a phase name is listed twice")
+    environments = data.get("environments")
+    if isinstance(environments, dict):
+        for index, phase in enumerate(phases):
+            env = phase.get("env")
+            if isinstance(env, str) and env not in environments:
+                problems.append(
+                    f"{key_path(('phases', index, 'env'), data)}: unknown environment "
+                    f"{env!r}{nearest_or_known(env, list(environments))}"
+                )
+    kpis = data.get("kpis")
+    for name in kpis if isinstance(kpis, dict) else ():
+        if name not in MEASURED_KPI_NAMES:
+            problems.append(f"{key_path(('kpis', name), data)}: {unknown_kpi(name)}")
+    for index, trigger in enumerate(_tables(data.get("rollback_triggers"))):
+        kpi = trigger.get("kpi")
+        if isinstance(kpi, str) and kpi not in MEASURED_KPI_NAMES:
+            path = key_path(("rollback_triggers", index, "kpi"), data)
+            problems.append(f"{path}: {unknown_kpi(kpi)}")
+    return problems
+
+
+def _tables(items: object) -> list[dict[str, object]]:
+    """The tables of a list of tables, as far as it is one."""
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _listed_twice(values: list[object]) -> bool:
+    named = [value for value in values if isinstance(value, str)]
+    return len(set(named)) != len(named)
+
+
+def _accepted(value: object) -> bool:
+    """Whether the field reads as true, as the spec's own check reads it."""
+    try:
+        return _BOOLEAN.validate_python(value)
+    except ValidationError:
+        return False
+
+
+def _valid_jobs(jobs: list[dict[str, object]]) -> list[JobSpec]:
+    """Every job, or none while one of them is wrong: its offsets would mislead."""
+    try:
+        return [JobSpec.model_validate(job) for job in jobs]
+    except ValidationError:
+        return []
 
 
 def find_collisions(jobs: list[JobSpec]) -> list[tuple[int, tuple[str, ...]]]:
@@ -165,4 +208,7 @@ def parse_spec(data: dict[str, object], source: str = "spec") -> Spec:
     try:
         return Spec.model_validate(data)
     except ValidationError as error:
-        raise SpecError(source, describe(error.errors(), data, Spec)) from None
+        problems = describe(error.errors(), data, Spec)
+        # A wrong field stops the spec's own cross-reference check: list them all at once.
+        problems += [p for p in cross_reference_problems(data) if p not in problems]
+        raise SpecError(source, problems) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Annotated
 
 from pydantic import (
@@ -55,6 +55,11 @@ def did_you_mean(word: str, known: Iterable[str]) -> str:
     if not close:  # `production` for `prod`: too short for a ratio, plain as a prefix
         close = [name for name in by_folded if len(name) >= 3 and folded.startswith(name)]
     return f"; did you mean {by_folded[close[0]]!r}?" if close else ""
+
+
+def nearest_or_known(word: str, known: Collection[str]) -> str:
+    """`; did you mean 'x'?`, or else ` (known: a, b)`: one of them, never both."""
+    return did_you_mean(word, known) or f" (known: {', '.join(known) or 'none'})"
 
 
 class SpecSection(BaseModel):

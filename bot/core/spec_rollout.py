@@ -17,10 +17,16 @@ from bot.core.spec_fields import (
     PHASE_NAME,
     SpecSection,
     check_condition,
-    did_you_mean,
+    nearest_or_known,
 )
+from bot.core.spec_problems import SEPARATOR
 
 _ANY_DATE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def unknown_kpi(name: str) -> str:
+    """What is said of a KPI the spec names that the bot does not measure."""
+    return f"unknown KPI {name!r}{nearest_or_known(name, MEASURED_KPI_NAMES)}"
 
 
 class PhaseSpec(SpecSection):
@@ -38,12 +44,9 @@ class PhaseSpec(SpecSection):
     @field_validator("success")
     @classmethod
     def _criteria(cls, success: dict[str, str]) -> dict[str, str]:
-        for kpi in success:
-            if kpi not in MEASURED_KPI_NAMES:
-                raise ValueError(
-                    f"unknown KPI {kpi!r}{did_you_mean(kpi, MEASURED_KPI_NAMES)}; "
-                    f"known: {', '.join(MEASURED_KPI_NAMES)}"
-                )
+        unknown = [unknown_kpi(kpi) for kpi in success if kpi not in MEASURED_KPI_NAMES]
+        if unknown:
+            raise ValueError(SEPARATOR.join(unknown))
         return {kpi: check_condition(condition) for kpi, condition in success.items()}
 
     @model_validator(mode="after")

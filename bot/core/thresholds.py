@@ -6,8 +6,9 @@ a KPI with no value, is `unavailable` with the reason — never met, never 0.
 
 A count (job starts, lock skips, ...) is measured over a window, and its baseline over
 another of a different length: a relative condition compares events per hour of each,
-and only when the baseline window held `min_events` of them — below that the KPI has
-too few events to compare, which neither fires nor fails anything.
+and only when either window held `min_events` of them — in neither, the KPI has too few
+events to compare, which neither fires nor fails anything. A count new in the window
+(0 in the baseline, 500 now) is +infinity: it fires.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class Measurement:
     hours: float | None = None
     # The hours the baseline's window spans.
     baseline_hours: float | None = None
-    # A count's relative change is judged only with this many events in the baseline.
+    # A count's relative change is judged only with this many events in either window.
     min_events: int = 0
     # Where the value came from, for a KPI with more than one source: "log", "database".
     source: str = ""
@@ -91,7 +92,7 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Undecided:
-    """Why a condition cannot be decided; `too_few` when the baseline held too few events."""
+    """Why a condition cannot be decided; `too_few` when neither window held enough events."""
 
     reason: str
     too_few: bool = False
@@ -130,7 +131,7 @@ def compare(measurement: Measurement) -> Comparison | Undecided:
         return Comparison(value, baseline, False, change_pct(value, baseline))
     if not hours or not baseline_hours:
         return Undecided("the baseline's window is not known")
-    if baseline < measurement.min_events:
+    if max(baseline, value) < measurement.min_events:
         span = describe_duration(timedelta(hours=baseline_hours))
         return Undecided(
             f"{baseline:g} in the baseline window ({span}), at least "

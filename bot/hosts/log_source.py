@@ -22,6 +22,7 @@ import threading
 import zlib
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.core.errors import RemoteError
 from bot.core.log_cursor import LogCursor
@@ -134,13 +135,14 @@ def scan_log(
     cursor: LogCursor | None,
     *,
     timeout: float = 120.0,
+    after: datetime | None = None,
 ) -> ScanResult:
     """Events logged since `cursor` (from the file's start when None), all at once."""
     events: list[LogEvent] = []
     malformed = scanned = 0
     rotated = False
     end = cursor
-    for batch in scan_batches(session, host, path, spec, cursor, timeout=timeout):
+    for batch in scan_batches(session, host, path, spec, cursor, timeout=timeout, after=after):
         events.extend(batch.events)
         malformed += batch.malformed
         scanned += batch.bytes_scanned
@@ -159,14 +161,17 @@ def scan_batches(
     *,
     timeout: float = 120.0,
     batch_events: int = BATCH_EVENTS,
+    after: datetime | None = None,
 ) -> Generator[ScanBatch, None, None]:
     """The scan as it arrives, parsed while the host still greps: at most `batch_events`
     events a batch, each with the cursor after its last line, the last with the scan's
     final cursor. A cursor passes only lines that arrived whole, and a range's last bytes
     only once the host read it to its end unchanged, so every batch can be stored as it
     comes; a problem the host reports is raised after the batches before it. A caller
-    that stops early closes the generator (or drops it): the command is ended."""
-    parser = LineParser(spec)
+    that stops early closes the generator (or drops it): the command is ended. `after`
+    is the last event stored from this file: a local time in the hour a zone repeats is
+    read as the moment after it (`LineParser`)."""
+    parser = LineParser(spec, after)
     patterns = [shlex.quote(value) for value in spec.patterns().values()]
     where = (
         ("-1", "0", "-")

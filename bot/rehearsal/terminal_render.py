@@ -12,7 +12,6 @@ output (`| head`) instead of failing on it.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -23,107 +22,13 @@ from rich.text import Text
 
 from bot.rehearsal.output import RehearsalOutput
 from bot.rehearsal.slack_standin import ApiCall
-
-EMOJI = {
-    ":white_check_mark:": "✅",
-    ":x:": "❌",
-    ":grey_question:": "❔",
-    ":red_circle:": "🔴",
-    ":large_yellow_circle:": "🟡",
-    ":rotating_light:": "🚨",
-    ":gear:": "⚙️",
-    ":warning:": "⚠️",
-    ":tada:": "🎉",
-    ":hourglass_flowing_sand:": "⏳",
-    ":hourglass:": "⌛",
-    ":no_entry:": "⛔",
-    ":mute:": "🔇",
-    ":loud_sound:": "🔊",
-    ":bar_chart:": "📊",
-    ":alarm_clock:": "⏰",
-    ":heavy_multiplication_x:": "✖️",
-    ":heavy_minus_sign:": "➖",
-    ":link:": "🔗",
-    ":triangular_ruler:": "📐",
-}
-_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
-_CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")
-_DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
-_LINK = re.compile(r"<((?:https?|mailto):[^|>]*)(?:\|([^>]*))?>")
-_FENCE = "```"
-# Slack's inline markup: a marker next to a word character, or one followed (opening) or
-# preceded (closing) by a space, is a plain character.
-_INLINE = re.compile(
-    r"(?P<code>`[^`\n]+`)"
-    r"|(?<![\w*])\*(?P<bold>\S(?:[^*\n]*?\S)?)\*(?![\w*])"
-    r"|(?<![\w_])_(?P<italic>\S(?:[^_\n]*?\S)?)_(?![\w_])"
-    r"|(?<![\w~])~(?P<strike>\S(?:[^~\n]*?\S)?)~(?![\w~])"
-)
-_STYLE = {"bold": "bold", "italic": "italic", "strike": "strike"}
-# What a verdict or an outcome looks like, and its colour.
-VERDICT_COLOURS = (
-    (re.compile(r"✅ (?:PASSED|met)\b"), "bold green"),
-    (re.compile(r"❌ FAILED\b"), "bold red"),
-    (re.compile(r"🔴 ALERT\b"), "bold red"),
-    (re.compile(r"🟡 not met\b"), "yellow"),
-    (re.compile(r"❔ unavailable\b"), "magenta"),
-    (re.compile(r"(?m)^\s*✅ [^\n:]+"), "green"),
-    (re.compile(r"(?m)^\s*❌ [^\n:]+"), "red"),
-    (re.compile(r"(?m)^\s*❔ [^\n:]+"), "magenta"),
-    (re.compile(r"(?<!✅ )\b(?:PASSED|passed)\b"), "green"),
-    (re.compile(r"(?<!❌ )\b(?:FAILED|failed)\b"), "bold red"),
-)
+from bot.render.mrkdwn_text import mrkdwn, tokens
 
 
 def _blocks(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     blocks = params.get("blocks") or []
     parsed = json.loads(blocks) if isinstance(blocks, str) else blocks
     return [block for block in parsed if isinstance(block, dict)]
-
-
-def _tokens(text: str, names: Mapping[str, str], channels: Mapping[str, str]) -> str:
-    """Slack's `<…>` tokens and `:codes:` as a reader sees them (still mrkdwn)."""
-    for code, emoji in EMOJI.items():
-        text = text.replace(code, emoji)
-    text = _MENTION.sub(lambda match: "@" + names.get(match[1], match[1]), text)
-    text = _CHANNEL.sub(lambda m: "#" + (m[2] or channels.get(m[1], m[1])), text)
-    text = _DATE.sub(lambda match: match[1], text)
-    text = _LINK.sub(lambda match: match[2] or match[1], text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def _inline(text: str, style: str = "") -> Text:
-    shown = Text(style=style)
-    position = 0
-    for match in _INLINE.finditer(text):
-        shown.append(text[position : match.start()])
-        kind = match.lastgroup or ""
-        if kind == "code":
-            shown.append(match[0][1:-1], style="cyan")
-        else:
-            shown.append_text(_inline(match[kind], _STYLE[kind]))
-        position = match.end()
-    shown.append(text[position:])
-    return shown
-
-
-def mrkdwn(text: str) -> Text:
-    """Slack's mrkdwn as styled text: code blocks verbatim, inline markup applied, and
-    each verdict and outcome coloured."""
-    shown = Text()
-    for index, part in enumerate(text.split(_FENCE)):
-        if index % 2:  # inside a ``` block: as typed, without the fence's own newlines
-            shown.append(part.removeprefix("\n").removesuffix("\n"))
-        else:
-            shown.append_text(_inline(part))
-    for pattern, colour in VERDICT_COLOURS:
-        shown.highlight_regex(pattern, colour)
-    return shown
-
-
-def readable(text: str, names: Mapping[str, str], channels: Mapping[str, str] | None = None) -> str:
-    """The plain text a reader sees."""
-    return mrkdwn(_tokens(text, names, channels or {})).plain
 
 
 def _block_lines(block: dict[str, Any]) -> list[str]:
@@ -159,14 +64,14 @@ def render_call(
     method, params, channels = call.method, call.params, channels or {}
 
     def shown(text: str) -> Text:
-        return mrkdwn(_tokens(text, names, channels))
+        return mrkdwn(tokens(text, names, channels))
 
     if method == "chat.postMessage":
         blocks = _blocks(params)
         body = "\n".join(line for b in blocks for line in _block_lines(b)) or str(params["text"])
         return _indented("  ↳ " if params.get("thread_ts") else "• ", shown(body))
     if method == "chat.update":
-        first = _tokens(str(params.get("text", "")), names, channels).splitlines()[:1]
+        first = tokens(str(params.get("text", "")), names, channels).splitlines()[:1]
         return Text("  ✎ message updated: ", style="dim") + mrkdwn(first[0] if first else "")
     if method == "chat.postEphemeral":
         user = names.get(str(params.get("user")), str(params.get("user")))
@@ -247,7 +152,7 @@ class Terminal:
     def say(self, text: str, style: str = "") -> None:
         """The rehearsal's own words (mrkdwn too)."""
         with self._lock:
-            self._print(mrkdwn(_tokens(text, self._names, self._channels)), style)
+            self._print(mrkdwn(tokens(text, self._names, self._channels)), style)
 
     def hold(self) -> None:
         """Posts wait until `release`: what a command posts after its ack is printed after

@@ -27,11 +27,15 @@ def _compared(m: Measurement) -> tuple[str, str, str]:
 
 
 def kpi_rows(report: KpiReport) -> list[str]:
-    rows = [f"{'KPI':<22}{'baseline':>10}{'now':>10}{'change':>10}"]
+    labels = {
+        name: f"{name} (log)" if m.source == "log" else name
+        for name, m in report.measurements.items()
+    }
+    width = max([22, *(len(label) + 1 for label in labels.values())])  # no name cut short
+    rows = [f"{'KPI':<{width}}{'baseline':>10}{'now':>10}{'change':>10}"]
     for name, m in report.measurements.items():
         before, now, change = _compared(m)
-        label = f"{name} (log)" if m.source == "log" else name
-        rows.append(f"{label[:21]:<22}{before:>10}{now:>10}{change:>10}")
+        rows.append(f"{labels[name]:<{width}}{before:>10}{now:>10}{change:>10}")
     return rows
 
 

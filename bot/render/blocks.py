@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.core.approvals import ApprovalRequest, Status
 from bot.core.changes import ChangeOutcome
+from bot.core.clock import format_time
 from bot.core.kpi_report import KpiReport, format_value, window_text
 from bot.core.replies import Block
 from bot.core.spec import Spec
@@ -44,7 +45,7 @@ def mention(user: str) -> str:
     return f"<@{user}>" if SLACK_USER_ID.match(user) else user
 
 
-def request_summary(request: ApprovalRequest) -> str:
+def request_summary(request: ApprovalRequest, zone: str) -> str:
     approvals = f"{len(request.approved_by)}/{request.required}"
     approvers = ", ".join(f"<@{user}>" for user in request.approved_by) or "none yet"
     return (
@@ -54,13 +55,13 @@ def request_summary(request: ApprovalRequest) -> str:
         + (f"*Gates:*\n{request.args['gates']}\n" if request.args.get("gates") else "")
         + f"*Approvals:* {approvals} ({approvers})\n"
         f"*Expires:* <!date^{int(request.expires_at.timestamp())}^{{time}} {{date_short}}|"
-        f"{request.expires_at:%Y-%m-%d %H:%M} UTC>"
+        f"{format_time(request.expires_at, zone)}>"
     )
 
 
-def approval_request_blocks(request: ApprovalRequest) -> list[Block]:
+def approval_request_blocks(request: ApprovalRequest, zone: str) -> list[Block]:
     return [
-        section(f":rotating_light: Approval needed: {request_summary(request)}"),
+        section(f":rotating_light: Approval needed: {request_summary(request, zone)}"),
         {
             "type": "actions",
             "block_id": f"approval:{request.id}",
@@ -104,11 +105,11 @@ def rollback_offer_blocks(text: str, env: str) -> list[Block]:
     ]
 
 
-def closed_request_blocks(request: ApprovalRequest, note: str) -> list[Block]:
+def closed_request_blocks(request: ApprovalRequest, note: str, zone: str) -> list[Block]:
     """The request's message once it can no longer be acted on: no buttons."""
     mark = _STATUS_MARK[request.status]
     return [
-        section(f"{mark} *{request.status.value.upper()}*: {request_summary(request)}"),
+        section(f"{mark} *{request.status.value.upper()}*: {request_summary(request, zone)}"),
         context(escape(note)),
     ]
 

@@ -20,9 +20,10 @@ _MARK = {
 
 
 def _shown(judgement: Judgement, measurement: Measurement | None, unit: str) -> tuple[str, str]:
-    """Baseline and now: per hour of each window for a count."""
+    """Baseline and now: per hour of each window for a count compared with its baseline;
+    the count itself where an absolute target (`<= 0`) judges it."""
     hours = measurement.hours if measurement else None
-    if measurement is None or not hours:
+    if measurement is None or not hours or not judgement.relative:
         return format_value(judgement.baseline, unit), format_value(judgement.value, unit)
     base_hours = measurement.baseline_hours
     before = (
@@ -43,15 +44,14 @@ def report_table(spec: Spec, report: KpiReport) -> str:
         measurement = report.measurements.get(judgement.kpi)
         before, now = _shown(judgement, measurement, kpi.unit)
         notes = [judgement.reason] if judgement.reason else []
-        if measurement and measurement.hours and not judgement.relative:
-            notes.append(f"{format_value(judgement.value)} in the window")  # what was judged
         notes += ["from the log"] if judgement.source == "log" else []
         rows.append(
             f"{kpi.label[:23]:<24}{before:>10}{now:>10}{percent(judgement.change_pct, 1):>9}  "
             f"{kpi.target:<16}{_MARK[judgement.verdict]}"
             + (f" ({'; '.join(notes)})" if notes else "")
         )
-    return windows + " (counts per hour of each window)\n```\n" + "\n".join(rows) + "\n```"
+    per_hour = " (counts compared with the baseline per hour of each window)"
+    return windows + per_hour + "\n```\n" + "\n".join(rows) + "\n```"
 
 
 def targets_met(report: KpiReport) -> bool:

@@ -46,9 +46,13 @@ def _scan_host(context: BotContext, env: str, host: HostAddress, events: EventLo
     try:
         with context.transport.connect(host) as session:
             cursor = events.cursor(env, str(host), path)
+            # Where the file's last scan ended in time: a local time in the hour a zone
+            # repeats is read after it. A file never scanned starts from scratch.
+            after = None if cursor is None else events.latest(env, str(host))
             # Each batch is stored with the cursor after it: memory stays bounded, and a
             # scan that breaks off keeps what it read.
-            for batch in scan_batches(session, str(host), path, context.spec.logs, cursor):
+            scan = scan_batches(session, str(host), path, context.spec.logs, cursor, after=after)
+            for batch in scan:
                 if not events.append(
                     env, str(host), path, batch.events, batch.cursor, after=cursor
                 ):
@@ -70,7 +74,9 @@ def measure(context: BotContext, env: str, window: timedelta) -> KpiReport:
     with ThreadPoolExecutor(max_workers=len(hosts), thread_name_prefix="kpi") as pool:
         errors = list(pool.map(lambda host: _scan_host(context, env, host, events), hosts))
     end = context.clock.now()
+    answering = [str(host) for host, error in zip(hosts, errors, strict=True) if error is None]
     start = end - window
+    rated_from = _covered_from(events, env, answering, start, end)
     offsets = expected_offsets(context, env)
     reports: list[HostReport] = []
     answered: list[list[LogEvent]] = []
@@ -83,14 +89,29 @@ def measure(context: BotContext, env: str, window: timedelta) -> KpiReport:
         reports.append(HostReport(str(host), None, log_kpis(host_events, offsets)))
     measurements = _combine(answered, offsets, reports)
     measurements.update(database_measurements(context, env, start, end))
-    measurements = _as_counts(context, measurements, window_hours(start, end))
+    measurements = _as_counts(context, measurements, window_hours(rated_from, end))
     baseline = Baselines(context.store).latest(env)
     measurements = with_baseline(measurements, baseline)
     return KpiReport(
         env, start, end, tuple(reports), measurements,
         tuple(judge_all(context.spec.kpis, measurements)),
-        baseline.window if baseline else None,
+        baseline.window if baseline else None, rated_from,
     )  # fmt: skip
+
+
+def _covered_from(
+    events: EventLog, env: str, hosts: list[str], start: datetime, end: datetime
+) -> datetime:
+    """Where the window starts for rates: at its start, or where the hosts' logs begin
+    (their first stored event) if that is well inside it (a fresh install, a rotated
+    log), so a count over 3 hours of log is not divided by the 24 asked for. A first
+    event in the window's first tenth is taken as covering it: events are sparse, and
+    the first comes a little after the log began."""
+    firsts = [first for host in hosts if (first := events.earliest(env, host)) is not None]
+    if not firsts:
+        return start
+    covered = min(firsts)
+    return covered if start + (end - start) / 10 < covered < end else start
 
 
 def _as_counts(

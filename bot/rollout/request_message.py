@@ -14,9 +14,11 @@ def refresh_request_message(
     if not request.channel or not request.message_ts:
         return
     payload = (
-        blocks.approval_request_blocks(request)
+        blocks.approval_request_blocks(request, context.spec.timezone)
         if request.status is Status.PENDING
-        else blocks.closed_request_blocks(request, note or request.status.value)
+        else blocks.closed_request_blocks(
+            request, note or request.status.value, context.spec.timezone
+        )
     )
     context.poster.update(
         request.channel,

@@ -210,7 +210,7 @@ class Requests:
         ts = self.context.poster.post(
             channel,
             f"Approval needed: {request.description} ({request.id})",
-            blocks.approval_request_blocks(request),
+            blocks.approval_request_blocks(request, self.context.spec.timezone),
             request_id=request.id,
         )
         if ts is None:
@@ -314,7 +314,7 @@ class Requests:
         ts = self.context.poster.post(
             channel,
             f"Executing {request.description} ({request.id})",
-            blocks.closed_request_blocks(request, "Executing now."),
+            blocks.closed_request_blocks(request, "Executing now.", self.context.spec.timezone),
             request_id=request.id,
         )
         if ts:

@@ -118,12 +118,13 @@ class TransitionRunner:
 
     def _capture_baseline(self, leaving: PhaseRecord, report: KpiReport) -> None:
         values = snapshot(report.measurements)
+        start, end = report.rated_window
         Baselines(self.context.store).save(
             Baseline(
                 leaving.env,
                 self.context.clock.now(),
-                report.start,
-                report.end,
+                start,
+                end,
                 f"phase {leaving.phase}",
                 values,
             )
@@ -132,7 +133,7 @@ class TransitionRunner:
             AuditEntry(
                 "bot", "bot", "baseline.captured", leaving.env,
                 {"phase": leaving.phase, "kpis": len(values)}, "ok",
-                f"{report.start:%Y-%m-%d %H:%M}–{report.end:%Y-%m-%d %H:%M} UTC",
+                f"{start:%Y-%m-%d %H:%M}–{end:%Y-%m-%d %H:%M} UTC",
             )
         )  # fmt: skip
 

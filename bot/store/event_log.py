@@ -89,6 +89,19 @@ class EventLog:
             if cursor.rowcount < batch:
                 return pruned
 
+    def latest(self, env: str, host: str) -> datetime | None:
+        """When the host's last stored event happened: where its next scan goes on."""
+        return self._moment("SELECT MAX(at) FROM log_events WHERE env = ? AND host = ?", env, host)
+
+    def earliest(self, env: str, host: str) -> datetime | None:
+        """When the host's first stored event happened: about where its log begins."""
+        return self._moment("SELECT MIN(at) FROM log_events WHERE env = ? AND host = ?", env, host)
+
+    def _moment(self, query: str, env: str, host: str) -> datetime | None:
+        # MIN/MAX on the (env, host, at) index: one index lookup, not a walk of the rows.
+        row = self._store.read().execute(query, [env, host]).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
     def events(self, env: str, host: str, start: datetime, end: datetime) -> list[LogEvent]:
         rows = self._store.read().execute(
             "SELECT at, kind, job, value FROM log_events "

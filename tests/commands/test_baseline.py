@@ -57,6 +57,11 @@ def test_a_capture_during_the_stagger_phase_is_refused_unless_forced_with_a_reas
 
 def test_every_capture_is_posted_in_the_channel_saying_it_was_not_forced(bot: Bot) -> None:
     start_phase(bot, "prod-stagger", START - timedelta(hours=2))
+    # A log that covers the 6 hours (one that began inside them would rate its own span).
+    append_log(
+        bot.app_dir / "logs" / "combined.log", bot.context.spec, START - timedelta(hours=6), 60,
+        Traffic(staggered=True, pool_util=20.0, lock_skips_per_minute=0),
+    )  # fmt: skip
     # Staging is not the env being staggered: its baseline may be taken as usual.
     bot.command(LEAD, "baseline capture staging 6h")
     posted = bot.slack.wait_for(

@@ -47,9 +47,7 @@ def test_audit_approval_baseline_checkpoints_and_alerts_show_times_in_the_spec_z
     request = bot.command(OPERATOR, "rollback prod --reason 'pool at 90%'").json()["text"]
     assert "Rollback request" in request, request
     posted = bot.slack.wait_for(lambda c: "Approval needed" in str(c.blocks))
-    expires = next(
-        line for b in posted.blocks for line in str(b).split("\\n") if "Expires" in line
-    )
+    expires = next(line for b in posted.blocks for line in str(b).split("\\n") if "Expires" in line)
     shown_expiry = expires.split("|", 1)[1]  # the fallback text, after Slack's date token
     assert_read_in_zone(shown_expiry)
     assert "13:" in shown_expiry or "14:" in shown_expiry  # 12:xx UTC is an hour on in Berlin
@@ -66,12 +64,20 @@ def test_audit_approval_baseline_checkpoints_and_alerts_show_times_in_the_spec_z
     bot.clock.set(START + timedelta(hours=1))
     checkpoints.run(bot.context, START + timedelta(hours=1))
     missed = bot.slack.wait_for(lambda c: "were missed" in c.text, method="chat.postMessage")
-    assert_read_in_zone(missed.text.split("(", 1)[1].split(")", 1)[0])
+    assert_read_in_zone(missed.text.split("not running (", 1)[1].split(")", 1)[0])
 
-    append_log(log, bot.context.spec, START, 180, Traffic(staggered=True, pool_util=65.0))
-    for minutes in (10, 70):
+
+def test_an_alert_reminder_names_when_the_alert_began_in_the_spec_zone(
+    bot_factory: Callable[..., Bot],
+) -> None:
+    bot = bot_factory(timezone=ZONE)
+    start_phase(bot, "prod-stagger", START)
+    log = bot.app_dir / "logs" / "combined.log"
+    append_log(log, bot.context.spec, START, 60, Traffic(staggered=True, pool_util=65.0))
+    for minutes in (10, 30, 40, 70):
         bot.clock.set(START + timedelta(minutes=minutes))
         alert_watch.run(bot.context, bot.clock.now())
     reminder = bot.slack.wait_for(lambda c: "Still in alert since" in c.text)
-    since = reminder.text.split("Still in alert since", 1)[1].split(".", 1)[0]
+    since = reminder.text.split("Still in alert since", 1)[1].split(": ", 1)[0]
     assert_read_in_zone(since)
+    assert "2026-02-01 13:10 Europe/Berlin" in since

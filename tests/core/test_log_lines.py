@@ -227,3 +227,33 @@ def test_a_local_time_in_the_hour_skipped_in_spring_takes_the_offset_before_the_
         UTC
     )
     assert skipped.at == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # GMT, the offset before
+
+
+def _london_line(local: str) -> bytes:
+    return f"2026-10-25 {local}.000 info: Job started: A".encode()
+
+
+def test_a_gap_of_over_half_an_hour_in_the_repeated_hour_keeps_the_later_moment() -> None:
+    # 01:55 BST (00:55 UTC), then 01:10 GMT (the second pass, 01:10 UTC), then 40 minutes
+    # of nothing: 01:50 local is 01:50 UTC, never the 00:50 UTC before the line read last.
+    parser = LineParser(LogSpec(timezone="Europe/London"))
+    read = [parser.parse(_london_line(local)) for local in ("01:55:00", "01:10:00", "01:50:00")]
+    assert [event.at for event in read if isinstance(event, LogEvent)] == [
+        datetime(2026, 10, 25, 0, 55, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 10, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 50, tzinfo=UTC),
+    ]
+
+
+def test_a_parser_seeded_with_the_last_event_reads_the_repeated_hour_after_it() -> None:
+    last = datetime(2026, 10, 25, 1, 10, tzinfo=UTC)  # 01:10 GMT, the second pass
+    parser = LineParser(LogSpec(timezone="Europe/London"), after=last)
+    event = parser.parse(_london_line("01:20:00"))
+    assert isinstance(event, LogEvent) and event.at == datetime(2026, 10, 25, 1, 20, tzinfo=UTC)
+    # Lines a few milliseconds out of order between writers stay in the first pass.
+    first_pass = LineParser(
+        LogSpec(timezone="Europe/London"), after=datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    )
+    early = first_pass.parse(b"2026-10-25 01:29:59.995 info: Job started: A")
+    assert isinstance(early, LogEvent)
+    assert early.at == datetime(2026, 10, 25, 0, 29, 59, 995000, tzinfo=UTC)

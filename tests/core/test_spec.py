@@ -244,3 +244,21 @@ def test_the_example_spec_users_copy_is_the_one_the_package_ships() -> None:
     shipped = root / "bot" / "stagger.example.toml"
     assert not (root / "stagger.example.toml").is_symlink()
     assert (root / "stagger.example.toml").read_bytes() == shipped.read_bytes()
+
+
+def test_a_trigger_on_a_measured_kpi_needs_no_threshold_row() -> None:
+    data = example()
+    del data["kpis"]["offset_misses"]
+    trigger = parse_spec(data).rollback_triggers[2]
+    assert (trigger.kpi, trigger.condition) == ("offset_misses", "> 0")
+
+
+def test_colliding_offsets_are_named_along_with_a_wrong_field() -> None:
+    data = example()
+    data["jobs"][1]["offset_s"] = 0
+    data["channel"] = "general"
+    problems = problems_of(data)
+    assert problems[0].startswith("channel: must be a Slack channel ID")
+    assert any("REFERRAL_TIER2 and REFERRAL_TIER3 start in the same second" in p for p in problems)
+    data["allow_offset_collisions"] = "true"
+    assert not any("start in the same second" in p for p in problems_of(data))

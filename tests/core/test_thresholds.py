@@ -136,3 +136,17 @@ def test_the_events_a_count_needs_are_set_per_kpi_with_ten_by_default() -> None:
     assert KpiSpec.model_validate({**row, "min_events": 3}).min_events == 3
     with pytest.raises(ValueError, match="min_events"):
         KpiSpec.model_validate({**row, "min_events": -1})
+
+
+def test_a_count_new_in_the_window_is_compared_and_fires_with_none_in_the_baseline() -> None:
+    # Lock skips the stagger causes: none in a day's baseline, then 500 in an hour.
+    zero_to_many = Measurement(500.0, 0.0, hours=1.0, baseline_hours=24.0, min_events=10)
+    judgement = judge("lock_skips", SPEC.kpis["lock_skips"], zero_to_many)
+    assert judgement.verdict is Verdict.ALERT
+    assert judgement.change_pct == math.inf
+    trigger = TriggerSpec(name="Lock skips up", kpi="lock_skips", condition="change > 10%")
+    assert [t.name for t in fired_triggers([trigger], {"lock_skips": zero_to_many})] == [
+        "Lock skips up"
+    ]
+    one_to_two = Measurement(2.0, 1.0, hours=1.0, baseline_hours=1.0, min_events=10)
+    assert judge("lock_skips", SPEC.kpis["lock_skips"], one_to_two).verdict is Verdict.TOO_FEW

@@ -110,7 +110,7 @@ def test_a_kpi_alert_posts_once_reminds_after_the_interval_and_resolves_once(bot
     alert_watch.run(restarted, at(bot, 40))
     assert len(kpi_alerts(bot)) == 1
     alert_watch.run(restarted, at(bot, 70))
-    reminder = bot.slack.wait_for(lambda c: "Still in alert since 12:10" in c.text)
+    reminder = bot.slack.wait_for(lambda c: "Still in alert since 2026-02-01 12:10 UTC" in c.text)
     assert reminder.params["thread_ts"] == alert.params["_ts"]
     alert_watch.run(restarted, at(bot, 75))
     assert len([c for c in bot.slack.of("chat.postMessage") if "Still in alert" in c.text]) == 1

@@ -81,7 +81,7 @@ def test_checkpoints_missed_beyond_the_grace_are_listed_in_one_line(bot: Bot) ->
     assert checkpoints.run(bot.context, at(bot, START + timedelta(hours=1))) is None
     missed = bot.slack.wait_for(lambda c: "were missed" in c.text, method="chat.postMessage")
     assert "2 checkpoint(s) of prod were missed" in missed.text
-    assert "(02-01 06:00, 02-01 12:00 UTC)" in missed.text
+    assert "(2026-02-01 06:00 UTC, 2026-02-01 12:00 UTC)" in missed.text
     assert len(posts(bot)) == 1
     assert checkpoints.run(bot.context, at(bot, START + timedelta(hours=2))) is None
 

@@ -7,7 +7,8 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,10 @@ from pydantic import SecretStr
 from bot.core.checks import CheckState as GateState
 from bot.core.kpi_report import format_rate, parse_window, window_text
 from bot.core.phases import criteria_gates
+from bot.core.spec_fleet import LogSpec
 from bot.render.kpi_json import report_json
 from bot.rollout.measuring import measure
+from bot.store.event_log import EventLog
 from tests.support.app_logs import Traffic, append_lines, append_log, lock_skip_lines
 from tests.support.job_table import DSN, JobTable
 from tests.support.served_bot import Bot
@@ -301,3 +304,58 @@ def test_a_log_in_local_time_is_measured_in_its_zone_and_shown_in_the_specs(bot:
     bot.command(OPERATOR, "kpi prod 6h")
     posted = bot.slack.wait_for(lambda call: "KPIs for prod" in call.text).text
     assert "*KPIs for prod* — 2026-02-01 07:00–13:00 Europe/Berlin (6h)" in posted
+
+
+def test_local_log_times_in_the_repeated_hour_follow_the_scan_before(bot: Bot) -> None:
+    # Europe/London repeats 01:00-02:00 local on 2026-10-25. Alert scans every 5 minutes
+    # split the hour: the next scan's first line is after the last one stored, not an
+    # hour before it.
+    context = replace(
+        bot.context,
+        spec=bot.context.spec.model_copy(update={"logs": LogSpec(timezone="Europe/London")}),
+    )
+    log = bot.app_dir / "logs" / "combined.log"
+    log.write_text(
+        "2026-10-25 01:40:00.000 info: x skipped_lock\n"  # BST: 00:40 UTC
+        "2026-10-25 01:05:00.000 info: x skipped_lock\n",  # GMT, the second pass: 01:05 UTC
+        encoding="utf-8",
+    )
+    bot.clock.set(datetime(2026, 10, 25, 1, 15, tzinfo=UTC))
+    measure(context, "prod", parse_window("6h"))
+    append_lines(log, ["2026-10-25 01:20:00.000 info: x skipped_lock"])
+    bot.clock.set(datetime(2026, 10, 25, 1, 25, tzinfo=UTC))
+    report = measure(context, "prod", parse_window("1h"))
+    [host] = context.spec.environments["prod"].host_addresses
+    stored = EventLog(context.store).events(
+        "prod", str(host), datetime(2026, 10, 24, tzinfo=UTC), datetime(2026, 10, 26, tzinfo=UTC)
+    )
+    assert [event.at for event in stored] == [
+        datetime(2026, 10, 25, 0, 40, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 5, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 20, tzinfo=UTC),
+    ]
+    assert report.measurements["lock_skips"].value == 3.0
+
+
+def test_a_baseline_over_a_log_shorter_than_its_window_is_rated_over_what_the_log_covers(
+    bot: Bot,
+) -> None:
+    # A fresh log: 3 hours of 10 lock skips an hour, captured as a 24 h baseline. Per hour
+    # it is 10, not 30 / 24: the same 10 an hour after it is no change, not +700%.
+    log = bot.app_dir / "logs" / "combined.log"
+    log.write_text("", encoding="utf-8")
+    append_lines(log, lock_skip_lines(START - timedelta(hours=4), 3, 10))
+    bot.clock.set(START - timedelta(hours=1))
+    bot.command(OPERATOR, "baseline capture prod 24h")
+    posted = bot.slack.wait_for(lambda call: "Baseline for prod captured" in call.text)
+    covered = window_text(
+        START - timedelta(hours=4, seconds=-30), START - timedelta(hours=1), "UTC"
+    )
+    assert covered in posted.text
+    append_lines(log, lock_skip_lines(START - timedelta(hours=1), 1, 10))
+    bot.clock.set(START)
+    report = measure(bot.context, "prod", parse_window("1h"))
+    lock = next(j for j in report.judgements if j.kpi == "lock_skips")
+    assert lock.compared is not None
+    assert lock.compared.baseline == pytest.approx(30 / (3 - 30 / 3600))
+    assert lock.change_pct == pytest.approx(0.0, abs=0.5)
