@@ -64,7 +64,7 @@ def test_cmd_runs_the_same_handlers_and_prints_the_request(tmp_path: Path) -> No
     assert "Rollback request R" in result.stdout
     assert "[C0ROLLOUT] Approval needed: rollback prod" in result.stdout
     status = stagger_bot("cmd", "--user", "U0OPS1", "status prod", db=tmp_path / "s.db")
-    assert "pending, 0/1 approvals" in status.stdout
+    assert "pending, 0/2 approvals" in status.stdout  # from the CLI: one approval more
 
 
 def test_cmd_prints_the_reply_as_plain_text_when_not_on_a_terminal(tmp_path: Path) -> None:
@@ -75,7 +75,7 @@ def test_cmd_prints_the_reply_as_plain_text_when_not_on_a_terminal(tmp_path: Pat
         status.stdout
     )
     request = stagger_bot("cmd", "--user", "U0OPS1", "rollback prod --reason x", db=db)
-    assert "posted in #C0ROLLOUT; it needs 1 approval(s) from @U0LEAD1, @U0LEAD2" in (
+    assert "posted in #C0ROLLOUT; it needs 2 approval(s) from @U0LEAD1, @U0LEAD2" in (
         request.stdout
     )
     for raw in ("*", "`", "<@", "<#"):
@@ -147,7 +147,7 @@ def test_approving_or_denying_from_the_cli_is_refused_and_runs_nothing(
     assert f"{verb} works only from Slack" in result.stdout
     assert "#C0ROLLOUT" in result.stdout  # where to do it instead
     status = stagger_bot("cmd", "--user", "U0OPS1", "status prod", db=db)
-    assert "pending, 0/1 approvals" in status.stdout
+    assert "pending, 0/2 approvals" in status.stdout  # from the CLI: one approval more
     action, actor, source, args = audit_rows(db)[-1]
     assert (action, actor, source) == (f"{verb}.refused", "U0LEAD1", "cli")
     assert args["origin"] == ORIGIN

@@ -62,6 +62,11 @@ class ApprovalRequest:
         return self.args.get("forced") == "yes"
 
     @property
+    def from_cli(self) -> bool:
+        """Asked for from `stagger-bot cmd`, whose `--user` nobody vouches for."""
+        return self.args.get("via") == "cli"
+
+    @property
     def description(self) -> str:
         return f"{self.action} {self.target}" + (" (forced)" if self.forced else "")
 
@@ -143,13 +148,24 @@ def counting_approvals(
 
 def required_approvals(policy: ApprovalPolicy, request: ApprovalRequest) -> int:
     """How many approvals `request` needs under the policy as it is now: the policy's
-    count, one more for a forced move. Read at click time, like who may approve."""
-    return policy.required + (1 if request.forced else 0)
+    count, one more for a forced move, and one more for a request from the CLI where the
+    requester may not approve (the person at the shell could have typed anyone's id, and
+    then approved it as themselves). Read at click time, like who may approve."""
+    return (
+        policy.required + (1 if request.forced else 0) + unvouched_extra(policy, request.from_cli)
+    )
 
 
-def unsatisfiable(policy: ApprovalPolicy, requester: str, *, forced: bool = False) -> str | None:
+def unvouched_extra(policy: ApprovalPolicy, from_cli: bool) -> int:
+    """The approval a CLI request needs on top where its requester may not approve."""
+    return 1 if from_cli and policy.required and not policy.allow_self else 0
+
+
+def unsatisfiable(
+    policy: ApprovalPolicy, requester: str, *, forced: bool = False, from_cli: bool = False
+) -> str | None:
     """Why a request by `requester` could never get its approvals, or None."""
-    needed = policy.required + (1 if forced else 0)
+    needed = policy.required + (1 if forced else 0) + unvouched_extra(policy, from_cli)
     eligible = [a for a in dict.fromkeys(policy.approvers) if policy.allow_self or a != requester]
     if needed <= len(eligible):
         return None
@@ -189,4 +205,5 @@ __all__ = [
     "new_request_id",
     "required_approvals",
     "unsatisfiable",
+    "unvouched_extra",
 ]

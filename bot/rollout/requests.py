@@ -15,6 +15,7 @@ from bot.core.approvals import (
     expiry,
     may_request,
     new_request_id,
+    required_approvals,
     unsatisfiable,
 )
 from bot.core.errors import NotAllowed, UserError
@@ -58,7 +59,7 @@ class Requests:
         # An execution whose owner went away no longer holds the env: reported first.
         recover_interrupted(context, env)
         for open_request in context.store.open_requests(env):
-            if open_request.action == "rollback" and open_request.args == arguments:
+            if open_request.action == "rollback" and open_request.args.get("job") == job:
                 context.record(
                     AuditEntry(
                         user,
@@ -76,7 +77,8 @@ class Requests:
                 )
         now = context.clock.now()
         policy = environment.approvals
-        problem = unsatisfiable(policy, user) if policy.required else None
+        from_cli = source == "cli"
+        problem = unsatisfiable(policy, user, from_cli=from_cli) if policy.required else None
         if problem is not None:
             context.record(
                 AuditEntry(user, source, "rollback.refused", env, arguments, "refused", problem)
@@ -89,13 +91,14 @@ class Requests:
             id=new_request_id(),
             action="rollback",
             env=env,
-            args=arguments,
+            args={**arguments, "via": "cli"} if from_cli else arguments,
             requester=user,
             reason=reason,
             created_at=now,
             expires_at=expiry(policy, now),
             required=policy.required,
         )
+        request = replace(request, required=required_approvals(policy, request))
         return self.submit(request, source)
 
     def propose_rollback(self, env: str, reason: str, *, auto: bool) -> Reply:
@@ -105,7 +108,7 @@ class Requests:
         open_rollbacks = [
             request
             for request in self.context.store.open_requests(env)
-            if request.action == "rollback" and not request.args
+            if request.action == "rollback" and not request.args.get("job")
         ]
         if open_rollbacks:
             existing = open_rollbacks[0]

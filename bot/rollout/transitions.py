@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import logging
 
-from bot.core.approvals import ApprovalRequest, expiry, may_request, new_request_id, unsatisfiable
+from bot.core.approvals import (
+    ApprovalRequest,
+    expiry,
+    may_request,
+    new_request_id,
+    unsatisfiable,
+    unvouched_extra,
+)
 from bot.core.errors import NotAllowed, UsageError, UserError
 from bot.core.phase_record import SUCCEEDED, PhaseRecord
 from bot.core.phases import Gate, all_met, gates_text, in_flight_gate, leaving_gates, order_problem
@@ -44,6 +51,8 @@ class Transitions:
         context = self.context
         current = self.timeline.current()
         arguments = {"phase": target.name, "forced": "yes" if force else "no"}
+        if source == "cli":
+            arguments["via"] = "cli"
         if not may_request(context.spec, target.env, user):
             self._refused(user, source, target, "not an operator")
             raise NotAllowed(f"<@{user}> is not an operator; ask one of the operators.")
@@ -69,8 +78,9 @@ class Transitions:
             self._refused(user, source, target, gate.detail)
             raise UserError(f"Cannot move to {target.name} now: {gate.detail}.")
         policy = context.spec.environments[target.env].approvals
-        required = policy.required + 1 if force else policy.required
-        problem = unsatisfiable(policy, user, forced=force) if required else None
+        from_cli = source == "cli"
+        required = policy.required + (1 if force else 0) + unvouched_extra(policy, from_cli)
+        problem = unsatisfiable(policy, user, forced=force, from_cli=from_cli) if required else None
         if problem is not None:
             self._refused(user, source, target, problem)
             raise UserError(

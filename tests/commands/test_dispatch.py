@@ -115,8 +115,9 @@ def test_status_shows_phase_flag_and_open_requests(context: BotContext) -> None:
         "*staging* — phase *not started*; stagger not changed by the bot yet; 1 host(s)" in status
     )
     request = context.store.open_requests("prod")[0]
+    # Asked for from the CLI: one approval more than prod's policy says.
     assert (
-        f"`{request.id}` rollback prod — pending, 0/1 approvals, requested by <@{OPERATOR}>"
+        f"`{request.id}` rollback prod — pending, 0/2 approvals, requested by <@{OPERATOR}>"
         in status
     )
     assert "*staging*" not in say(context, "status prod")

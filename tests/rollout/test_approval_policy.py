@@ -11,9 +11,12 @@ from pathlib import Path
 
 import tomli_w
 
+from bot.core.replies import Invocation
 from bot.core.spec import parse_spec
 from bot.core.spec_warnings import spec_warnings
 from bot.render.blocks import APPROVE_ACTION
+from commands import dispatch
+from tests.support.bot_process import wait_until
 from tests.support.rollout_state import request_rollback
 from tests.support.served_bot import Bot
 from tests.support.spec_data import LEAD, LEAD_2, spec_data
@@ -85,3 +88,29 @@ def test_a_policy_whose_forced_moves_could_never_be_approved_is_warned_about(
         "environments.prod.approvals: a forced move" in warning and "needs 3" in warning
         for warning in warnings
     ), warnings
+
+
+def test_a_request_from_the_cli_needs_one_approval_more_than_the_same_from_slack(
+    bot: Bot,
+) -> None:
+    """The CLI's `--user` is nobody's word: the person at the shell could name an operator
+    and then approve in Slack as themselves. So a CLI request needs one approval more
+    where the requester may not approve; the same request from Slack needs the usual."""
+    reply = dispatch(
+        bot.context,
+        Invocation(user="U0OPS1", text="rollback prod --reason 'pool at 90%'", source="cli"),
+    )
+    for followup in reply.followups:
+        followup()
+    request_id = bot.request_id_from(reply.text)
+    bot.slack.wait_for(lambda call: request_id in call.all_text(), method="chat.postMessage")
+    wait_until(lambda: bot.request(request_id).message_ts is not None)
+
+    bot.click(LEAD, APPROVE_ACTION, request_id)
+    bot.slack.wait_for(lambda call: "(1/2)" in call.text, method="chat.postEphemeral")
+    assert bot.request(request_id).status.value == "pending"
+    bot.click(LEAD_2, APPROVE_ACTION, request_id)
+    bot.slack.wait_for(
+        lambda call: "verified on all 1 host(s)" in call.text, method="chat.postMessage"
+    )
+    assert bot.request(request_id).status.value == "succeeded"
