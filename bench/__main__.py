@@ -45,6 +45,7 @@ def benchmarks(duration: float | None) -> list[Benchmark]:
         ),
         Benchmark("rollback", "Rollback click → verified", "bench.rollback_latency", "20", "5"),
         Benchmark("fleet", "Simulated fleet, one host's day", "bench.fleet_simulation", "10", "3"),
+        Benchmark("judge", "Judge's selection vs a sort", "bench.judge_selection", "5", "3"),
     ]
 
 
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        help="comma-separated names: ack, kpi, fanout, audit, rollback, fleet (default: all)",
+        help="comma-separated names: ack, kpi, fanout, audit, rollback, fleet, judge "
+        "(default: all)",
     )
     arguments = parser.parse_args(argv)
     chosen = benchmarks(arguments.duration)

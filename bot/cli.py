@@ -119,6 +119,22 @@ def build_parser() -> argparse.ArgumentParser:
     kpi.add_argument("--window", default="6h", help="How far back: 30m, 6h, 2d (default 6h).")
     kpi.add_argument("--json", action="store_true", help="Print JSON for scripts.")
 
+    replay = commands.add_parser(
+        "replay",
+        help="Replay a recorded rollout's stored events through another spec's thresholds "
+        "and criteria: what would have fired, beside what did. Touches no host.",
+    )
+    replay.add_argument(
+        "--store", type=Path, help="The store the rollout was recorded in (default: $STAGGER_DB)."
+    )
+    replay.add_argument(
+        "--spec",
+        type=Path,
+        required=True,
+        help="The spec whose alerts, triggers, criteria and cadences to replay it through.",
+    )
+    replay.add_argument("--env", help="Replay only this environment's phases.")
+
     check = commands.add_parser("check-config", help="Validate a rollout spec; exit 2 on errors.")
     check.add_argument("file", nargs="?", type=Path, help="Spec file (default: $STAGGER_CONFIG).")
 
@@ -230,6 +246,8 @@ def _run(arguments: argparse.Namespace, settings: Settings) -> int:
         for warning in [*spec_warnings(spec), *ssh_file_warnings(spec.ssh)]:
             print(f"warning: {warning}", file=sys.stderr)
         return EXIT_OK
+    if arguments.command == "replay":
+        return _replay(arguments, settings)
     if arguments.command in NEEDS_AUDIT_KEY or getattr(arguments, "audit_command", "") == "verify":
         settings.audit_keys()
     if arguments.command == "audit":
@@ -284,6 +302,21 @@ def _audit(arguments: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _replay(arguments: argparse.Namespace, settings: Settings) -> int:
+    """Needs the store and the other spec only: no key, no Slack, no host. Each error is
+    one line (a spec's problems too, all of them)."""
+    from bot.render.replay_text import replay_text
+    from bot.rollout.replay import replay_rollout
+
+    try:
+        report = replay_rollout(arguments.store or settings.db_path, arguments.spec, arguments.env)
+    except SpecError as error:
+        print(f"stagger-bot: replay: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(replay_text(report))
+    return EXIT_OK
+
+
 def _verified(result: VerifyResult, heads: list[AuditHead]) -> str:
     notes = [
         f"it holds the posted head {head} and every later entry chains to it" for head in heads
@@ -297,7 +330,7 @@ def _verified(result: VerifyResult, heads: list[AuditHead]) -> str:
 
 def _cmd(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
     from bot.runtime import build_context
-    from bot.slack.app import run_followups
+    from bot.slack.app import FOLLOWUP_FAILED, run_followups
     from commands import dispatch
 
     context = build_context(settings, spec)
@@ -306,7 +339,11 @@ def _cmd(arguments: argparse.Namespace, settings: Settings, spec: Spec) -> int:
     )
     reply = dispatch(context, invocation)
     _print_mrkdwn(reply.text, no_color=settings.no_color)
-    run_followups(reply)
+    broke: list[bool] = []
+    run_followups(reply, lambda: broke.append(True))
+    if broke:
+        print(FOLLOWUP_FAILED.removeprefix(":warning: "), file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK if reply.ok else EXIT_FAILED
 
 

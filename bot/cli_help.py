@@ -72,6 +72,13 @@ ABOUT: dict[str, tuple[str, tuple[str, ...]]] = {
         "key missing on this machine (exit 0).",
         ("STAGGER_CONFIG",),
     ),
+    "replay": (
+        "Replay the rollout a store recorded through another spec's thresholds, rollback "
+        "triggers, success criteria and cadences, from the events the store kept: phase by "
+        "phase, when each alert, trigger and gate would have fired or been met, beside what "
+        "actually happened. Reads a copy of the store; touches no host, Slack or database.",
+        ("STAGGER_DB",),
+    ),
     "audit": ("Check the audit trail's chain, or export its rows.", ()),
     "audit verify": (
         "Walk the audit trail's HMAC chain in one read snapshot and name the first row "

@@ -1,5 +1,6 @@
 """`/stagger report [env]`: the success report (baseline, now, change, target per KPI)
-over the env's latest phase, as far as the rollout has come."""
+over the env's latest phase, as far as the rollout has come, and that phase's success
+criteria as the judge decides them now."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bot.core.errors import UsageError
 from bot.core.replies import Invocation, Reply
 from bot.render.rollout_report import report_table
 from bot.rollout.context import BotContext
+from bot.rollout.judging import gate_lines, judge_phase
 from bot.rollout.measuring import measure, measure_since
 from bot.store.timeline import Timeline
 from commands.parsing import require_env
@@ -36,11 +38,17 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
             report = measure_since(context, env, phase.started_at)
             since = format_time(phase.started_at, context.spec.timezone)
             span = f"phase {phase.phase} (since {since})"
+        criteria = ""
+        spec = context.spec.phase(phase.phase) if phase is not None else None
+        if phase is not None and spec is not None and spec.success and not phase.is_terminal:
+            gates = judge_phase(context, spec, phase, report).gates
+            criteria = f"\n*Success criteria of {phase.phase}*:\n" + gate_lines(gates)
         context.poster.post(
             channel,
             f"*Report for {env}* over {span}; rollout: "
             f"*{current.phase if current else 'not started'}*\n"
-            + report_table(context.spec, report),
+            + report_table(context.spec, report)
+            + criteria,
         )
 
     return Reply(text=f"Measuring {env}; the report follows.", followups=(post_report,))

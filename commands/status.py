@@ -88,11 +88,18 @@ def flag_text(state: EnvState) -> str:
 
 def alert_lines(context: BotContext, now: datetime) -> list[str]:
     zone = context.spec.timezone
+    breaches = Breaches(context.store).open_breaches()
     lines = [
         f":red_circle: {breach.env}: {breach.detail} (since {format_time(breach.opened_at, zone)})"
-        for breach in Breaches(context.store).open_breaches()
+        for breach in breaches
         if breach.key.startswith(("kpi:", "trigger:"))
     ]
+    lines.extend(
+        f":test_tube: {breach.env}: (dry run) {breach.detail} "
+        f"(since {format_time(breach.opened_at, zone)})"
+        for breach in breaches
+        if breach.key.startswith("dry-run:")
+    )
     lines.extend(
         f":mute: {silence.kpi} silenced until {format_time(silence.until, zone)} by <@{silence.by}>"
         + (f": {silence.reason}" if silence.reason else "")

@@ -7,6 +7,9 @@ restart: a KPI in alert is posted with a rollback button, recalled at most every
 a KPI unavailable for `unavailable_grace_min` is an alert itself (the bot never goes
 quiet because its data went away); a trigger that starts firing proposes a rollback
 (or runs one, under `auto_rollback`). Silences mute alert posts, never triggers.
+
+A dry-run KPI alerts nothing and its triggers fire nothing: what it would have alerted or
+fired is a breach of its own (`dry-run:` before the key), said once in a quiet note.
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ from bot.core.clock import format_time
 from bot.core.kpi_catalog import DB_KPI_NAMES, DURATION_KPI_NAMES
 from bot.core.kpi_report import KpiReport, format_value, window_text
 from bot.core.phase_record import PhaseRecord
-from bot.core.thresholds import FiredTrigger, Judgement, Verdict, fired_triggers
+from bot.core.thresholds import (
+    FiredTrigger,
+    Judgement,
+    Verdict,
+    dry_run_triggers,
+    fired_triggers,
+)
 from bot.render import blocks
 from bot.render.comparisons import comparison_note
 from bot.rollout.actions import Actions
@@ -31,6 +40,7 @@ from bot.store.timeline import Timeline
 PREFIX = "trigger:"
 KPI_PREFIX = "kpi:"
 UNAVAILABLE_PREFIX = "unavailable:"
+DRY_RUN_PREFIX = "dry-run:"
 DATABASE_ONLY_KPI_NAMES = tuple(name for name in DB_KPI_NAMES if name not in DURATION_KPI_NAMES)
 
 
@@ -46,6 +56,7 @@ def run(context: BotContext, now: datetime) -> list[FiredTrigger]:
     report = measure(context, current.env, window)
     _kpi_alerts(context, current, report, now)
     _unavailable(context, current, report, now)
+    _dry_run(context, current, report, now)
     return _triggers(context, current, report, now)
 
 
@@ -56,6 +67,9 @@ def _kpi_alerts(
     env, remind = current.env, timedelta(minutes=context.spec.alerts.remind_every_min)
     for judgement in report.judgements:
         key = KPI_PREFIX + judgement.kpi
+        if judgement.dry_run:
+            breaches.close(env, key, now)  # one open from before the KPI became a dry run
+            continue
         if judgement.verdict is Verdict.UNAVAILABLE:
             continue  # missing data neither raises nor resolves an alert
         if judgement.verdict is not Verdict.ALERT:
@@ -104,6 +118,9 @@ def _unavailable(
     without_database = context.spec.environments[current.env].database_url_env is None
     for judgement in report.judgements:
         key = UNAVAILABLE_PREFIX + judgement.kpi
+        if judgement.dry_run:
+            breaches.close(current.env, key, now)
+            continue
         if without_database and judgement.kpi in DATABASE_ONLY_KPI_NAMES:
             continue  # an env with no database: its KPIs are not missing, they don't apply
         if judgement.verdict is not Verdict.UNAVAILABLE:
@@ -140,7 +157,7 @@ def _unavailable(
 def _triggers(
     context: BotContext, current: PhaseRecord, report: KpiReport, now: datetime
 ) -> list[FiredTrigger]:
-    fired = fired_triggers(context.spec.rollback_triggers, report.measurements)
+    fired = fired_triggers(context.spec.rollback_triggers, report.measurements, context.spec.kpis)
     breaches = Breaches(context.store)
     firing = {trigger.name for trigger in fired}
     for spec_trigger in context.spec.rollback_triggers:
@@ -173,6 +190,48 @@ def _triggers(
     for followup in reply.followups:
         followup()
     return new
+
+
+def _dry_run(context: BotContext, current: PhaseRecord, report: KpiReport, now: datetime) -> None:
+    """What the dry-run KPIs would have alerted or fired, in one quiet post (no broadcast,
+    no button): each breach once, never reminded or resolved, nothing rolled back."""
+    spec, breaches, env = context.spec, Breaches(context.store), current.env
+    notes = []
+    for judgement in report.judgements:
+        key = DRY_RUN_PREFIX + KPI_PREFIX + judgement.kpi
+        if not judgement.dry_run or judgement.verdict is Verdict.UNAVAILABLE:
+            continue
+        if judgement.verdict is not Verdict.ALERT:
+            breaches.close(env, key, now)
+            continue
+        text = _describe(context, judgement, report)
+        if breaches.open(env, key, now, text):
+            _audit(context, env, "alert.dry_run", judgement, "not alerted")
+            notes.append(f"would have alerted: {text}")
+    would = dry_run_triggers(spec.rollback_triggers, report.measurements, spec.kpis)
+    holding = {trigger.name for trigger in would}
+    for spec_trigger in spec.rollback_triggers:
+        if spec_trigger.name not in holding:
+            breaches.close(env, DRY_RUN_PREFIX + PREFIX + spec_trigger.name, now)
+    for trigger in would:
+        if breaches.open(env, DRY_RUN_PREFIX + PREFIX + trigger.name, now, _trigger_text(trigger)):
+            context.record(
+                AuditEntry(
+                    "bot", "scheduler", "trigger.dry_run", env,
+                    {"trigger": trigger.name, "kpi": trigger.kpi, "value": trigger.value},
+                    "not fired", trigger.condition,
+                )
+            )  # fmt: skip
+            notes.append(
+                f"trigger {trigger.name} would have fired (value {trigger.kpi} = "
+                f"{format_value(trigger.value)}, threshold {trigger.condition})"
+            )
+    if notes:
+        context.poster.post(
+            spec.channel,
+            "\n".join(f":test_tube: dry run: {note}" for note in notes)
+            + f"\n_Dry-run KPIs on {env} ({current.phase}): not alerted, nothing rolled back._",
+        )
 
 
 def describe(delta: timedelta) -> str:

@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+import pytest
+
 pytest_plugins = [
     "tests.support.fixtures",
     "tests.support.ssh_fixtures",
@@ -15,3 +17,8 @@ _ROOT = str(Path(__file__).resolve().parents[1])
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [_ROOT, *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `long` tests first: a worker that starts them last would finish alone."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)

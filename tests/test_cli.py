@@ -415,6 +415,7 @@ READS = {
     "cmd": ["STAGGER_CONFIG", "STAGGER_DB", "STAGGER_AUDIT_KEY", "database_url_env", "NO_COLOR"],
     "kpi": ["STAGGER_CONFIG", "STAGGER_DB", "STAGGER_AUDIT_KEY", "database_url_env"],
     "check-config": ["STAGGER_CONFIG"],
+    "replay": ["STAGGER_DB"],
     "audit verify": ["STAGGER_DB", "STAGGER_AUDIT_KEY", "STAGGER_AUDIT_OLD_KEYS"],
     "audit export": ["STAGGER_DB"],
 }  # fmt: skip

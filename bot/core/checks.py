@@ -1,6 +1,7 @@
 """A check with a named result — a transition's gate, a validation check — and the
 rules for combining them. Pure. Unknown is its own state: never counted as met. Not
-judged (a count with too few events in its baseline to compare) holds nothing back."""
+judged (a count with too few events in its baseline to compare) and a dry run hold
+nothing back; inconclusive (the judge can't tell yet) does."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ class CheckState(StrEnum):
     NOT_MET = "not met"
     UNKNOWN = "unknown"
     NOT_JUDGED = "not judged"
+    # The judge can't tell yet: holds the rollout where it is, saying what is missing.
+    INCONCLUSIVE = "inconclusive"
+    # A dry-run criterion: shown with what it would be, holding nothing back.
+    DRY_RUN = "dry run"
 
 
 _MARK = {
@@ -21,8 +26,10 @@ _MARK = {
     CheckState.NOT_MET: ":x:",
     CheckState.UNKNOWN: ":grey_question:",
     CheckState.NOT_JUDGED: ":heavy_minus_sign:",
+    CheckState.INCONCLUSIVE: ":hourglass_flowing_sand:",
+    CheckState.DRY_RUN: ":test_tube:",
 }
-_PASSING = (CheckState.MET, CheckState.NOT_JUDGED)
+_PASSING = (CheckState.MET, CheckState.NOT_JUDGED, CheckState.DRY_RUN)
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,8 @@ def overall(checks: Sequence[Check]) -> CheckState:
     states = {check.state for check in checks}
     if CheckState.NOT_MET in states:
         return CheckState.NOT_MET
-    return CheckState.UNKNOWN if CheckState.UNKNOWN in states else CheckState.MET
+    undecided = {CheckState.UNKNOWN, CheckState.INCONCLUSIVE}
+    return CheckState.UNKNOWN if undecided & states else CheckState.MET
 
 
 def checks_text(checks: Sequence[Check]) -> str:

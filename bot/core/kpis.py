@@ -87,8 +87,12 @@ def log_kpis(
     events: list[LogEvent],
     expected_offsets: Mapping[str, int],
     tolerance_s: float = 2.0,
+    *,
+    concurrency: bool = True,
 ) -> dict[str, Measurement]:
-    """The log KPIs of `events` (already cut to the window)."""
+    """The log KPIs of `events` (already cut to the window, in time order where
+    `concurrency` is asked for; the other KPIs don't depend on the order). Without
+    `concurrency`, `max_concurrent_jobs` is left out: a fleet's is its busiest host's."""
     counts = dict.fromkeys(_COUNTED.values(), 0)
     pool: list[float] = []
     durations: list[float] = []
@@ -118,7 +122,8 @@ def log_kpis(
         if starts
         else Measurement(None, reason="no job starts in the window")
     )
-    measurements["max_concurrent_jobs"] = Measurement(float(max_concurrency(events)))
+    if concurrency:
+        measurements["max_concurrent_jobs"] = Measurement(float(max_concurrency(events)))
     measurements["offset_misses"] = Measurement(float(misses))
     measurements.update(_durations(durations))
     return measurements

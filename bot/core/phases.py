@@ -85,7 +85,8 @@ def duration_gate(phase: PhaseSpec, current: PhaseRecord, now: datetime) -> Gate
 
 def criteria_gates(phase: PhaseSpec, measurements: Mapping[str, Measurement]) -> list[Gate]:
     gates = []
-    for kpi, condition in phase.success.items():
+    for kpi, criterion in phase.success.items():
+        condition = criterion.condition
         measurement = measurements.get(kpi, Measurement(None, reason="not measured"))
         parsed = Condition.parse(condition)
         decided = holds(parsed, measurement)
@@ -109,10 +110,16 @@ def criteria_gates(phase: PhaseSpec, measurements: Mapping[str, Measurement]) ->
 
 
 def alert_gate(judgements: Sequence[Judgement]) -> Gate:
-    alerting = [judgement.kpi for judgement in judgements if judgement.verdict is Verdict.ALERT]
+    """A dry-run KPI in alert holds nothing back; the gate names it all the same."""
+    in_alert = [judgement for judgement in judgements if judgement.verdict is Verdict.ALERT]
+    alerting = [judgement.kpi for judgement in in_alert if not judgement.dry_run]
+    trial = [judgement.kpi for judgement in in_alert if judgement.dry_run]
+    dry_run = f"; dry run: {', '.join(trial)} in alert" if trial else ""
     if alerting:
-        return Gate("no KPI in alert", GateState.NOT_MET, "in alert: " + ", ".join(alerting))
-    return Gate("no KPI in alert", GateState.MET, "none")
+        return Gate(
+            "no KPI in alert", GateState.NOT_MET, "in alert: " + ", ".join(alerting) + dry_run
+        )
+    return Gate("no KPI in alert", GateState.MET, "none" + dry_run)
 
 
 def in_flight_gate(open_requests: Sequence[ApprovalRequest]) -> Gate:
@@ -132,11 +139,14 @@ def leaving_gates(
     measurements: Mapping[str, Measurement],
     judgements: Sequence[Judgement],
     open_requests: Sequence[ApprovalRequest],
+    criteria: Sequence[Gate] | None = None,
 ) -> list[Gate]:
     """Every gate on leaving the current phase (only `in flight` before the first).
 
     The KPI table's alerts describe the stagger's effect, so they gate stagger phases; a
-    baseline phase is there to measure the "before", alerts and all."""
+    baseline phase is there to measure the "before", alerts and all. `criteria`: the
+    success criteria's gates as the judge decided them (`bot.rollout.judging`); without
+    them, each is compared as measured."""
     gates = [in_flight_gate(open_requests)]
     phase = spec.phase(current.phase) if current else None
     if current is None or phase is None:
@@ -144,7 +154,7 @@ def leaving_gates(
     alerts = [alert_gate(judgements)] if phase.stagger else []
     return [
         duration_gate(phase, current, now),
-        *criteria_gates(phase, measurements),
+        *(criteria if criteria is not None else criteria_gates(phase, measurements)),
         *alerts,
         *gates,
     ]

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.core.criteria import margin_problems
 from bot.core.errors import SpecError
 from bot.core.kpi_catalog import MEASURED_KPI_NAMES
 from bot.core.spec_fields import (
@@ -43,6 +44,7 @@ from bot.core.spec_rollout import (
     AlertSpec,
     CheckpointSpec,
     ExecutionSpec,
+    JudgeSpec,
     KpiSpec,
     PhaseSpec,
     TriggerSpec,
@@ -71,6 +73,7 @@ class Spec(SpecSection):
     execution: ExecutionSpec = ExecutionSpec()
     alerts: AlertSpec = AlertSpec()
     checkpoints: CheckpointSpec = CheckpointSpec()
+    judge: JudgeSpec = JudgeSpec()
 
     @field_validator("environments")
     @classmethod
@@ -83,6 +86,7 @@ class Spec(SpecSection):
     @model_validator(mode="after")
     def _cross_references(self) -> Spec:
         problems = cross_reference_problems(self.model_dump())
+        problems += margin_problems(self.phases, self.rollback_triggers, self.kpis)
         if problems:
             raise ValueError(SEPARATOR.join(problems))
         return self

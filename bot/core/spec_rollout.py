@@ -29,6 +29,30 @@ def unknown_kpi(name: str) -> str:
     return f"unknown KPI {name!r}{nearest_or_known(name, MEASURED_KPI_NAMES)}"
 
 
+class CriterionSpec(SpecSection):
+    """A phase's success criterion on one KPI. `dry_run`: measured and shown, never gating.
+    A relative one on job durations, the error rate or a count is decided by the judge;
+    `margin_pct` (of the baseline) or `margin_points` (in the KPI's unit) widens its
+    threshold: what "no worse" (`change <= 0%`) allows (default: half the threshold of
+    the rollback trigger on the same KPI)."""
+
+    condition: str
+    dry_run: bool = False
+    margin_pct: float | None = Field(default=None, ge=0)
+    margin_points: float | None = Field(default=None, ge=0)
+
+    @field_validator("condition")
+    @classmethod
+    def _condition(cls, value: str) -> str:
+        return check_condition(value)
+
+    @model_validator(mode="after")
+    def _one_margin(self) -> CriterionSpec:
+        if self.margin_pct is not None and self.margin_points is not None:
+            raise ValueError("give margin_pct or margin_points, not both")
+        return self
+
+
 class PhaseSpec(SpecSection):
     """One runbook phase: where it runs, the flag it sets on entry, how long it must run,
     and its success criteria (KPI name -> condition, like the KPI table's targets)."""
@@ -39,15 +63,21 @@ class PhaseSpec(SpecSection):
     min_duration_h: float = Field(ge=0)
     max_duration_h: float | None = Field(default=None, gt=0)
     description: str = ""
-    success: dict[str, str] = {}
+    # KPI name -> a condition, or a table `{ condition = "...", dry_run = true, ... }`.
+    success: dict[str, CriterionSpec] = {}
 
-    @field_validator("success")
+    @field_validator("success", mode="before")
     @classmethod
-    def _criteria(cls, success: dict[str, str]) -> dict[str, str]:
+    def _criteria(cls, success: object) -> object:
+        if not isinstance(success, dict):
+            return success
         unknown = [unknown_kpi(kpi) for kpi in success if kpi not in MEASURED_KPI_NAMES]
         if unknown:
             raise ValueError(SEPARATOR.join(unknown))
-        return {kpi: check_condition(condition) for kpi, condition in success.items()}
+        return {
+            kpi: {"condition": criterion} if isinstance(criterion, str) else criterion
+            for kpi, criterion in success.items()
+        }
 
     @model_validator(mode="after")
     def _max_after_min(self) -> PhaseSpec:
@@ -68,6 +98,8 @@ class KpiSpec(SpecSection):
     alert: str
     # A count's relative change is judged only with this many events in the baseline window.
     min_events: int = Field(default=MIN_EVENTS, ge=0)
+    # Measured, shown and charted; never gates, alerts or fires a trigger.
+    dry_run: bool = False
 
     @field_validator("target", "alert")
     @classmethod
@@ -95,6 +127,16 @@ class ExecutionSpec(SpecSection):
     `lease_s` of its last renewal, and its request is reported interrupted."""
 
     lease_s: float = Field(default=60.0, gt=0, le=3600)
+
+
+class JudgeSpec(SpecSection):
+    """How relative success criteria are decided (README: "How the bot decides"): at
+    `level` confidence, anytime-valid over any number of looks, on at least `min_runs`
+    runs (or events) per side; the confidence sequence is tightest near `planned_runs`."""
+
+    level: float = Field(default=0.95, ge=0.8, le=0.999)
+    min_runs: int = Field(default=50, ge=5)
+    planned_runs: int = Field(default=1000, ge=10)
 
 
 class ValidationSpec(SpecSection):

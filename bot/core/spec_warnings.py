@@ -4,7 +4,9 @@ later, each naming the key and why."""
 from __future__ import annotations
 
 from bot.core.approvals import unsatisfiable
+from bot.core.criteria import ERROR_RATE_KPI, margin_for
 from bot.core.spec import Spec
+from bot.core.thresholds import Condition
 
 
 def spec_warnings(spec: Spec) -> list[str]:
@@ -27,7 +29,36 @@ def spec_warnings(spec: Spec) -> list[str]:
                 f"usual) could never be approved: {forced}"
             )
     warnings.extend(_weekday_numbers(spec.checkpoints.cron))
+    warnings.extend(_tight_error_rate_margins(spec))
     return warnings
+
+
+# Below this relative margin a "no worse" error rate needs thousands of failures a side.
+_TIGHT_PCT = 10.0
+
+
+def _tight_error_rate_margins(spec: Spec) -> list[str]:
+    """A failure rate of ~1 % "no worse" within +2.5 % of itself settles only after some
+    30,000 failures a side: inconclusive for the whole rollout."""
+    found = []
+    for index, phase in enumerate(spec.phases):
+        criterion = phase.success.get(ERROR_RATE_KPI)
+        if criterion is None or criterion.dry_run or criterion.margin_points is not None:
+            continue
+        margin = margin_for(ERROR_RATE_KPI, criterion, spec.rollback_triggers, spec.kpis)
+        if (
+            margin is not None
+            and Condition.parse(criterion.condition).threshold == 0
+            and (margin.value < _TIGHT_PCT)
+        ):
+            found.append(
+                f"phases[{index}] ({phase.name}).success.error_rate: 'no worse' within "
+                f"{margin.value:g} % of the baseline's own rate ({margin.source}) needs tens "
+                "of thousands of failures a side to be shown: it would stay inconclusive. "
+                'Give it in percentage points: { condition = "change <= 0%", '
+                "margin_points = 0.5 }"
+            )
+    return found
 
 
 def _weekday_numbers(cron: str) -> list[str]:

@@ -9,13 +9,17 @@ another of a different length: a relative condition compares events per hour of 
 and only when either window held `min_events` of them — in neither, the KPI has too few
 events to compare, which neither fires nor fails anything. A count new in the window
 (0 in the baseline, 500 now) is +infinity: it fires.
+
+A dry-run KPI (`dry_run = true` in its row) is judged as any other, and its judgement
+says so; it never fires a trigger (`dry_run_triggers` are those that would have), and
+what gates, alerts or declares success looks only at the `gating` judgements.
 """
 
 from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -110,6 +114,8 @@ class Judgement:
     source: str = ""
     # Is the KPI's target or alert relative to the baseline?
     relative: bool = False
+    # A dry-run KPI's: shown, never alerting, gating or holding success back.
+    dry_run: bool = False
 
 
 def change_pct(value: float, baseline: float) -> float:
@@ -170,12 +176,12 @@ def judge(name: str, kpi: KpiSpec, measurement: Measurement) -> Judgement:
             verdict = Verdict.TOO_FEW if decided.too_few else Verdict.UNAVAILABLE
             return Judgement(
                 name, verdict, value, baseline, change, decided.reason,
-                comparison if relative else None, source, relative,
+                comparison if relative else None, source, relative, kpi.dry_run,
             )  # fmt: skip
     verdict = Verdict.ALERT if alert else Verdict.MET if target else Verdict.NOT_MET
     return Judgement(
         name, verdict, value, baseline, change, "",
-        comparison if relative else None, source, relative,
+        comparison if relative else None, source, relative, kpi.dry_run,
     )  # fmt: skip
 
 
@@ -183,6 +189,11 @@ def judged_well(verdict: Verdict) -> bool:
     """Does this verdict let a target count as reached? Met, or too few events to judge
     (a problem the baseline barely had cannot be shown to shrink, nor hold anything back)."""
     return verdict in (Verdict.MET, Verdict.TOO_FEW)
+
+
+def gating(judgements: Iterable[Judgement]) -> list[Judgement]:
+    """The judgements that may alert, hold a gate or the success back: no dry-run KPI's."""
+    return [judgement for judgement in judgements if not judgement.dry_run]
 
 
 def judge_all(
@@ -203,15 +214,38 @@ class FiredTrigger:
 
 
 def fired_triggers(
+    triggers: list[TriggerSpec],
+    measurements: Mapping[str, Measurement],
+    kpis: Mapping[str, KpiSpec],
+) -> list[FiredTrigger]:
+    """The runbook's ROLLBACK TRIGGERS that hold now; undecidable ones do not fire, nor
+    does one on a dry-run KPI."""
+    return [t for t in _holding(triggers, measurements) if not _dry_run(kpis, t.kpi)]
+
+
+def dry_run_triggers(
+    triggers: list[TriggerSpec],
+    measurements: Mapping[str, Measurement],
+    kpis: Mapping[str, KpiSpec],
+) -> list[FiredTrigger]:
+    """The triggers on dry-run KPIs that hold now: those that would have fired."""
+    return [t for t in _holding(triggers, measurements) if _dry_run(kpis, t.kpi)]
+
+
+def _dry_run(kpis: Mapping[str, KpiSpec], name: str) -> bool:
+    kpi = kpis.get(name)
+    return kpi is not None and kpi.dry_run
+
+
+def _holding(
     triggers: list[TriggerSpec], measurements: Mapping[str, Measurement]
 ) -> list[FiredTrigger]:
-    """The runbook's ROLLBACK TRIGGERS that hold now; undecidable ones do not fire."""
-    fired = []
+    holding = []
     for trigger in triggers:
         measurement = measurements.get(trigger.kpi, Measurement(None))
         if holds(Condition.parse(trigger.condition), measurement) is True:
             assert measurement.value is not None
-            fired.append(
+            holding.append(
                 FiredTrigger(trigger.name, trigger.kpi, measurement.value, trigger.condition)
             )
-    return fired
+    return holding

@@ -1,15 +1,18 @@
 """The database KPIs: the app's job-execution table, read in a read-only transaction.
 
 Per job and window: runs, failures, average and p95 duration; over all jobs the p95 and
-the most executions running at once — all computed in SQL. A database that can't be
-reached, or answers too slowly, raises `DatabaseUnavailable` with a reason (never the
-DSN); the caller reports the KPIs as unavailable, never 0.
+the most executions running at once — all computed in SQL; and each completed run's
+duration, the judge's samples. A database that can't be reached, or answers too slowly,
+raises `DatabaseUnavailable` with a reason (never the DSN); the caller reports the KPIs
+as unavailable, never 0.
 """
 
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import psycopg
@@ -19,27 +22,37 @@ from psycopg.conninfo import conninfo_to_dict
 from bot.core.errors import StaggerError
 from bot.core.job_stats import DbKpis, JobStats
 from bot.core.redaction import redact
+from bot.core.run_samples import RunDuration
 from bot.core.spec_fleet import DatabaseSpec
+
+T = TypeVar("T")
 
 
 class DatabaseUnavailable(StaggerError):
     """The job table could not be read; the message says why, without secrets."""
 
 
-def _queries(
-    spec: DatabaseSpec,
-) -> tuple[sql.Composed, sql.Composed, sql.Composed, sql.Composed]:
-    table = sql.Identifier(*spec.table.split("."))
-    names = {
+_DURATION = "extract(epoch FROM ({completed} - {started})) * 1000"
+_WINDOW = "{started} >= %(start)s AND {started} < %(end)s"
+
+
+def _names(spec: DatabaseSpec) -> dict[str, sql.Identifier]:
+    """The spec's table and columns, each quoted as an identifier."""
+    return {
         "job": sql.Identifier(spec.job_name),
         "started": sql.Identifier(spec.started_at),
         "completed": sql.Identifier(spec.completed_at),
         "status": sql.Identifier(spec.status),
         "error": sql.Identifier(spec.error_message),
-        "table": table,
+        "table": sql.Identifier(*spec.table.split(".")),
     }
-    duration = "extract(epoch FROM ({completed} - {started})) * 1000"
-    window = "{started} >= %(start)s AND {started} < %(end)s"
+
+
+def _queries(
+    spec: DatabaseSpec,
+) -> tuple[sql.Composed, sql.Composed, sql.Composed, sql.Composed]:
+    names = _names(spec)
+    duration, window = _DURATION, _WINDOW
     # Only constant fragments are joined here; every name goes through sql.Identifier.
     per_job = sql.SQL(
         "SELECT {job}, count(*), count(*) FILTER (WHERE {status} = %(failed)s), "
@@ -78,9 +91,9 @@ def _dsn_secrets(dsn: str) -> tuple[str, ...]:
     return tuple(secret for secret in found if secret)
 
 
-def db_kpis(dsn: str, spec: DatabaseSpec, start: datetime, end: datetime) -> DbKpis:
-    per_job, overlap, metadata, p95 = _queries(spec)
-    parameters = {"start": start, "end": end, "failed": spec.failed_status}
+def _read(dsn: str, spec: DatabaseSpec, read: Callable[[psycopg.Cursor[Any]], T]) -> T:
+    """`read` run in one read-only transaction under the spec's timeouts, then rolled
+    back. Any failure raises `DatabaseUnavailable` with a reason free of the DSN."""
     try:
         conninfo_to_dict(dsn)
     except psycopg.Error:
@@ -98,11 +111,9 @@ def db_kpis(dsn: str, spec: DatabaseSpec, start: datetime, end: datetime) -> DbK
             connection.read_only = True
             with connection.cursor() as cursor:
                 cursor.execute(f"SET LOCAL statement_timeout = {int(spec.statement_timeout_ms)}")
-                rows = cursor.execute(per_job, parameters).fetchall()
-                overlap_row = cursor.execute(overlap, parameters).fetchone()
-                metadata_row = cursor.execute(metadata, parameters).fetchone()
-                p95_row = cursor.execute(p95, parameters).fetchone()
+                result = read(cursor)
             connection.rollback()
+            return result
     except psycopg.errors.QueryCanceled:
         raise DatabaseUnavailable(
             f"the query took longer than {spec.statement_timeout_ms} ms (statement_timeout)"
@@ -112,6 +123,21 @@ def db_kpis(dsn: str, spec: DatabaseSpec, start: datetime, end: datetime) -> DbK
             str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         )
         raise DatabaseUnavailable(redact(first_line, _dsn_secrets(dsn))) from None
+
+
+def db_kpis(dsn: str, spec: DatabaseSpec, start: datetime, end: datetime) -> DbKpis:
+    per_job, overlap, metadata, p95 = _queries(spec)
+    parameters = {"start": start, "end": end, "failed": spec.failed_status}
+
+    def read(cursor: psycopg.Cursor[Any]) -> tuple[list[Any], Any, Any, Any]:
+        return (
+            cursor.execute(per_job, parameters).fetchall(),
+            cursor.execute(overlap, parameters).fetchone(),
+            cursor.execute(metadata, parameters).fetchone(),
+            cursor.execute(p95, parameters).fetchone(),
+        )
+
+    rows, overlap_row, metadata_row, p95_row = _read(dsn, spec, read)
     jobs = tuple(
         JobStats(str(job), int(runs), int(failures),
                  None if average is None else float(average), None if p95 is None else float(p95))
@@ -127,3 +153,25 @@ def db_kpis(dsn: str, spec: DatabaseSpec, start: datetime, end: datetime) -> DbK
         metadata_errors=int(metadata_row[0]) if metadata_row else 0,
         p95_duration_ms=float(p95_row[0]) if p95_row and p95_row[0] is not None else None,
     )
+
+
+def db_durations(dsn: str, spec: DatabaseSpec, start: datetime, end: datetime) -> list[RunDuration]:
+    """Every completed run started in [start, end), with its duration, in the order the
+    runs started. A run still going (no completed_at) has no duration yet: left out."""
+    # The start is read as timestamptz: the window compares it as one, so a column without
+    # a zone is read in the same zone it is compared in, and comes back aware.
+    # Hosts run a job at the same offset: runs that started at one moment are numbered
+    # (shortest first), so each is kept, and the same one again on the next read.
+    query = sql.SQL(
+        f"SELECT {{job}}, {{started}}::timestamptz, {_DURATION}, row_number() OVER "
+        f"(PARTITION BY {{job}}, {{started}} ORDER BY {_DURATION}) - 1 FROM {{table}} "
+        f"WHERE {_WINDOW} AND {{completed}} IS NOT NULL AND {{job}} IS NOT NULL "
+        "ORDER BY {started}, {job}"
+    ).format(**_names(spec))
+    rows = _read(
+        dsn, spec, lambda cursor: cursor.execute(query, {"start": start, "end": end}).fetchall()
+    )
+    return [
+        RunDuration(str(job), started.astimezone(UTC), float(duration), int(ordinal))
+        for job, started, duration, ordinal in rows
+    ]

@@ -145,6 +145,7 @@ class Fleet:
                 flags=RunnerFlags(),
                 pool=pool,
                 failures=_failures(knobs, host.env),
+                staggered_duration_factor=knobs.staggered_duration_factor,
             )
         rows = {}
         for env, database in (databases or {}).items():
@@ -193,7 +194,9 @@ class Fleet:
         """Turn the scenario's knobs from the current simulated time on."""
         self.knobs = knobs
         for host in self.hosts:
-            self._runners[host.hostname].failures = _failures(knobs, host.env)
+            runner = self._runners[host.hostname]
+            runner.failures = _failures(knobs, host.env)
+            runner.staggered_duration_factor = knobs.staggered_duration_factor
 
     def reload(self, host: SimHost) -> RunnerFlags:
         """What the reload command does, in this process."""

@@ -40,8 +40,13 @@ class FleetKnobs:
     host_down: HostDown | None = None
     # From then on no job-execution row reaches PostgreSQL; the log is unaffected.
     database_down_since: datetime | None = None
+    # Every run of a job while it is staggered takes this many times as long: below 1
+    # the new code is faster too, above 1 it gives back part of what the stagger gains.
+    staggered_duration_factor: float = 1.0
 
     def __post_init__(self) -> None:
+        if not self.staggered_duration_factor > 0:
+            raise ValueError("the staggered duration factor must be above 0")
         rates = [self.failure_rate] + ([self.error_spike.rate] if self.error_spike else [])
         if any(not 0.0 <= rate <= 1.0 for rate in rates):
             raise ValueError("failure rates are fractions from 0 to 1")

@@ -106,9 +106,11 @@ class HostRunner:
         flags: RunnerFlags,
         pool: PoolModel = PoolModel(),
         failures: Failures = Failures(),
+        staggered_duration_factor: float = 1.0,
     ) -> None:
         self.flags = flags
         self.failures = failures
+        self.staggered_duration_factor = staggered_duration_factor
         self._jobs = tuple(jobs)
         self._pool = pool
         self._random = random.Random(seed)
@@ -231,13 +233,13 @@ class HostRunner:
     ) -> list[_Entry]:
         draw = self._random
         started = second_ms + draw.randrange(_JITTER_MS)
-        duration = round(self._base_ms[job.key] * draw.uniform(0.85, 1.15) * stretch)
+        staggered = self.flags.staggered_job(job)
+        factor = self.staggered_duration_factor if staggered else 1.0
+        duration = round(self._base_ms[job.key] * draw.uniform(0.85, 1.15) * stretch * factor)
         completed = started + duration
         self._running.append((completed, connections))
         error = self._failure(second_ms, queued)
-        execution = JobExecution(
-            job.name, started, completed, error, connections, self.flags.staggered_job(job)
-        )
+        execution = JobExecution(job.name, started, completed, error, connections, staggered)
         entries = [self._entry(started, f"info: 🔄 Job started: {job.name}")]
         if duration >= self._pool.slow_query_ms:
             entries.append(

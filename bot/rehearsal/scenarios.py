@@ -16,6 +16,11 @@ from bot.store.timeline import Timeline
 
 Outcome = Callable[[BotContext, list[str]], bool]
 
+# The example spec's criterion on job durations, as its gate line names it.
+DURATION_CRITERION = "job_duration_avg change <= -20%"
+# With the stagger alone a run takes 0.64 of its time at :00 (job duration −36 %).
+STAGGER_RATIO = 0.64
+
 
 def _succeeded(context: BotContext, posts: list[str]) -> bool:
     current = Timeline(context.store).current()
@@ -56,6 +61,37 @@ def _unavailable_and_held(context: BotContext, posts: list[str]) -> bool:
     return alerted and held and not _succeeded(context, posts)
 
 
+def _held_in_staging_stagger(judged: Callable[[str], bool]) -> Outcome:
+    """The move to prod was asked for once staging-stagger had run its minimum and was
+    refused, the job-duration gate among its lines `judged` so; the rollout stayed."""
+
+    def check(context: BotContext, posts: list[str]) -> bool:
+        current = Timeline(context.store).current()
+        refused = [post for post in posts if "moving to prod-baseline is refused" in post]
+        gates = [
+            line
+            for post in refused
+            for line in post.splitlines()
+            if f"{DURATION_CRITERION}: " in line
+        ]
+        held = current is not None and current.phase == "staging-stagger"
+        return held and any(judged(line) for line in gates)
+
+    return check
+
+
+def _not_met_with_its_interval(line: str) -> bool:
+    return "): not met" in line and "% CI " in line
+
+
+def _inconclusive_saying_what_settles_it(line: str) -> bool:
+    """Inconclusive, with how many runs would settle it: more of this phase's (`≈ 140
+    more runs (~9 h)`), or where those can't, a longer baseline's (`a baseline of ≈ 300
+    more runs (~20 h with the stagger off)`)."""
+    settles = "more runs (~" in line and "≈ " in line
+    return "): inconclusive" in line and settles
+
+
 def _no_knobs(start: datetime) -> FleetKnobs:
     return FleetKnobs()
 
@@ -69,6 +105,38 @@ def _error_spike(start: datetime) -> FleetKnobs:
 
 def _host_down(start: datetime) -> FleetKnobs:
     return FleetKnobs(host_down=HostDown(host="prod-2.rehearsal.example.com", since=start))
+
+
+def _small_effect(start: datetime) -> FleetKnobs:
+    """Staggered runs take 0.92/0.64 as long: the stagger gains job durations −8 %."""
+    return FleetKnobs(staggered_duration_factor=0.92 / STAGGER_RATIO)
+
+
+def _effect_near_the_target(start: datetime) -> FleetKnobs:
+    """Staggered runs take 1.16 times as long: job durations about −25 % (measured on
+    this fleet with rare jobs, whose stagger gain alone is −35 %), near the −20 % target."""
+    return FleetKnobs(staggered_duration_factor=1.16)
+
+
+def _rare_jobs(data: dict[str, Any]) -> None:
+    """Every job runs less often: five times per 2 h of staging baseline (the minute jobs
+    every 5 min in the tests' 2 h baseline, hourly in the runbook's 24 h), so a run of any
+    length sees the same few hundred runs; the first-30-minute validation waits for jobs
+    as rare. The offsets, all under a minute, stay apart."""
+    baseline_h = next(
+        (
+            phase["min_duration_h"]
+            for phase in data["phases"]
+            if phase["name"] == "staging-baseline"
+        ),
+        2,
+    )
+    factor = max(5, round(5 * baseline_h / 2))
+    for job in data["jobs"]:
+        job["interval_s"] = min(job["interval_s"] * factor, 86400)
+    validation = data.setdefault("validation", {})
+    checks = validation.get("checks_after_min", [5, 15, 30])
+    validation["checks_after_min"] = [minutes * factor // 5 for minutes in checks]
 
 
 def _collide(data: dict[str, Any]) -> None:
@@ -129,6 +197,28 @@ SCENARIOS = {
             "the unavailable KPIs are alerted and success is not declared",
             _unavailable_and_held,
             prod_database_down=True,
+        ),
+        Scenario(
+            "small-effect",
+            "The stagger shortens job durations by only ~8 %, far from the -20 % the "
+            "spec asks of staging-stagger.",
+            "the job-duration criterion is not met at staging-stagger's end, with its "
+            "interval; the move to prod is refused and success is not declared",
+            _held_in_staging_stagger(_not_met_with_its_interval),
+            knobs=_small_effect,
+            # Ends at the refused move; this bounds a run that never gets there.
+            limit=timedelta(days=4, hours=6),
+        ),
+        Scenario(
+            "few-runs",
+            "The jobs run rarely (a few hundred runs a phase) and the stagger's gain, about "
+            "-25 %, sits near the -20 % target: too few runs to tell either way.",
+            "the job-duration criterion is inconclusive at staging-stagger's end, saying "
+            "what would settle it; the move to prod is refused",
+            _held_in_staging_stagger(_inconclusive_saying_what_settles_it),
+            knobs=_effect_near_the_target,
+            change_spec=_rare_jobs,
+            limit=timedelta(days=4, hours=6),
         ),
     )
 }

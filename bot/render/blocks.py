@@ -131,7 +131,8 @@ _VERDICT_MARK = {
 
 
 def kpi_table_text(report: KpiReport, spec: Spec) -> str:
-    """The KPI table as a monospace block, one row per KPI with its verdict."""
+    """The KPI table as a monospace block, one row per KPI with its verdict (a dry-run
+    KPI's marked so)."""
     rows = [f"{'KPI':<24}{'value':>10}  {'target':<16}{'alert':<16}verdict"]
     for judgement in report.judgements:
         kpi = spec.kpis[judgement.kpi]
@@ -139,6 +140,7 @@ def kpi_table_text(report: KpiReport, spec: Spec) -> str:
         rows.append(
             f"{kpi.label[:23]:<24}{format_value(judgement.value, kpi.unit):>10}  "
             f"{kpi.target:<16}{kpi.alert:<16}{judgement.verdict.value}"
+            + (" (dry run)" if judgement.dry_run else "")
             + (f" ({note})" if note else "")
         )
     extra = [

@@ -1,6 +1,6 @@
 """The checkpoint post: per KPI its value, target, alert threshold and verdict, with the
 change since the previous checkpoint and against the baseline — per hour of each window
-for a count, and both windows named. Pure."""
+for a count, and both windows named; a dry-run KPI's row ends "(dry run)". Pure."""
 
 from __future__ import annotations
 
@@ -71,6 +71,7 @@ def checkpoint_text(
             f"{kpi.label[:22]:<23}{format_value(judgement.value, kpi.unit):>9}  "
             f"{kpi.target:<15}{kpi.alert:<14}{MARK[judgement.verdict]:<15}"
             f"{percent(last):>8}{percent(judgement.change_pct):>9}"
+            + (" (dry run)" if judgement.dry_run else "")
         )
     reasons = [f"{spec.kpis[j.kpi].label}: {j.reason}" for j in report.judgements if j.reason]
     reasons += [

@@ -2,7 +2,7 @@
 
 `schema_version` 2 (the output without one was 1) adds the windows' hours, the
 baseline's window, where a job duration came from, and for each KPI judged against the
-baseline what was compared: per hour for a count."""
+baseline what was compared: per hour for a count. A dry-run KPI has `"dry_run": true`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ def _comparison(measurement: Measurement) -> dict[str, Any]:
 def report_json(report: KpiReport) -> str:
     verdicts = {judgement.kpi: judgement.verdict.value for judgement in report.judgements}
     relative = {judgement.kpi for judgement in report.judgements if judgement.relative}
+    dry_run = {judgement.kpi for judgement in report.judgements if judgement.dry_run}
     document = {
         "schema_version": SCHEMA_VERSION,
         "env": report.env,
@@ -57,6 +58,7 @@ def report_json(report: KpiReport) -> str:
                 **_measurement(measurement),
                 "verdict": verdicts.get(name),
                 **({"comparison": _comparison(measurement)} if name in relative else {}),
+                **({"dry_run": True} if name in dry_run else {}),
             }
             for name, measurement in report.measurements.items()
         },

@@ -31,6 +31,7 @@ EMOJI = {
     ":heavy_minus_sign:": "➖",
     ":link:": "🔗",
     ":triangular_ruler:": "📐",
+    ":test_tube:": "🧪",
 }
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 _CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")

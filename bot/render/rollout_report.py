@@ -1,13 +1,13 @@
 """The success report: per KPI its baseline, its value now, the change and the target —
 posted when the rollout succeeds, and on demand as far as the rollout has come. A count
 is shown per hour of each window (a week against a 6.5 h baseline), and both windows are
-named."""
+named. A dry-run KPI's row is marked so, and holds no target back."""
 
 from __future__ import annotations
 
 from bot.core.kpi_report import KpiReport, format_rate, format_value, window_text
 from bot.core.spec import Spec
-from bot.core.thresholds import Judgement, Measurement, Verdict, judged_well
+from bot.core.thresholds import Judgement, Measurement, Verdict, gating, judged_well
 from bot.render.comparisons import percent
 
 _MARK = {
@@ -48,6 +48,7 @@ def report_table(spec: Spec, report: KpiReport) -> str:
         rows.append(
             f"{kpi.label[:23]:<24}{before:>10}{now:>10}{percent(judgement.change_pct, 1):>9}  "
             f"{kpi.target:<16}{_MARK[judgement.verdict]}"
+            + (" (dry run)" if judgement.dry_run else "")
             + (f" ({'; '.join(notes)})" if notes else "")
         )
     per_hour = " (counts compared with the baseline per hour of each window)"
@@ -55,4 +56,4 @@ def report_table(spec: Spec, report: KpiReport) -> str:
 
 
 def targets_met(report: KpiReport) -> bool:
-    return all(judged_well(judgement.verdict) for judgement in report.judgements)
+    return all(judged_well(judgement.verdict) for judgement in gating(report.judgements))

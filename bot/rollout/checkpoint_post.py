@@ -15,12 +15,13 @@ from bot.core.kpi_report import KpiReport, window_text
 from bot.core.kpi_series import HOUR, hourly_points, series
 from bot.core.log_lines import LogEvent
 from bot.core.phase_record import PhaseRecord
-from bot.core.thresholds import Condition
+from bot.core.thresholds import Condition, gating
 from bot.render.audit_head import with_audit_head
 from bot.render.charts import checkpoint_chart
 from bot.render.checkpoint_text import checkpoint_text, phase_line
 from bot.rollout.context import BotContext
-from bot.rollout.measuring import measure
+from bot.rollout.judging import gate_lines, judge_phase
+from bot.rollout.measuring import measure, stored_report
 from bot.store.checkpoints import Checkpoints
 from bot.store.event_log import EventLog
 from bot.store.kpi_history import EventsOf, KpiHistory
@@ -51,10 +52,13 @@ def post_checkpoint(
         where,
         previous.window if previous and same_phase else None,
     )
+    if phase is not None:
+        text += _criteria_section(context, env, phase, now, [h.error for h in report.hosts])
     text = with_audit_head(text, context.audit.head())
     ts = context.poster.post(context.spec.channel, text)
     values = {n: m.value for n, m in report.measurements.items() if m.value is not None}
-    verdicts = {j.kpi: j.verdict.value for j in report.judgements}
+    # A dry-run KPI's verdict is left out: it holds no checkpoint (nor the success) back.
+    verdicts = {j.kpi: j.verdict.value for j in gating(report.judgements)}
     measured = (report.start, report.end)
     checkpoints.add(env, phase.id if phase else 0, slot, values, verdicts, ts, measured)
     if phase is not None:
@@ -62,6 +66,25 @@ def post_checkpoint(
     else:
         _post_window_chart(context, env, report, ts)
     return ts
+
+
+def _criteria_section(
+    context: BotContext, env: str, phase: PhaseRecord, now: datetime, errors: list[str | None]
+) -> str:
+    """The phase's success criteria as the judge sees them since the phase began (from
+    the events just scanned: no second scan), each inconclusive one with how long it may
+    take to settle."""
+    spec = context.spec.phase(phase.phase)
+    if spec is None or not spec.success:
+        return ""
+    # The hosts the scan just failed to read stay unread here: the judge sees a partial
+    # fleet as one.
+    since_start = stored_report(
+        context, env, phase.started_at, now, errors,
+        per_host="max_concurrent_jobs" in spec.success,
+    )  # fmt: skip
+    gates = judge_phase(context, spec, phase, since_start).gates
+    return f"\n*Success criteria* (since {phase.phase} began):\n" + gate_lines(gates)
 
 
 def _events_of(context: BotContext, env: str) -> EventsOf:

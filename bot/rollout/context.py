@@ -36,6 +36,11 @@ class BotContext:
             entry = replace(entry, args={**(entry.args or {}), "origin": self.origin})
         return self.audit.record(entry, self.clock.now())
 
+    def reads_databases(self) -> bool:
+        """False where the apps' databases are never read (a replay): what the store kept
+        of them is all there is."""
+        return True
+
     def database_url(self, env: str) -> SecretStr | str:
         """The env's DSN, or (as a plain str) why there is none."""
         variable = self.spec.environments[env].database_url_env

@@ -62,6 +62,9 @@ class Decisions:
             # Refused before the approval counts: a click that can't run now is no click.
             recover_interrupted(context, request.env)
             busy = Executions(context.store).running(request.env)
+            if busy and busy[0].request.id == request.id:
+                # Read as pending a moment before another click claimed it: not "busy".
+                raise UserError(f"Request `{request.id}` is already being handled.")
             if busy:
                 raise UserError(busy_message(context, busy[0]))
         if not context.store.record_approval(request, decision.approved_by):

@@ -79,7 +79,12 @@ def busy_message(context: BotContext, busy: Execution) -> str:
     left = ""
     if busy.lease.expires_at is not None:
         remaining = busy.lease.expires_at - context.wall_clock.now()
-        left = f"; if its process is gone, the env is free in {describe_duration(remaining)}"
+        wait = (
+            describe_duration(remaining)
+            if remaining >= timedelta(minutes=1)
+            else ("under a minute")
+        )
+        left = f"; if its process is gone, the env is free in {wait}"
     return (
         f"`{busy.request.id}` ({busy.request.description}) is executing on "
         f"{busy.request.env} right now{left}. Nothing was run for this request; try again "

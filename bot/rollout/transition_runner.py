@@ -18,12 +18,13 @@ from bot.core.baseline import Baseline
 from bot.core.changes import ChangeOutcome, FlagChange
 from bot.core.kpi_report import KpiReport
 from bot.core.phase_record import Entry, PhaseRecord
-from bot.core.phases import all_met, gates_text, leaving_gates
+from bot.core.phases import all_met, gates_text
 from bot.core.spec_rollout import PhaseSpec
 from bot.render import blocks
 from bot.render.audit_head import with_audit_head
 from bot.rollout.context import BotContext
 from bot.rollout.execution_lease import finish_execution
+from bot.rollout.judging import phase_gates
 from bot.rollout.measuring import measure_since
 from bot.rollout.request_change import apply_for_request
 from bot.rollout.request_message import refresh_request_message
@@ -58,10 +59,7 @@ class TransitionRunner:
         report = measure_since(context, current.env, current.started_at) if current else None
         if not request.forced and current is not None and report is not None:
             others = [r for r in context.store.open_requests(current.env) if r.id != request.id]
-            gates = leaving_gates(
-                context.spec, current, context.clock.now(), report.measurements,
-                report.judgements, others,
-            )  # fmt: skip
+            gates = phase_gates(context, current, report, others)
             if not all_met(gates):
                 why = "the gates are no longer met; nothing was changed\n" + gates_text(gates)
                 self._fail(request, why)

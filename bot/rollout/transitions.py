@@ -26,6 +26,7 @@ from bot.core.spec_rollout import PhaseSpec
 from bot.rollout.actions import Actions
 from bot.rollout.context import BotContext
 from bot.rollout.execution_lease import recover_interrupted
+from bot.rollout.judging import phase_gates
 from bot.rollout.measuring import measure_since
 from bot.store.audit import AuditEntry
 from bot.store.timeline import Timeline
@@ -130,14 +131,7 @@ class Transitions:
         if current is None:
             return leaving_gates(context.spec, None, context.clock.now(), {}, [], [])
         report = measure_since(context, current.env, current.started_at)
-        return leaving_gates(
-            context.spec,
-            current,
-            context.clock.now(),
-            report.measurements,
-            report.judgements,
-            context.store.open_requests(current.env),
-        )
+        return phase_gates(context, current, report, context.store.open_requests(current.env))
 
     def _refused(self, user: str, source: Source, target: PhaseSpec, why: str) -> None:
         self.context.record(

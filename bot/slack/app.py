@@ -83,9 +83,13 @@ def build_app(
 
         executor.submit(logged)
 
-    def later(reply: Reply) -> None:
+    def later(reply: Reply, channel: str, user: str) -> None:
         if reply.followups:
-            in_background(lambda: run_followups(reply))
+            in_background(
+                lambda: run_followups(
+                    reply, lambda: context.poster.ephemeral(channel, user, FOLLOWUP_FAILED)
+                )
+            )
 
     @app.middleware
     def drop_repeats(body: dict[str, Any], next: Any) -> BoltResponse | None:
@@ -119,7 +123,7 @@ def build_app(
             blocks=list(reply.blocks) or None,
             response_type="in_channel" if reply.public else "ephemeral",
         )
-        later(reply)
+        later(reply, invocation.channel or context.spec.channel, invocation.user)
 
     def on_button(verb: str, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
@@ -133,7 +137,7 @@ def build_app(
         def click() -> None:
             reply = dispatch(context, invocation)
             context.poster.ephemeral(channel, user, reply.text)
-            run_followups(reply)
+            run_followups(reply, lambda: context.poster.ephemeral(channel, user, FOLLOWUP_FAILED))
 
         in_background(click)
 
@@ -171,9 +175,20 @@ def _authorize_with(token: str | None) -> Callable[..., AuthorizeResult]:
     return authorize
 
 
-def run_followups(reply: Reply) -> None:
+FOLLOWUP_FAILED = (
+    ":warning: The work after that answer failed; what it said would follow will not. "
+    "Nothing more was run for it. The bot's log has the details."
+)
+
+
+def run_followups(reply: Reply, failed: Callable[[], object] | None = None) -> None:
+    """Run the reply's follow-ups; one that fails is logged, and `failed` tells the person
+    waiting for what was promised."""
     for followup in reply.followups:
         try:
             followup()
         except Exception:
             logger.exception("follow-up work failed")
+            if failed is not None:
+                failed()
+            return

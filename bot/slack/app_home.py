@@ -45,6 +45,11 @@ def home_view(context: BotContext, now: datetime) -> dict[str, Any]:
             if breach.env == env and breach.key.startswith(("kpi:", "trigger:"))
         )
         lines.extend(
+            f":test_tube: (dry run) {escape(breach.detail)}"
+            for breach in breaches
+            if breach.env == env and breach.key.startswith("dry-run:")
+        )
+        lines.extend(
             f":hourglass_flowing_sand: `{request.id}` {escape(request.description)} — "
             f"{request.status.value}, {len(request.approved_by)}/{request.required} approvals"
             for request in context.store.open_requests(env)

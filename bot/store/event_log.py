@@ -115,5 +115,26 @@ class EventLog:
             LogEvent(parse(at), kinds[kind], job=job, value=value) for at, kind, job, value in rows
         ]
 
+    def durations(self, env: str, start: datetime, end: datetime) -> dict[str, list[float]]:
+        """Each job's run durations the log gave (its completed lines with a duration) in
+        [start, end), over every host of `env`, in the order they completed."""
+        rows = self._store.read().execute(
+            # The hosts are found by skipping along the (env, host, at) index, one seek per
+            # host: each host's window is then read by that index too, not the env's rows.
+            "WITH RECURSIVE hosts (host) AS ("
+            " SELECT MIN(host) FROM log_events WHERE env = ?1"
+            " UNION ALL SELECT (SELECT MIN(host) FROM log_events"
+            " WHERE env = ?1 AND host > hosts.host) FROM hosts WHERE hosts.host IS NOT NULL) "
+            "SELECT job, value FROM log_events WHERE env = ?1"
+            " AND host IN (SELECT host FROM hosts WHERE host IS NOT NULL)"
+            " AND at >= ?2 AND at < ?3 AND kind = ?4 AND value IS NOT NULL AND job IS NOT NULL"
+            " ORDER BY at",
+            [env, _stamp(start), _stamp(end), EventKind.JOB_COMPLETED.value],
+        )
+        by_job: dict[str, list[float]] = {}
+        for job, value in rows:
+            by_job.setdefault(job, []).append(float(value))
+        return by_job
+
 
 _KINDS = {kind.value: kind for kind in EventKind}

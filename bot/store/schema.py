@@ -112,9 +112,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             ),
         ),
     ),
+    Migration(
+        7,
+        "each completed run's duration is kept (run_durations), for the judge's samples "
+        "after the app's table has lost them; a new table only, made after the migrations",
+        lambda db: None,
+    ),
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def stored_version(db: Database, where: str) -> int | None:

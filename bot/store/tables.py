@@ -274,6 +274,23 @@ TABLES: tuple[Table, ...] = (
         primary_key=("id",),
         indexes=(Index(("env", "id")),),
     ),
+    Table(
+        # Each completed run's duration, as the database (or the log) gave it: the judge's
+        # samples, kept after the app's own table has lost them.
+        "run_durations",
+        _columns(
+            ("env", TEXT),
+            ("job", TEXT),
+            ("started_at", TEXT),
+            # Runs of one job that started at the same moment (on other hosts), told apart.
+            ("ordinal", INTEGER),
+            ("duration_ms", REAL),
+            ("source", TEXT),
+        ),
+        primary_key=("env", "job", "started_at", "ordinal"),
+        # A window is read over every job: by (env, started_at), not per job.
+        indexes=(Index(("env", "started_at")),),
+    ),
 )
 
 SQL_TYPES: dict[ColumnType, str] = {TEXT: "TEXT", INTEGER: "INTEGER", REAL: "REAL"}

@@ -45,6 +45,9 @@ def test_report_shows_baseline_now_change_and_target_per_kpi(bot: Bot) -> None:
     assert row.split()[3:7] == ["80%", "20%", "-75.0%", "<"]
     skips = next(line for line in posted.text.splitlines() if line.startswith("Lock Skips"))
     assert "10" in skips and "-100.0%" in skips and "change <= -80%" in skips
+    # Another look at the phase's criteria, as the judge decides them now.
+    assert "*Success criteria of prod-stagger*:" in posted.text
+    assert ":white_check_mark: pool_util_max < 50: now 20" in posted.text
 
 
 def test_analysis_compares_the_running_phase_with_the_baseline_window(bot: Bot) -> None:

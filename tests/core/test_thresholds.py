@@ -84,6 +84,7 @@ def test_triggers_fire_with_value_and_condition_and_undecided_ones_stay_quiet() 
             "error_rate": Measurement(2.0),  # no baseline: cannot decide, does not fire
             "pool_util_avg": Measurement(None, reason="db down"),
         },
+        SPEC.kpis,
     )
     assert [(t.name, t.value, t.condition) for t in fired] == [
         ("Concurrent jobs still >3", 4, "> 3")
@@ -124,10 +125,11 @@ def test_too_few_events_in_the_baseline_are_not_compared_and_fire_nothing() -> N
     assert judgement.reason == "1 in the baseline window (1h), at least 10 needed"
     assert judgement.change_pct is None
     trigger = TriggerSpec(name="Lock skips up", kpi="lock_skips", condition="change > 10%")
-    assert fired_triggers([trigger], {"lock_skips": one_to_two}) == []
+    assert fired_triggers([trigger], {"lock_skips": one_to_two}, SPEC.kpis) == []
     enough = Measurement(2.0, 1.0, hours=1.0, baseline_hours=1.0, min_events=1)
     assert judge("lock_skips", SPEC.kpis["lock_skips"], enough).verdict is Verdict.ALERT
-    assert [t.name for t in fired_triggers([trigger], {"lock_skips": enough})] == ["Lock skips up"]
+    fired = fired_triggers([trigger], {"lock_skips": enough}, SPEC.kpis)
+    assert [t.name for t in fired] == ["Lock skips up"]
 
 
 def test_the_events_a_count_needs_are_set_per_kpi_with_ten_by_default() -> None:
@@ -145,8 +147,7 @@ def test_a_count_new_in_the_window_is_compared_and_fires_with_none_in_the_baseli
     assert judgement.verdict is Verdict.ALERT
     assert judgement.change_pct == math.inf
     trigger = TriggerSpec(name="Lock skips up", kpi="lock_skips", condition="change > 10%")
-    assert [t.name for t in fired_triggers([trigger], {"lock_skips": zero_to_many})] == [
-        "Lock skips up"
-    ]
+    fired = fired_triggers([trigger], {"lock_skips": zero_to_many}, SPEC.kpis)
+    assert [t.name for t in fired] == ["Lock skips up"]
     one_to_two = Measurement(2.0, 1.0, hours=1.0, baseline_hours=1.0, min_events=10)
     assert judge("lock_skips", SPEC.kpis["lock_skips"], one_to_two).verdict is Verdict.TOO_FEW

@@ -316,3 +316,9 @@ def test_an_error_spike_turned_on_mid_run_reaches_the_log_and_the_table_verbatim
 def test_knobs_refuse_rates_outside_0_to_1_and_naive_times(knobs: Any) -> None:
     with pytest.raises(ValueError, match=r"fractions|timezone"):
         knobs()
+
+
+@pytest.mark.parametrize("factor", [0.0, -0.5, float("nan")])
+def test_knobs_refuse_a_staggered_duration_factor_not_above_0(factor: float) -> None:
+    with pytest.raises(ValueError, match="above 0"):
+        FleetKnobs(staggered_duration_factor=factor)

@@ -110,6 +110,20 @@ def test_staggering_cuts_the_average_job_duration_by_more_than_30_percent() -> N
     assert after <= before * 0.7
 
 
+def test_a_staggered_duration_factor_stretches_only_the_runs_made_while_staggered() -> None:
+    def durations(flags: RunnerFlags, factor: float) -> list[int]:
+        ran = HostRunner(
+            RUNBOOK_JOBS, seed="7:staging-1", start_ms=T0_MS, flags=flags,
+            staggered_duration_factor=factor,
+        ).advance(T0_MS + HOUR_MS)  # fmt: skip
+        return [run.completed_ms - run.started_ms for run in ran.executions]
+
+    plain, slower = durations(ON, 1.0), durations(ON, 1.5)
+    assert len(plain) == len(slower) > 0
+    assert all(abs(late - run * 1.5) <= 1 for run, late in zip(plain, slower, strict=True))
+    assert durations(OFF, 1.5) == durations(OFF, 1.0)
+
+
 def test_unstaggered_jobs_start_at_second_zero_and_staggered_ones_at_their_offsets() -> None:
     for flags in (OFF, ON):
         produced = events(runner(flags).advance(T0_MS + HOUR_MS))

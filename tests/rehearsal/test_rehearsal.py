@@ -71,6 +71,15 @@ def rehearse(
     )
 
 
+def criterion_line(out: str, after: str = "") -> str:
+    """The job-duration criterion's last gate line (after `after`, where given)."""
+    shown = out[out.index(after) :] if after else out
+    lines = [line for line in shown.splitlines() if "job_duration_avg change <= -20%:" in line]
+    assert lines, shown[-3000:]
+    return lines[-1]
+
+
+@pytest.mark.long
 def test_the_readme_rehearsal_runs_twelve_days_and_declares_success(tmp_path: Path) -> None:
     result = rehearse(tmp_path, database=False, short=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -81,6 +90,8 @@ def test_the_readme_rehearsal_runs_twelve_days_and_declares_success(tmp_path: Pa
     assert "Validation +5 min passed" in out and "Day 7 of prod-stagger" in out
     # No database: the job durations the completed lines carry judge the runbook's -20%.
     assert "✅ job_duration_avg change <= -20%" in out and "from the log" in out
+    criterion = criterion_line(out)
+    assert "95 % CI" in criterion and "): met" in criterion
     assert "🎉 Rollout succeeded." in out and "✅ PASSED: happy" in out
 
 
@@ -120,6 +131,38 @@ def test_an_error_spike_after_the_first_half_hour_fires_a_trigger_and_prod_is_ro
     assert "Validation +30 min passed" in prod
     assert prod.index("Validation +30 min passed") < prod.index("Rollback trigger fired on prod")
     assert "Rollback of prod verified on all 2 host(s)" in prod
+
+
+def test_a_small_effect_is_not_met_with_its_interval_and_the_rollout_stays_in_staging(
+    tmp_path: Path,
+) -> None:
+    result = rehearse(tmp_path, "--scenario", "small-effect", database=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    # Asked for once staging-stagger ran its minimum: refused on the judged criterion.
+    line = criterion_line(out, after="moving to prod-baseline is refused")
+    assert line.lstrip().startswith("❌") and "): not met" in line
+    assert re.search(r"job duration −\d+(\.\d)? % \(95 % CI −\d+(\.\d)? % … [−+]", line), line
+    assert "prod-baseline started" not in out and "Rollout succeeded" not in out
+
+
+def test_too_few_runs_near_the_target_leave_the_criterion_inconclusive_saying_what_settles_it(
+    tmp_path: Path,
+) -> None:
+    result = rehearse(tmp_path, "--scenario", "few-runs", database=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    # The first checkpoint, 25 minutes in: fewer runs than the judge needs at all.
+    assert "too few runs: " in out and "can't estimate yet: fewer than 50 runs" in out
+    line = criterion_line(out, after="moving to prod-baseline is refused")
+    assert line.lstrip().startswith("⏳") and "95 % CI" in line and "): inconclusive" in line
+    # Near the threshold with a short baseline: more of this phase's runs can't settle it;
+    # a longer baseline, of a number of runs and hours it names, would.
+    assert "job duration −20 %: the baseline is too short to settle it at this effect: " in line
+    assert re.search(
+        r"a baseline of ≈ [\d,]+ more runs \(~\d+ (h|min) with the stagger off\)", line
+    )
+    assert "prod-baseline started" not in out and "Rollout succeeded" not in out
 
 
 def output_folder(out: str) -> Path:

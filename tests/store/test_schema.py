@@ -16,12 +16,14 @@ from bot.core.audit_key import parse_keys
 from bot.core.errors import StoreError
 from bot.core.log_cursor import LogCursor
 from bot.core.phase_record import ROLLED_BACK, SUCCEEDED, Entry
+from bot.core.run_samples import RunDuration
 from bot.store.audit import AuditEntry, AuditTrail
 from bot.store.baselines import Baselines
 from bot.store.check_schedule import CheckSchedule
 from bot.store.checkpoints import Checkpoints
 from bot.store.event_log import EventLog
 from bot.store.executions import Executions
+from bot.store.run_durations import RunDurations
 from bot.store.schema import MIGRATIONS, SCHEMA_VERSION
 from bot.store.store import EnvState, Store
 from bot.store.tables import TABLES
@@ -331,3 +333,34 @@ def test_a_version_1_store_that_cannot_be_upgraded_now_is_left_as_it_was(tmp_pat
     assert stored_version(path) == 1
     assert Store(path).request("RABCDE") is not None
     assert stored_version(path) == SCHEMA_VERSION
+
+
+def test_a_store_made_by_93ffdc3_keeps_run_durations_once_opened(tmp_path: Path) -> None:
+    path = a_copy_of_the_93ffdc3_store(tmp_path)
+    assert "run_durations" not in {
+        str(name) for (name,) in sql(path, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
+
+    durations = RunDurations(Store(path))
+    runs = [RunDuration("Live Stats Sync", NOW, 1200.0)]
+
+    assert stored_version(path) == SCHEMA_VERSION
+    assert durations.save("prod", "database", runs) == 1
+    assert durations.save("prod", "database", runs) == 0
+    assert RunDurations(Store(path)).between("prod", NOW, NOW + timedelta(hours=1)) == {
+        "Live Stats Sync": [1200.0]
+    }
+    assert Timeline(Store(path)).current() is not None
+
+
+def test_a_version_6_store_gets_the_run_durations_table_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    Store(path).set_env_state(EnvState("prod", "prod-baseline", False, NOW))
+    sql(path, "DROP TABLE run_durations")
+    sql(path, "UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+
+    store = Store(path)
+
+    assert stored_version(path) == SCHEMA_VERSION
+    assert RunDurations(store).save("prod", "database", [RunDuration("Live", NOW, 1.0)]) == 1
+    assert store.env_state("prod").phase == "prod-baseline"
