@@ -225,27 +225,31 @@ def test_a_restart_between_approval_and_execution_reports_and_never_reruns(bot: 
     assert "transition.interrupted" in actions
 
 
-def _staggered_for_three_days(bot: Bot, run_s: float) -> None:
-    """staging-baseline for a day of 1 s runs, then staging-stagger for three of `run_s`;
-    staging names no database: the durations are the log's."""
+def _staggered_for_six_hours(bot: Bot, run_s: float) -> None:
+    """staging-baseline for 6 h of 1 s runs, then staging-stagger for 6 h of `run_s` (both
+    phases shortened to 6 h); staging names no database: the durations are the log's."""
     spec = bot.context.spec
     staging = spec.environments["staging"].model_copy(update={"database_url_env": None})
     environments = {**spec.environments, "staging": staging}
-    bot.context.spec = spec.model_copy(update={"environments": environments})
+    phases = [
+        phase.model_copy(update={"min_duration_h": 6.0}) if phase.env == "staging" else phase
+        for phase in spec.phases
+    ]
+    bot.context.spec = spec.model_copy(update={"environments": environments, "phases": phases})
     enter(bot, "staging-baseline")
     log = bot.app_dir / "logs" / "combined.log"
-    append_log(log, bot.context.spec, START, 24 * 60, Traffic(False, 88.0, run_s=1.0))
-    bot.clock.advance(timedelta(hours=24, minutes=1))
+    append_log(log, bot.context.spec, START, 6 * 60, Traffic(False, 88.0, run_s=1.0))
+    bot.clock.advance(timedelta(hours=6, minutes=1))
     enter(bot, "staging-stagger")
     stagger_start = bot.clock.now()
-    append_log(log, bot.context.spec, stagger_start, 72 * 60, Traffic(True, 30.0, run_s=run_s))
-    bot.clock.advance(timedelta(hours=72, minutes=1))
+    append_log(log, bot.context.spec, stagger_start, 6 * 60, Traffic(True, 30.0, run_s=run_s))
+    bot.clock.advance(timedelta(hours=6, minutes=1))
 
 
 def test_runs_only_10_percent_faster_do_not_pass_a_20_percent_gate_and_the_interval_says_so(
     bot: Bot,
 ) -> None:
-    _staggered_for_three_days(bot, run_s=0.9)
+    _staggered_for_six_hours(bot, run_s=0.9)
     bot.command(OPERATOR, "advance")
     refused = bot.slack.wait_for(lambda call: "is refused" in call.text, method="chat.postMessage")
     assert (
@@ -275,7 +279,7 @@ def test_a_dry_run_criterion_is_shown_with_its_outcome_and_holds_nothing_back(bo
         for phase in spec.phases
     ]
     bot.context.spec = spec.model_copy(update={"phases": phases})
-    _staggered_for_three_days(bot, run_s=0.9)
+    _staggered_for_six_hours(bot, run_s=0.9)
     request_id, posted = request_for(bot, "prod-baseline")
     assert (
         ":test_tube: job_duration_avg change <= -20% (dry run): would be not met: "
