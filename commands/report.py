@@ -8,10 +8,11 @@ from datetime import timedelta
 
 from bot.core.clock import format_time
 from bot.core.errors import UsageError
+from bot.core.phases import gates_text
 from bot.core.replies import Invocation, Reply
 from bot.render.rollout_report import report_table
 from bot.rollout.context import BotContext
-from bot.rollout.judging import gate_lines, judge_phase
+from bot.rollout.judging import judge_phase
 from bot.rollout.measuring import measure, measure_since
 from bot.store.timeline import Timeline
 from commands.parsing import require_env
@@ -42,7 +43,7 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
         spec = context.spec.phase(phase.phase) if phase is not None else None
         if phase is not None and spec is not None and spec.success and not phase.is_terminal:
             gates = judge_phase(context, spec, phase, report).gates
-            criteria = f"\n*Success criteria of {phase.phase}*:\n" + gate_lines(gates)
+            criteria = f"\n*Success criteria of {phase.phase}*:\n" + gates_text(gates)
         context.poster.post(
             channel,
             f"*Report for {env}* over {span}; rollout: "

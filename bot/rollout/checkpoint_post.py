@@ -15,12 +15,13 @@ from bot.core.kpi_report import KpiReport, window_text
 from bot.core.kpi_series import HOUR, hourly_points, series
 from bot.core.log_lines import LogEvent
 from bot.core.phase_record import PhaseRecord
+from bot.core.phases import gates_text
 from bot.core.thresholds import Condition, gating
 from bot.render.audit_head import with_audit_head
 from bot.render.charts import checkpoint_chart
 from bot.render.checkpoint_text import checkpoint_text, phase_line
 from bot.rollout.context import BotContext
-from bot.rollout.judging import gate_lines, judge_phase
+from bot.rollout.judging import judge_phase
 from bot.rollout.measuring import measure, stored_report
 from bot.store.checkpoints import Checkpoints
 from bot.store.event_log import EventLog
@@ -84,7 +85,7 @@ def _criteria_section(
         per_host="max_concurrent_jobs" in spec.success,
     )  # fmt: skip
     gates = judge_phase(context, spec, phase, since_start).gates
-    return f"\n*Success criteria* (since {phase.phase} began):\n" + gate_lines(gates)
+    return f"\n*Success criteria* (since {phase.phase} began):\n" + gates_text(gates)
 
 
 def _events_of(context: BotContext, env: str) -> EventsOf:

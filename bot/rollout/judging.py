@@ -209,10 +209,6 @@ def _counts(measurement: Measurement | None) -> Counts | None:
     )
 
 
-def gate_lines(gates: Sequence[Check]) -> str:
-    return "\n".join(gate.line() for gate in gates)
-
-
 def phase_gates(
     context: BotContext,
     current: PhaseRecord,
