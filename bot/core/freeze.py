@@ -9,7 +9,7 @@ that, this module only tells whether a moment is inside a window, and until when
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -22,10 +22,13 @@ from bot.core.kpi_report import parse_window
 from bot.core.spec_fields import SpecSection, nearest_or_known
 
 _ANY_DATE = datetime(2000, 1, 1, tzinfo=UTC)
-# Windows that follow each other without a gap are one freeze; a chain longer than this
-# (a cron that always freezes) is reported as ending at its horizon.
+# Windows that follow each other without a gap are one freeze. A chain of more windows
+# than this, or longer than the horizon (a cron that always freezes), is reported as
+# ending where the count stopped: asked again then, it says how much longer.
 _HORIZON = timedelta(days=400)
-_MAX_STEPS = 20_000
+_MAX_CHAIN = 100
+_SECOND = timedelta(seconds=1)
+_GAPS_SAMPLED = 400
 
 
 class FreezeSpec(SpecSection):
@@ -73,7 +76,23 @@ class FreezeSpec(SpecSection):
             raise ValueError(f"{missing} is required with {_other(missing)}")
         if not fixed and not recurring:
             raise ValueError("give either start and end, or cron and duration")
+        if recurring and self._never_free():
+            raise ValueError(
+                f"cron {self.cron!r} starts again before each {self.duration} window ends: "
+                "the environments would never be free"
+            )
         return self
+
+    def _never_free(self) -> bool:
+        """Whether every window (of the first few hundred) overlaps the next."""
+        trigger = CronTrigger.from_crontab(str(self.cron), timezone="UTC")
+        fire = _next_fire(trigger, _ANY_DATE)
+        for _ in range(_GAPS_SAMPLED):
+            following = _next_fire(trigger, fire + _SECOND) if fire is not None else None
+            if fire is None or following is None or following - fire > self.length:
+                return False
+            fire = following
+        return True
 
     @property
     def length(self) -> timedelta:
@@ -83,25 +102,49 @@ class FreezeSpec(SpecSection):
     def applies_to(self, env: str) -> bool:
         return self.envs is None or env in self.envs
 
-    def windows(self, since: datetime, zone: str) -> Iterator[tuple[datetime, datetime]]:
-        """This entry's windows (UTC start, end) that end after `since`, in order."""
+    def open_window(self, moment: datetime, zone: str) -> tuple[datetime, datetime] | None:
+        """This entry's window open at `moment` (UTC start, end), if one is: for a cron,
+        from the first start still open to the end of the last start so far."""
         if self.start is not None and self.end is not None:
             start, end = local(self.start, zone), local(self.end, zone)
-            if end > since:
-                yield start, end
-            return
-        assert self.cron is not None
+            return (start, end) if start <= moment < end else None
         length = self.length
-        trigger = CronTrigger.from_crontab(self.cron, timezone=ZoneInfo(zone))
-        # A window that started up to `length` ago is still open.
-        moment = (since - length + timedelta(seconds=1)).astimezone(ZoneInfo(zone))
-        for _ in range(_MAX_STEPS):
-            fire = trigger.get_next_fire_time(None, moment)
-            if fire is None:
-                return
-            start = fire.astimezone(UTC)
-            yield start, start + length
-            moment = fire + timedelta(seconds=1)
+        trigger = self._trigger(zone)
+        first = _next_fire(trigger, moment - length + _SECOND)
+        if first is None or first > moment:
+            return None
+        return first, _last_fire(trigger, first, moment) + length
+
+    def next_start(self, moment: datetime, zone: str) -> datetime | None:
+        """When this entry's next window starts, at or after `moment`."""
+        if self.start is not None:
+            start = local(self.start, zone)
+            return start if start >= moment else None
+        return _next_fire(self._trigger(zone), moment)
+
+    def _trigger(self, zone: str) -> CronTrigger:
+        assert self.cron is not None
+        return CronTrigger.from_crontab(self.cron, timezone=ZoneInfo(zone))
+
+
+def _next_fire(trigger: CronTrigger, moment: datetime) -> datetime | None:
+    fire: datetime | None = trigger.get_next_fire_time(None, moment)
+    return fire.astimezone(UTC) if fire is not None else None
+
+
+def _last_fire(trigger: CronTrigger, first: datetime, moment: datetime) -> datetime:
+    """The last start at or before `moment`, given one at `first`: found by halving (the
+    crontab has no "previous"), so a cron firing every minute costs a few dozen steps."""
+    low, high = first, moment
+    while high - low > _SECOND:
+        middle = low + (high - low) / 2
+        fire = _next_fire(trigger, middle)
+        if fire is not None and fire <= moment:
+            low = fire
+        else:
+            high = middle
+    fire = _next_fire(trigger, high)
+    return fire if fire is not None and fire <= moment else low
 
 
 def _other(name: str) -> str:
@@ -137,7 +180,9 @@ def freeze_at(
     if until is None or start is None:
         return None
     horizon = moment + _HORIZON
-    while until < horizon:
+    for _ in range(_MAX_CHAIN):
+        if until >= horizon:
+            break
         _, later, more = _open_window(freezes, env, until, zone)
         if later is None or later <= until:
             break
@@ -163,20 +208,12 @@ def freezes_within(
         starts = [
             start
             for entry in freezes
-            if entry.applies_to(env)
-            for start in _first_start_after(entry, cursor, zone)
+            if entry.applies_to(env) and (start := entry.next_start(cursor, zone)) is not None
         ]
         if not starts or min(starts) >= end:
             break
         cursor = min(starts)
     return found
-
-
-def _first_start_after(entry: FreezeSpec, moment: datetime, zone: str) -> list[datetime]:
-    for start, _end in entry.windows(moment, zone):
-        if start >= moment:
-            return [start]
-    return []
 
 
 def _open_window(
@@ -187,16 +224,13 @@ def _open_window(
     until: datetime | None = None
     reasons: list[str] = []
     for entry in freezes:
-        if not entry.applies_to(env):
+        window = entry.open_window(moment, zone) if entry.applies_to(env) else None
+        if window is None:
             continue
-        for window_start, window_end in entry.windows(moment, zone):
-            if window_start > moment:
-                break
-            if window_end > moment:
-                start = window_start if start is None else min(start, window_start)
-                until = window_end if until is None else max(until, window_end)
-                if entry.reason not in reasons:
-                    reasons.append(entry.reason)
+        start = window[0] if start is None else min(start, window[0])
+        until = window[1] if until is None else max(until, window[1])
+        if entry.reason not in reasons:
+            reasons.append(entry.reason)
     return start, until, tuple(reasons)
 
 

@@ -160,6 +160,9 @@ def test_an_unknown_env_bad_cron_and_bad_duration_are_named(tmp_path: Path) -> N
         ({"cron": "0 1 * * *", "duration": "1h"}, "freeze[0].reason: is required"),
         ({"cron": "0 1 * * *", "duration": "1h", "reason": "x", "env": ["prod"]},
          "freeze[0].env: unknown key; did you mean 'envs'?"),
+        ({"cron": "0 18 * * *", "duration": "25h", "reason": "x"},
+         "freeze[0]: cron '0 18 * * *' starts again before each 25h window ends: the "
+         "environments would never be free"),
     ],
 )  # fmt: skip
 def test_an_incomplete_entry_says_what_it_lacks(
