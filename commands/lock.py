@@ -58,10 +58,16 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
         )
     )
     until = f" until {format_time(expires_at, context.spec.timezone)}" if expires_at else ""
+    pending = [r.id for r in context.store.open_requests(env) if r.action == "transition"]
+    held = (
+        " Held now: " + ", ".join(f"`{request_id}`" for request_id in pending) + "."
+        if pending
+        else ""
+    )
     verb = "updated the lock of" if acquired.updated else "locked"
     return Reply(
         text=f":lock: <@{invocation.user}> {verb} *{env}*{until}: {escape(reason)}. "
         f"New transitions and the approval of pending ones are held. {ROLLBACKS_GO} "
-        f"`/stagger unlock {env}` ends it.",
+        f"`/stagger unlock {env}` ends it.{held}",
         public=True,
     )

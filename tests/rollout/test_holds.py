@@ -69,7 +69,8 @@ def test_a_locked_env_refuses_an_advance_and_names_the_holder_since_and_why(bot:
 
 def test_an_approve_click_is_held_by_a_lock_and_counts_once_the_env_is_unlocked(bot: Bot) -> None:
     request_id, posted = requested_transition(bot, "staging-baseline")
-    say(bot, LEAD_2, "lock staging --reason 'incident on the db'")
+    locked = say(bot, LEAD_2, "lock staging --reason 'incident on the db'")["text"]
+    assert f"Held now: `{request_id}`." in locked
 
     bot.click(LEAD, APPROVE_ACTION, request_id, message_ts=posted.params["_ts"])
     held = bot.slack.wait_for(lambda call: "Not approved" in call.text, method="chat.postEphemeral")
