@@ -23,6 +23,7 @@ from jobs import (
     checkpoints,
     daily_analysis,
     deliver_outbox,
+    env_locks,
     expire_requests,
     prune_events,
     recover_orphans,
@@ -76,4 +77,5 @@ def build_scheduler(context: BotContext, lease: Lease | None = None) -> Backgrou
     sweep = max(1, min(60, int(context.spec.execution.lease_s / 2)))
     add("recover_orphans", recover_orphans.run, sweep, leased=False)
     add("audit_head", audit_head.run, 3600)  # posts once a day; hourly finds the new day
+    add("env_locks", env_locks.run, 60)
     return scheduler

@@ -27,6 +27,7 @@ from commands import (
     help,
     history,
     kpi,
+    lock,
     offsets,
     phase,
     recover,
@@ -34,6 +35,7 @@ from commands import (
     rollback,
     silence,
     status,
+    unlock,
     unsilence,
 )
 from commands.authorize import authorize
@@ -61,6 +63,8 @@ register(
     silence,
     unsilence,
     audit,
+    lock,
+    unlock,
 )
 
 

@@ -9,6 +9,7 @@ from bot.core.errors import UsageError
 from bot.core.phases import next_phase
 from bot.core.replies import Invocation, Reply
 from bot.rollout.context import BotContext
+from bot.rollout.holds import hold_lines
 from bot.store.breaches import Breaches
 from bot.store.silences import Silences
 from bot.store.store import EnvState
@@ -66,6 +67,7 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
             lines.append("   jobs rolled back to :00: " + ", ".join(state.disabled_jobs))
         if state.note:
             lines.append(f"   note: {state.note}")
+        lines.extend(f"   {line}" for line in hold_lines(context, env, now))
         for request in context.store.open_requests(env):
             lines.append(
                 f"   `{request.id}` {request.description} — {request.status.value}, "

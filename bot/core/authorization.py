@@ -30,6 +30,7 @@ class Access(StrEnum):
     ANYONE = "anyone"
     OPERATORS = "operators and the env's approvers"
     APPROVAL_POLICY = "the env's approval policy"
+    LOCK_HOLDER = "the lock's holder and the env's approvers"
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ MATRIX: Mapping[str, Rule] = MappingProxyType(
         "recover": WRITE,
         "approve": DECIDE,
         "deny": DECIDE,
+        "lock": WRITE,
+        # Decided by the command, which knows the holder: the holder or an env's approver.
+        "unlock": Rule(Access.LOCK_HOLDER),
     }
 )
 
@@ -113,6 +117,8 @@ def may_run(
         return Decision(True, "a read command: anyone may")
     if rule.access is Access.APPROVAL_POLICY:
         return Decision(True, "the env's approval policy decides")
+    if rule.access is Access.LOCK_HOLDER:
+        return Decision(True, "the lock's holder and the env's approvers: the command decides")
     envs = [env] if env is not None else list(spec.environments)
     where = env or "any environment"
     if any(may_request(spec, name, user) for name in envs):

@@ -22,6 +22,7 @@ from pydantic import (
 
 from bot.core.criteria import margin_problems
 from bot.core.errors import SpecError
+from bot.core.freeze import FreezeSpec, freeze_problems, unknown_env_problems
 from bot.core.kpi_catalog import MEASURED_KPI_NAMES
 from bot.core.spec_fields import (
     ENV_NAME,
@@ -74,6 +75,7 @@ class Spec(SpecSection):
     alerts: AlertSpec = AlertSpec()
     checkpoints: CheckpointSpec = CheckpointSpec()
     judge: JudgeSpec = JudgeSpec()
+    freeze: list[FreezeSpec] = []
 
     @field_validator("environments")
     @classmethod
@@ -87,6 +89,7 @@ class Spec(SpecSection):
     def _cross_references(self) -> Spec:
         problems = cross_reference_problems(self.model_dump())
         problems += margin_problems(self.phases, self.rollback_triggers, self.kpis)
+        problems += freeze_problems(self.freeze, self.timezone)
         if problems:
             raise ValueError(SEPARATOR.join(problems))
         return self
@@ -132,6 +135,7 @@ def cross_reference_problems(data: Mapping[str, object]) -> list[str]:
                     f"{key_path(('phases', index, 'env'), data)}: unknown environment "
                     f"{env!r}{nearest_or_known(env, list(environments))}"
                 )
+        problems.extend(unknown_env_problems(_tables(data.get("freeze")), list(environments)))
     kpis = data.get("kpis")
     for name in kpis if isinstance(kpis, dict) else ():
         if name not in MEASURED_KPI_NAMES:

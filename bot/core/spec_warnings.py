@@ -29,6 +29,9 @@ def spec_warnings(spec: Spec) -> list[str]:
                 f"usual) could never be approved: {forced}"
             )
     warnings.extend(_weekday_numbers(spec.checkpoints.cron))
+    for index, freeze in enumerate(spec.freeze):
+        if freeze.cron is not None:
+            warnings.extend(_weekday_numbers(freeze.cron, f"freeze[{index}].cron"))
     warnings.extend(_tight_error_rate_margins(spec))
     return warnings
 
@@ -61,14 +64,14 @@ def _tight_error_rate_margins(spec: Spec) -> list[str]:
     return found
 
 
-def _weekday_numbers(cron: str) -> list[str]:
+def _weekday_numbers(cron: str, key: str = "checkpoints.cron") -> list[str]:
     """APScheduler 3 reads a crontab's day-of-week numbers from Monday = 0, where cron
     itself counts from Sunday = 0: `1-5` would run Tuesday to Saturday."""
     fields = cron.split()
     if len(fields) != 5 or not any(character.isdigit() for character in fields[4]):
         return []
     return [
-        f"checkpoints.cron: {cron!r} counts weekdays from Monday = 0 (the scheduler's rule), "
+        f"{key}: {cron!r} counts weekdays from Monday = 0 (the scheduler's rule), "
         "not Sunday = 0 as crontab does, so each number means the day after crontab's; "
         "write day names instead, like mon-fri"
     ]

@@ -53,6 +53,7 @@ from jobs import (
     checkpoints,
     daily_analysis,
     deliver_outbox,
+    env_locks,
     expire_requests,
     success_watch,
     validation_checks,
@@ -313,6 +314,7 @@ class Rehearsal:
         """The scheduled jobs, each on its cadence, driven by the accelerated clock."""
         minutes = int((now - START).total_seconds() // 60)
         expire_requests.run(context, now)
+        env_locks.run(context, now)
         validation_checks.run(context, now)
         deliver_outbox.run(context, now)
         checkpoints.run(context, now)

@@ -28,6 +28,7 @@ from bot.rollout.execution_lease import (
     claim_execution,
     recover_interrupted,
 )
+from bot.rollout.holds import Hold, transition_hold
 from bot.rollout.request_message import refresh_request_message
 from bot.store.audit import AuditEntry
 from bot.store.executions import Executions
@@ -58,6 +59,9 @@ class Decisions:
         if isinstance(decision, Refuse):
             self._refuse(request, user, source, "approve", decision, now)
         assert isinstance(decision, Approve)
+        hold = transition_hold(context, request.env, now)
+        if hold is not None and request.action == "transition":  # a rollback is never held
+            self._held(request, user, source, hold)
         if decision.complete:
             # Refused before the approval counts: a click that can't run now is no click.
             recover_interrupted(context, request.env)
@@ -179,6 +183,20 @@ class Decisions:
         if refusal.expired:
             self.expire(request, now)
         raise NotAllowed(refusal.reason)
+
+    def _held(self, request: ApprovalRequest, user: str, source: Source, hold: Hold) -> NoReturn:
+        """A transition's approval while its env is locked or frozen: refused, audited; the
+        request stays pending, so it can be approved once the hold ends."""
+        self.context.record(
+            AuditEntry(
+                user, source, "approve.refused", request.env, {"request": request.id},
+                "refused", hold.audit_reason,
+            )
+        )  # fmt: skip
+        raise UserError(
+            f"Not approved: {hold.text} Nothing was run; `{request.id}` stays pending and can "
+            "be approved once that ends."
+        )
 
     def _find(self, request_id: str) -> ApprovalRequest:
         request = self.context.store.request(request_id.strip())

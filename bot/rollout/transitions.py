@@ -26,6 +26,7 @@ from bot.core.spec_rollout import PhaseSpec
 from bot.rollout.actions import Actions
 from bot.rollout.context import BotContext
 from bot.rollout.execution_lease import recover_interrupted
+from bot.rollout.holds import ROLLBACKS_GO, transition_hold
 from bot.rollout.judging import phase_gates
 from bot.rollout.measuring import measure_since
 from bot.store.audit import AuditEntry
@@ -68,6 +69,10 @@ class Transitions:
                 "(needs one approval more than usual)."
             )
             raise UserError(f"Cannot move to {target.name}: {problem}.{hint}")
+        hold = transition_hold(context, target.env, context.clock.now())
+        if hold is not None:
+            self._refused(user, source, target, hold.audit_reason)
+            raise UserError(f"Cannot move to {target.name}: {hold.text} {ROLLBACKS_GO}")
         if force and not reason:
             raise UsageError("`--force` needs `--reason TEXT`, saying why.")
         envs = {target.env} | ({current.env} if current else set())
@@ -104,6 +109,15 @@ class Transitions:
                 )
                 return
             now = context.clock.now()
+            held = transition_hold(context, target.env, now)
+            if held is not None:  # locked while the gates were measured
+                self._refused(user, source, target, held.audit_reason)
+                context.poster.post(
+                    channel,
+                    f":no_entry: <@{user}>: moving to *{target.name}* is refused: {held.text} "
+                    f"{ROLLBACKS_GO}",
+                )
+                return
             request = ApprovalRequest(
                 id=new_request_id(),
                 action="transition",

@@ -10,6 +10,7 @@ from bot.core.clock import describe_duration, format_time
 from bot.render.blocks import context as context_block
 from bot.render.blocks import escape, section
 from bot.rollout.context import BotContext
+from bot.rollout.holds import hold_lines
 from bot.store.breaches import Breaches
 from bot.store.checkpoints import Checkpoints
 from bot.store.silences import Silences
@@ -34,6 +35,7 @@ def home_view(context: BotContext, now: datetime) -> dict[str, Any]:
         lines = [f"*{env}* — phase *{state.phase}*, {flag_text(state)}"]
         if state.since:
             lines[0] += f", for {describe_duration(now - state.since)}"
+        lines.extend(hold_lines(context, env, now))
         checkpoint = Checkpoints(context.store).latest(env)
         if checkpoint is not None:
             met = "every target met" if checkpoint.all_met else "not every target met"

@@ -118,9 +118,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         "after the app's table has lost them; a new table only, made after the migrations",
         lambda db: None,
     ),
+    Migration(
+        8,
+        "an env may be locked against transitions (env_locks: who, why, since, until, "
+        "released by whom); a new table only, made after the migrations",
+        lambda db: None,
+    ),
 )
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def stored_version(db: Database, where: str) -> int | None:

@@ -291,6 +291,24 @@ TABLES: tuple[Table, ...] = (
         # A window is read over every job: by (env, started_at), not per job.
         indexes=(Index(("env", "started_at")),),
     ),
+    Table(
+        # An env held against transitions by a person (`/stagger lock`), until released
+        # by a person or, at `expires_at`, by the scheduler.
+        "env_locks",
+        _columns(
+            ("id", INTEGER),
+            ("env", TEXT),
+            ("holder", TEXT),
+            ("reason", TEXT),
+            ("acquired_at", TEXT),
+            ("expires_at", TEXT),
+            ("released_at", TEXT),
+            ("released_by", TEXT),
+        ),
+        primary_key=("id",),
+        indexes=(Index(("env", "released_at")),),
+        generated_key=True,
+    ),
 )
 
 SQL_TYPES: dict[ColumnType, str] = {TEXT: "TEXT", INTEGER: "INTEGER", REAL: "REAL"}

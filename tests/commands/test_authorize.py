@@ -34,6 +34,9 @@ SAMPLES = {
     # Slack's approvals: the env's policy answers (there is no such request).
     "approve": ("approve RABCDE", None),
     "deny": ("deny RABCDE", None),
+    "lock": ("lock prod --reason 'why not'", "lock.refused"),
+    # The lock's holder and the env's approvers: the command answers (nothing is locked).
+    "unlock": ("unlock prod", None),
 }
 
 

@@ -37,6 +37,8 @@ EXPECTED = {
     "recover": Access.OPERATORS,
     "approve": Access.APPROVAL_POLICY,
     "deny": Access.APPROVAL_POLICY,
+    "lock": Access.OPERATORS,
+    "unlock": Access.LOCK_HOLDER,
 }
 
 
@@ -104,6 +106,11 @@ ROWS = [
     ("approve", "prod", PROD_LEAD, "cli", False),
     ("deny", "prod", OPERATOR, "cli", False),
     ("frobnicate", None, OPERATOR, "slack", False),
+    ("lock", "prod", PROD_LEAD, "slack", True),
+    ("lock", "prod", STAGING_LEAD, "slack", False),
+    ("lock", "prod", STRANGER, "slack", False),
+    # The command itself asks whether the user holds the lock or approves the env.
+    ("unlock", "prod", STRANGER, "slack", True),
 ]
 
 

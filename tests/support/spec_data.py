@@ -61,6 +61,7 @@ def spec_data(
     verify_timeout_s: float = 5,
     lease_s: float | None = None,
     timezone: str | None = None,
+    freeze: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The example spec's runbook, pointed at test hosts. `lease_s`: how soon a dead
     executor's env is free (the spec's default, a minute, where None)."""
@@ -69,6 +70,8 @@ def spec_data(
         data["timezone"] = timezone
     if lease_s is not None:
         data["execution"] = {"lease_s": lease_s}
+    if freeze is not None:
+        data["freeze"] = freeze
     data["operators"] = [OPERATOR, OPERATOR_2] if operators is None else operators
     data["ssh"] = {
         "key_file": str(key_file),
