@@ -118,9 +118,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         "after the app's table has lost them; a new table only, made after the migrations",
         lambda db: None,
     ),
+    Migration(
+        9,
+        "an approval request keeps the plan it covers (approvals.plan, its JSON): a spec "
+        "reload that changes the plan lapses the request; NULL: a request from before",
+        lambda db: _add_columns(db, (("approvals", Column("plan", TEXT)),)),
+    ),
 )
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 9
 
 
 def stored_version(db: Database, where: str) -> int | None:
