@@ -37,8 +37,10 @@ class BreakGlass(Requests):
     ) -> Reply:
         context = self.context
         # The dispatcher's matrix refused anyone else already; a use case keeps its rule.
-        if source != "slack" or user not in context.spec.break_glass:
-            raise NotAllowed(f"<@{user}> may not run a break-glass rollback from the {source}.")
+        if source != "slack":
+            raise NotAllowed(f"A break-glass rollback works only from Slack, not the {source}.")
+        if user not in context.spec.break_glass:
+            raise NotAllowed(f"<@{user}> is not on the spec's break_glass list.")
         recover_interrupted(context, env)
         existing = next(
             (
