@@ -16,6 +16,7 @@ from bot.core.redaction import RedactingFormatter, Redactor
 from bot.core.spec import Spec, load_spec
 from bot.hosts.ssh import SshTransport
 from bot.rollout.context import BotContext
+from bot.rollout.plan_pinning import lapse_changed_plans
 from bot.settings import Settings
 from bot.slack.poster import ConsolePoster, SlackPoster, web_client
 from bot.store.audit import AuditEntry, AuditTrail
@@ -108,4 +109,5 @@ def reload_spec(context: BotContext, path: Path) -> bool:
     context.spec = spec
     logger.info("spec reloaded from %s", path)
     context.record(AuditEntry("bot", "bot", "spec.reloaded", None, {"file": str(path)}, "ok"))
+    lapse_changed_plans(context)
     return True

@@ -38,7 +38,7 @@ def authorize(
         AuditEntry(
             invocation.user,
             invocation.source,
-            f"{command.replace(' ', '.')}.refused",
+            f"{command.replace(' --', ' ').replace(' ', '.')}.refused",
             env,
             {"text": invocation.text[:200]},
             "refused",

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from bot.core.clock import format_time
 from bot.core.errors import UsageError
+from bot.core.phase_record import ROLLED_BACK
 from bot.core.phases import gates_text
 from bot.core.replies import Invocation, Reply
 from bot.render.rollout_report import report_table
@@ -31,6 +32,12 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
     env = require_env(context.spec, words[0] if words else default, NAME)
     phase = timeline.last_of(env)
     channel = invocation.channel or context.spec.channel
+    rollbacks = "".join(
+        f"\n:rewind: *Rolled back* {format_time(record.started_at, context.spec.timezone)}"
+        + (f" — {record.note}" if record.note else "")
+        for record in timeline.history(env)
+        if record.phase == ROLLED_BACK
+    )
 
     def post_report() -> None:
         if phase is None:
@@ -49,7 +56,8 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
             f"*Report for {env}* over {span}; rollout: "
             f"*{current.phase if current else 'not started'}*\n"
             + report_table(context.spec, report)
-            + criteria,
+            + criteria
+            + rollbacks,
         )
 
     return Reply(text=f"Measuring {env}; the report follows.", followups=(post_report,))

@@ -103,7 +103,10 @@ def run(context: BotContext, now: datetime) -> bool:
         Gate(
             "all phases without rollback",
             GateState.NOT_MET if rolled_back else GateState.MET,
-            f"rolled back {len(rolled_back)} time(s)" if rolled_back else "none",
+            f"rolled back {len(rolled_back)} time(s): "
+            + "; ".join(record.note or record.env for record in rolled_back)
+            if rolled_back
+            else "none",
         ),
         Gate(
             "no rollback trigger fired",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot.core.plan import Plan
 from bot.core.spec import Spec
 from bot.core.spec_fleet import ApprovalPolicy
 
@@ -48,6 +49,8 @@ class ApprovalRequest:
     channel: str | None = None
     message_ts: str | None = None
     outcome: str = ""
+    # What the approval covers, pinned when the request was made (None: made before that).
+    plan: Plan | None = None
 
     @property
     def target(self) -> str:
@@ -65,6 +68,11 @@ class ApprovalRequest:
     def from_cli(self) -> bool:
         """Asked for from `stagger-bot cmd`, whose `--user` nobody vouches for."""
         return self.args.get("via") == "cli"
+
+    @property
+    def break_glass_by(self) -> str | None:
+        """Who ran it as a break-glass rollback (no approval), if anyone."""
+        return self.args.get("break_glass") or None
 
     @property
     def description(self) -> str:

@@ -9,6 +9,8 @@
 - `approve` and `deny` are decided by the env's approval policy at click time
   (`bot.core.approvals`), and only from Slack: the user id on a Slack request is the one
   Slack vouches for with its signature, while the CLI's `--user` is whatever was typed.
+- `rollback <env> --now` (break-glass: run at once, no approval waited for) is for the
+  spec's `break_glass` users, and only from Slack, for the same reason.
 
 `commands.dispatch` asks `may_run` before it runs any command; the Slack buttons are
 dispatched as the commands they stand for.
@@ -31,6 +33,7 @@ class Access(StrEnum):
     OPERATORS = "operators and the env's approvers"
     APPROVAL_POLICY = "the env's approval policy"
     LOCK_HOLDER = "the lock's holder and the env's approvers"
+    BREAK_GLASS = "the spec's break_glass list"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Rule:
 READ = Rule(Access.ANYONE)
 WRITE = Rule(Access.OPERATORS)
 DECIDE = Rule(Access.APPROVAL_POLICY, slack_only=True)
+BREAK_GLASS = Rule(Access.BREAK_GLASS, slack_only=True)
 
 # A command with subcommands has a row for each (`baseline capture`, `baseline show`).
 MATRIX: Mapping[str, Rule] = MappingProxyType(
@@ -68,6 +72,8 @@ MATRIX: Mapping[str, Rule] = MappingProxyType(
         "lock": WRITE,
         # Decided by the command, which knows the holder: the holder or an env's approver.
         "unlock": Rule(Access.LOCK_HOLDER),
+        # A rollback run at once, with no approval waited for.
+        "rollback --now": BREAK_GLASS,
     }
 )
 
@@ -83,14 +89,21 @@ class Decision:
 
 def command_of(name: str, words: Sequence[str]) -> str:
     """The matrix's row for `name` followed by `words`: `baseline capture` for
-    `baseline capture prod`, the name alone for a command without subcommands."""
+    `baseline capture prod`, `rollback --now` where `--now` is among the words, the name
+    alone for a command without subcommands."""
+    if f"{name} --now" in MATRIX and "--now" in words:
+        return f"{name} --now"
     if words and f"{name} {words[0]}" in MATRIX:
         return f"{name} {words[0]}"
     return name
 
 
 def subcommands(name: str) -> list[str]:
-    return sorted(key.split(" ", 1)[1] for key in MATRIX if key.startswith(f"{name} "))
+    return sorted(
+        key.split(" ", 1)[1]
+        for key in MATRIX
+        if key.startswith(f"{name} ") and not key.startswith(f"{name} --")
+    )
 
 
 def may_run(
@@ -105,6 +118,8 @@ def may_run(
             f"`{command}` has no entry in stagger-bot's authorization matrix, so nobody may "
             "run it.",
         )
+    if rule.access is Access.BREAK_GLASS:
+        return _break_glass(spec, command, env, user, source)
     if rule.slack_only and source != "slack":
         return Decision(
             False,
@@ -128,6 +143,32 @@ def may_run(
         f"not an operator nor an approver of {where}",
         f"<@{user}> may not run `{command}`" + (f" on {env}" if env else "") + ": it is for "
         f"{_who(spec, env, envs)}.",
+    )
+
+
+def _break_glass(spec: Spec, command: str, env: str | None, user: str, source: Source) -> Decision:
+    """Only from Slack, only for the spec's break_glass users: no approval is waited for,
+    so the id it runs under must be the one Slack vouches for."""
+    target = env or "<env>"
+    if source != "slack":
+        return Decision(
+            False,
+            f"only from Slack, not from the {source}",
+            f"`{command}` works only from Slack: it runs with no approval, and the CLI's "
+            "`--user` is nobody's word (only what was typed). From here, request it the "
+            f"normal way, `rollback {target} --reason TEXT`, which the approvers approve "
+            f"in <#{spec.channel}>; or a break-glass user runs `/stagger {command} "
+            f"{target} --reason TEXT` in Slack.",
+        )
+    if user in spec.break_glass:
+        return Decision(True, "on the spec's break_glass list")
+    who = _mentions(spec.break_glass) or "nobody: the spec's break_glass list is empty"
+    return Decision(
+        False,
+        "not on the break_glass list",
+        f"<@{user}> may not run `{command}`: a rollback with no approval is for the spec's "
+        f"break_glass users ({who}). Request it the normal way: `/stagger rollback "
+        f"{target} --reason TEXT`.",
     )
 
 

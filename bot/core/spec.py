@@ -59,6 +59,8 @@ _BOOLEAN = TypeAdapter(bool)
 class Spec(SpecSection):
     channel: str = Field(pattern=SLACK_CHANNEL_ID.pattern)
     operators: list[UserId] = []
+    # May run `/stagger rollback <env> --now --reason TEXT` from Slack: no approval waited for.
+    break_glass: list[UserId] = []
     timezone: TimeZoneName = "UTC"
     ssh: SshSpec = SshSpec()
     flag: FlagSpec = FlagSpec()

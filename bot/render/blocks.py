@@ -10,6 +10,7 @@ from bot.core.replies import Block
 from bot.core.spec import Spec
 from bot.core.spec_fields import SLACK_USER_ID
 from bot.render.comparisons import judgement_note, windows_line
+from bot.render.plan_text import plan_text
 
 APPROVE_ACTION = "stagger_approve"
 DENY_ACTION = "stagger_deny"
@@ -53,6 +54,7 @@ def request_summary(request: ApprovalRequest, zone: str) -> str:
         f"*Requested by:* {mention(request.requester)}\n"
         f"*Reason:* {escape(request.reason) or '_none given_'}\n"
         + (f"*Gates:*\n{request.args['gates']}\n" if request.args.get("gates") else "")
+        + (f"{escape(plan_text(request.plan))}\n" if request.plan else "")
         + f"*Approvals:* {approvals} ({approvers})\n"
         f"*Expires:* <!date^{int(request.expires_at.timestamp())}^{{time}} {{date_short}}|"
         f"{format_time(request.expires_at, zone)}>"

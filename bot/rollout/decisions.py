@@ -29,6 +29,7 @@ from bot.rollout.execution_lease import (
     recover_interrupted,
 )
 from bot.rollout.holds import Hold, transition_hold
+from bot.rollout.plan_pinning import checked_at_click
 from bot.rollout.request_message import refresh_request_message
 from bot.store.audit import AuditEntry
 from bot.store.executions import Executions
@@ -54,6 +55,8 @@ class Decisions:
         environment = context.spec.environment(request.env)
         if environment is None:
             raise UserError(f"Environment {request.env} is no longer in the spec; nothing was run.")
+        # An approval covers the plan the request was made for, never a changed one.
+        request = checked_at_click(context, request, user, source)
         now = context.clock.now()
         decision = decide_approval(request, environment.approvals, user, now)
         if isinstance(decision, Refuse):

@@ -52,6 +52,9 @@ def apply_for_request(
     environment: EnvironmentSpec,
     change: FlagChange,
 ) -> ChangeOutcome:
+    if request.plan is not None:
+        # The approval covered the pinned plan's hosts: those, and no others, are changed.
+        environment = environment.model_copy(update={"hosts": list(request.plan.hosts)})
     return apply_everywhere(
         environment,
         change,

@@ -29,6 +29,7 @@ from bot.rollout.execution_lease import (
     claim_execution,
     recover_interrupted,
 )
+from bot.rollout.plan_pinning import with_plan
 from bot.rollout.request_message import refresh_request_message
 from bot.store.audit import AuditEntry
 
@@ -152,6 +153,7 @@ class Requests:
         """Store a new request, audit it, and post it for approval (or start it at once
         where no approval is required). A rollback closes pending transitions of its env."""
         context = self.context
+        request = with_plan(context.spec, request)
         context.store.add_request(request)
         context.record(
             AuditEntry(
@@ -159,7 +161,7 @@ class Requests:
                 source,
                 f"{request.action}.requested",
                 request.env,
-                {**request.args, "request": request.id},
+                {**request.args, "request": request.id, "plan": _short_digest(request)},
                 "pending",
                 request.reason,
             )
@@ -322,3 +324,7 @@ class Requests:
         )
         if ts:
             self.context.store.set_message(request.id, channel, ts)
+
+
+def _short_digest(request: ApprovalRequest) -> str:
+    return request.plan.short_digest if request.plan else "none"

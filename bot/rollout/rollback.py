@@ -52,7 +52,8 @@ class RollbackRunner:
         thread = request.message_ts
         context.poster.post(
             context.spec.channel,
-            f":gear: Rolling back {request.target} on {len(environment.hosts)} host(s): "
+            f":gear: Rolling back {request.target} on "
+            f"{len(request.plan.hosts if request.plan else environment.hosts)} host(s): "
             f"setting `{change.key}={change.value}`, reloading, waiting for "
             f"'{change.confirm_line}'.",
             thread_ts=thread,
@@ -65,7 +66,8 @@ class RollbackRunner:
                 request.env,
                 {"request": request.id, "key": change.key, "value": change.value},
                 "ok",
-                f"approved by {', '.join(request.approved_by) or 'policy'}",
+                _break_glass_note(request)
+                or f"approved by {', '.join(request.approved_by) or 'policy'}",
             )
         )
 
@@ -110,10 +112,11 @@ class RollbackRunner:
                 else why,
             )
         )
+        what = "Break-glass rollback" if request.break_glass_by else "Rollback"
         title = (
-            f":white_check_mark: Rollback of {request.target} {summary}."
+            f":white_check_mark: {what} of {request.target} {summary}."
             if verified
-            else f":x: *Rollback of {request.target} {summary}.* "
+            else f":x: *{what} of {request.target} {summary}.* "
             "The hosts below are not confirmed rolled back — act now."
         )
         text = blocks.outcome_text(title, outcome) if outcome else title
@@ -140,7 +143,18 @@ class RollbackRunner:
 
 
 def _rollback_note(request: ApprovalRequest) -> str:
+    break_glass = _break_glass_note(request)
+    if break_glass:
+        return f"{request.id}: {break_glass}"
     return f"{request.id}: {request.reason}" if request.reason else request.id
+
+
+def _break_glass_note(request: ApprovalRequest) -> str:
+    """`break-glass by <@U…>: why` for a break-glass rollback; empty otherwise."""
+    if not request.break_glass_by:
+        return ""
+    reason = request.args.get("break_glass_reason", "")
+    return f"break-glass by <@{request.break_glass_by}>: {reason}"
 
 
 def _next_state(

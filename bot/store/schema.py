@@ -124,9 +124,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         "released by whom); a new table only, made after the migrations",
         lambda db: None,
     ),
+    Migration(
+        9,
+        "an approval request keeps the plan it covers (approvals.plan, its JSON): a spec "
+        "reload that changes the plan lapses the request; NULL: a request from before",
+        lambda db: _add_columns(db, (("approvals", Column("plan", TEXT)),)),
+    ),
 )
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 def stored_version(db: Database, where: str) -> int | None:

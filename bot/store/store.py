@@ -24,6 +24,7 @@ import sqlite_utils
 from bot.core.approvals import ApprovalRequest, Status
 from bot.core.clock import isoformat, parse_iso
 from bot.core.errors import StoreError
+from bot.core.plan import Plan
 from bot.store import schema
 
 logger = logging.getLogger(__name__)
@@ -212,6 +213,31 @@ class Store:
             )
             return cursor.rowcount == 1
 
+    def pin_plan(self, request_id: str, plan: Plan) -> bool:
+        """Pin a plan on a pending request made before plans were kept; False if it has
+        one already or is no longer pending."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE approvals SET plan = ? WHERE id = ? AND status = 'pending' "
+                "AND plan IS NULL",
+                [plan.to_json(), request_id],
+            )
+            return cursor.rowcount == 1
+
+    def repin_pending(self, request: ApprovalRequest) -> bool:
+        """Store a still-pending request's new arguments and plan (a break-glass rollback
+        taking it over); False if it left PENDING."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE approvals SET args = ?, plan = ? WHERE id = ? AND status = 'pending'",
+                [
+                    json.dumps(request.args, sort_keys=True),
+                    request.plan.to_json() if request.plan else None,
+                    request.id,
+                ],
+            )
+            return cursor.rowcount == 1
+
     def transition(
         self,
         request_id: str,
@@ -290,6 +316,7 @@ def _request_row(request: ApprovalRequest) -> dict[str, Any]:
         "channel": request.channel,
         "message_ts": request.message_ts,
         "outcome": request.outcome,
+        "plan": request.plan.to_json() if request.plan else None,
     }
 
 
@@ -322,4 +349,5 @@ def request_from_row(row: dict[str, Any]) -> ApprovalRequest:
         channel=row["channel"],
         message_ts=row["message_ts"],
         outcome=row["outcome"] or "",
+        plan=Plan.from_json(row["plan"]) if row.get("plan") else None,
     )

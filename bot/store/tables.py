@@ -102,6 +102,7 @@ TABLES: tuple[Table, ...] = (
             ("outcome", TEXT),
             ("executor", TEXT),
             ("lease_expires_at", TEXT),
+            ("plan", TEXT),
         ),
         primary_key=("id",),
         indexes=(Index(("env", "status")),),

@@ -54,7 +54,8 @@ def test_bad_input_gets_an_answer_that_names_the_problem(
 
 
 def test_usage_errors_show_the_commands_usage(context: BotContext) -> None:
-    assert "Usage: `/stagger rollback <env> [job] [--reason TEXT]`" in say(context, "rollback qa")
+    usage = "Usage: `/stagger rollback <env> [job] [--reason TEXT] [--now]`"
+    assert usage in say(context, "rollback qa")
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from commands.registry import COMMANDS
 from tests.support.spec_data import LEAD, LEAD_2, OPERATOR, STRANGER, spec_data
 
 STAGING_LEAD, PROD_LEAD = LEAD, LEAD_2
+BREAK_GLASS_USER = "U0ONCALL"
 
 # What each command is: a new command (or subcommand) must be placed here, and in the matrix.
 EXPECTED = {
@@ -39,6 +40,7 @@ EXPECTED = {
     "deny": Access.APPROVAL_POLICY,
     "lock": Access.OPERATORS,
     "unlock": Access.LOCK_HOLDER,
+    "rollback --now": Access.BREAK_GLASS,
 }
 
 
@@ -53,6 +55,7 @@ def make_spec(tmp_path: Path, operators: list[str] | None = None) -> Spec:
     )
     data["environments"]["staging"]["approvals"]["approvers"] = [STAGING_LEAD]
     data["environments"]["prod"]["approvals"]["approvers"] = [PROD_LEAD]
+    data["break_glass"] = [BREAK_GLASS_USER]
     return parse_spec(data)
 
 
@@ -68,7 +71,11 @@ def test_every_registered_command_has_its_place_in_the_matrix(name: str) -> None
 
 def test_the_matrix_lists_only_known_commands_and_recover_is_a_write() -> None:
     assert set(MATRIX) == set(EXPECTED)
-    assert {key for key, rule in MATRIX.items() if rule.slack_only} == {"approve", "deny"}
+    assert {key for key, rule in MATRIX.items() if rule.slack_only} == {
+        "approve",
+        "deny",
+        "rollback --now",
+    }
 
 
 @pytest.mark.parametrize(
@@ -77,6 +84,8 @@ def test_the_matrix_lists_only_known_commands_and_recover_is_a_write() -> None:
         (("baseline", "capture", "prod"), "baseline capture"),
         (("baseline", "show", "prod"), "baseline show"),
         (("rollback", "prod"), "rollback"),
+        (("rollback", "prod", "--reason", "pool at 90%", "--now"), "rollback --now"),
+        (("rollback", "prod", "LIVE_STATS_SYNC", "--now"), "rollback --now"),
         (("status",), "status"),
     ],
 )
@@ -111,6 +120,10 @@ ROWS = [
     ("lock", "prod", STRANGER, "slack", False),
     # The command itself asks whether the user holds the lock or approves the env.
     ("unlock", "prod", STRANGER, "slack", True),
+    ("rollback --now", "prod", BREAK_GLASS_USER, "slack", True),
+    ("rollback --now", "prod", BREAK_GLASS_USER, "cli", False),
+    ("rollback --now", "prod", OPERATOR, "slack", False),
+    ("rollback --now", "prod", PROD_LEAD, "slack", False),
 ]
 
 
@@ -148,3 +161,18 @@ def test_with_no_operators_writes_belong_to_the_approvers_alone(tmp_path: Path) 
     assert f"<@{PROD_LEAD}>" in refused.answer
     assert may_run(spec, "rollback", "prod", PROD_LEAD, "slack").allowed
     assert may_run(spec, "status", None, STRANGER, "slack").allowed
+
+
+def test_a_rollback_with_no_approval_refused_names_the_break_glass_users(tmp_path: Path) -> None:
+    decision = may_run(make_spec(tmp_path), "rollback --now", "prod", OPERATOR, "slack")
+    assert not decision.allowed
+    assert f"<@{BREAK_GLASS_USER}>" in decision.answer and "break_glass" in decision.answer
+    assert "`/stagger rollback prod --reason TEXT`" in decision.answer
+
+
+def test_a_break_glass_rollback_from_the_cli_is_refused_because_nobody_vouches_for_the_user(
+    tmp_path: Path,
+) -> None:
+    decision = may_run(make_spec(tmp_path), "rollback --now", "prod", BREAK_GLASS_USER, "cli")
+    assert not decision.allowed and decision.reason == "only from Slack, not from the cli"
+    assert "nobody's word" in decision.answer and "rollback prod --reason TEXT" in decision.answer

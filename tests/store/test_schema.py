@@ -364,3 +364,23 @@ def test_a_version_6_store_gets_the_run_durations_table_on_open(tmp_path: Path) 
     assert stored_version(path) == SCHEMA_VERSION
     assert RunDurations(store).save("prod", "database", [RunDuration("Live", NOW, 1.0)]) == 1
     assert store.env_state("prod").phase == "prod-baseline"
+
+
+def test_a_version_8_store_gets_the_approvals_plan_column_and_its_requests_read_unpinned(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+    request = ApprovalRequest(
+        "RPLAN8", "rollback", "prod", {}, "U0OPS1", "pool at 90%",
+        NOW, NOW + timedelta(minutes=30), 1,
+    )  # fmt: skip
+    Store(path).add_request(request)
+    sql(path, "ALTER TABLE approvals DROP COLUMN plan")
+    sql(path, "UPDATE meta SET value = '8' WHERE key = 'schema_version'")
+
+    store = Store(path)
+
+    assert stored_version(path) == SCHEMA_VERSION
+    assert "plan" in {str(row[1]) for row in sql(path, "PRAGMA table_info(approvals)")}
+    kept = store.request("RPLAN8")
+    assert kept is not None and kept.plan is None and kept.reason == "pool at 90%"
