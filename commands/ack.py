@@ -33,7 +33,7 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
         raise UserError(f"There is no alert `{words[0][:20]}`.")
     zone = context.spec.timezone
     if breach.acknowledged_by is not None:
-        return Reply(text=f"`{breach.alert_id}` is already acknowledged: {_who(context, breach)}")
+        return Reply(text=f"`{breach.alert_id}` is already acknowledged {_who(context, breach)}")
     if breach.closed_at is not None:
         return Reply(
             text=f"`{breach.alert_id}` is already resolved "
@@ -42,7 +42,7 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
     acknowledged = Breaches(context.store).acknowledge(breach, invocation.user, context.clock.now())
     if acknowledged is None:  # someone clicked a moment earlier
         latest = Breaches(context.store).get(breach.id) or breach
-        return Reply(text=f"`{breach.alert_id}` is already acknowledged: {_who(context, latest)}")
+        return Reply(text=f"`{breach.alert_id}` is already acknowledged {_who(context, latest)}")
     context.record(
         AuditEntry(
             invocation.user, invocation.source, "alert.acknowledged", breach.env,
@@ -58,7 +58,9 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
 
 
 def _who(context: BotContext, breach: Breach) -> str:
-    return acknowledged_line(context, breach).removeprefix(":eyes: ")
+    """`by @x at 12:10 UTC.`"""
+    line = acknowledged_line(context, breach)
+    return line.removeprefix(":eyes: Acknowledged ").split(";")[0].rstrip(".") + "."
 
 
 def _find(context: BotContext, word: str) -> Breach | None:
