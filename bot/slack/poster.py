@@ -16,7 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.core.clock import Clock, SystemClock, format_time
 from bot.core.replies import Block
-from bot.render.message_caps import cap
+from bot.render.message_caps import cap, combined
 from bot.store.outbox import Outbox
 
 logger = logging.getLogger(__name__)
@@ -99,10 +99,12 @@ class SlackPoster:
         ts = self._post_message(
             channel, capped.text, capped.blocks, thread_ts, broadcast, request_id
         )
-        if capped.file is not None:
-            self.upload(
-                channel, capped.file, capped.filename, capped.title, thread_ts=thread_ts or ts
-            )
+        if capped.file is not None and not self.upload(
+            channel, capped.file, capped.filename, capped.title, thread_ts=thread_ts or ts
+        ):
+            # Not lost: the whole of it as one message of sections, queued if Slack is down.
+            whole, sections = combined([text], [])
+            self._post_message(channel, whole, sections, thread_ts or ts, False, None)
         return ts
 
     def _post_message(

@@ -93,3 +93,23 @@ def test_a_rollback_whose_work_posts_four_times_makes_three_posts_with_every_lin
     assert "FAILED on 44 of 45 host(s)" in shown
     assert all(f"`{host}`" in shown for host in UNREACHABLE)
     assert all(len(block.get("text", {}).get("text", "")) <= 3000 for block in final.blocks)
+
+
+def test_a_file_slack_refuses_is_posted_as_a_long_message_in_the_thread_instead(
+    bot_factory: Callable[..., Bot],
+) -> None:
+    bot = bot_factory(extra_hosts=UNREACHABLE)
+    for _ in range(4):  # the first try and the ServerErrorRetryHandler's three retries
+        bot.slack.fail_next("files.getUploadURLExternal", 500)
+
+    bot.command(OPERATOR, "kpi prod 1h")
+
+    summary = bot.slack.wait_for(
+        lambda call: "KPIs for prod" in call.text, method="chat.postMessage"
+    )
+    whole = bot.slack.wait_for(
+        lambda call: call.params.get("thread_ts") == summary.params["_ts"],
+        method="chat.postMessage",
+    )
+    assert all(f"`{host}`" in whole.all_text() for host in UNREACHABLE)
+    assert uploads(bot) == []
