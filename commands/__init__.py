@@ -17,6 +17,7 @@ from bot.core.replies import Invocation, Reply
 from bot.rollout.context import BotContext
 from bot.store.audit import AuditEntry
 from commands import (
+    ack,
     advance,
     analysis,
     approve,
@@ -40,7 +41,9 @@ from commands import (
 )
 from commands.authorize import authorize
 from commands.parsing import split_words
+from commands.post_budget import PostBudget
 from commands.registry import COMMANDS, close_names, register, usage_text
+from commands.reply_file import capped_reply
 
 logger = logging.getLogger(__name__)
 
@@ -65,14 +68,20 @@ register(
     audit,
     lock,
     unlock,
+    ack,
 )
 
 
-def dispatch(context: BotContext, invocation: Invocation) -> Reply:
+def dispatch(context: BotContext, invocation: Invocation, *, cap_reply: bool = False) -> Reply:
     """The reply to one command; one line in the log says who ran which command, how it
-    ended and how long it took (never the words typed: they may hold anything)."""
+    ended and how long it took (never the words typed: they may hold anything).
+    The command and its follow-ups post through a budget of three posts (`post_budget`);
+    with `cap_reply` (Slack), an answer too big for a message is a summary and a file."""
     started = time.perf_counter()
+    context = replace(context, poster=PostBudget(context.poster))
     reply, outcome = _dispatch(context, invocation)
+    if cap_reply:
+        reply = capped_reply(context, invocation, reply)
     logger.info(
         "%s by %s from %s: %s in %d ms",
         command_name(invocation.text),

@@ -8,9 +8,10 @@ from bot.core.clock import describe_duration, format_time
 from bot.core.errors import UsageError
 from bot.core.phases import next_phase
 from bot.core.replies import Invocation, Reply
+from bot.render.blocks import mention
 from bot.rollout.context import BotContext
 from bot.rollout.holds import hold_lines
-from bot.store.breaches import Breaches
+from bot.store.breaches import Breach, Breaches
 from bot.store.silences import Silences
 from bot.store.store import EnvState
 from bot.store.timeline import Timeline
@@ -93,9 +94,17 @@ def alert_lines(context: BotContext, now: datetime) -> list[str]:
     breaches = Breaches(context.store).open_breaches()
     lines = [
         f":red_circle: {breach.env}: {breach.detail} (since {format_time(breach.opened_at, zone)})"
+        + acknowledgement_text(breach, zone)
         for breach in breaches
         if breach.key.startswith(("kpi:", "trigger:"))
     ]
+    lines.extend(
+        f":grey_question: {breach.env}: {breach.key.removeprefix('unavailable:')} unavailable: "
+        f"{breach.detail} (since {format_time(breach.opened_at, zone)})"
+        + acknowledgement_text(breach, zone)
+        for breach in breaches
+        if breach.key.startswith("unavailable:") and breach.message_ts is not None
+    )
     lines.extend(
         f":test_tube: {breach.env}: (dry run) {breach.detail} "
         f"(since {format_time(breach.opened_at, zone)})"
@@ -108,3 +117,13 @@ def alert_lines(context: BotContext, now: datetime) -> list[str]:
         for silence in Silences(context.store).active(now)
     )
     return lines
+
+
+def acknowledgement_text(breach: Breach, zone: str) -> str:
+    """` — alert A12, acknowledged by @x at ...`, or how to acknowledge it."""
+    if breach.acknowledged_by is None or breach.acknowledged_at is None:
+        return f" — alert `{breach.alert_id}`, not acknowledged (`/stagger ack {breach.alert_id}`)"
+    return (
+        f" — alert `{breach.alert_id}`, acknowledged by {mention(breach.acknowledged_by)} "
+        f"at {format_time(breach.acknowledged_at, zone)}"
+    )

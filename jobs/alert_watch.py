@@ -2,8 +2,11 @@
 and the runbook's ROLLBACK TRIGGERS, from one measurement of the last `window_min`.
 
 Each condition is a breach in the store, so it is announced once, even across a
-restart: a KPI in alert is posted with a rollback button, recalled at most every
-`remind_every_min` while it lasts, and answered `resolved` in its thread when it clears;
+restart: a KPI in alert is posted with its buttons (Acknowledge, Snooze 1h, Request
+rollback), recalled at most every `remind_every_min` while it lasts and nobody has
+acknowledged it, and answered `resolved` when it clears. Everything a phase's alerts say
+goes in the phase's thread (`bot.rollout.alert_post`); a breach's first post is also
+broadcast to the channel, reminders and resolved notices are not;
 a KPI unavailable for `unavailable_grace_min` is an alert itself (the bot never goes
 quiet because its data went away); a trigger that starts firing proposes a rollback
 (or runs one, under `auto_rollback`). Silences mute alert posts, never triggers.
@@ -27,13 +30,14 @@ from bot.core.thresholds import (
     dry_run_triggers,
     fired_triggers,
 )
-from bot.render import blocks
 from bot.render.comparisons import comparison_note
 from bot.rollout.actions import Actions
+from bot.rollout.alert_post import post_alert, post_followup
 from bot.rollout.context import BotContext
 from bot.rollout.measuring import measure
+from bot.rollout.phase_thread import phase_thread
 from bot.store.audit import AuditEntry
-from bot.store.breaches import Breaches
+from bot.store.breaches import Breach, Breaches
 from bot.store.silences import Silences
 from bot.store.timeline import Timeline
 
@@ -77,10 +81,11 @@ def _kpi_alerts(
             if closed is not None:
                 _audit(context, env, "alert.resolved", judgement, "resolved")
                 if closed.message_ts:
-                    context.poster.post(
-                        context.spec.channel,
+                    post_followup(
+                        context,
+                        env,
                         f":white_check_mark: Resolved: {_describe(context, judgement, report)}.",
-                        thread_ts=closed.message_ts,
+                        closed.message_ts,
                     )
             continue
         muted = silences.silenced(judgement.kpi, now) is not None
@@ -90,21 +95,24 @@ def _kpi_alerts(
             if not muted:
                 text = (
                     f":red_circle: *Alert on {env}* ({current.phase}): "
-                    f"{_describe(context, judgement, report)}."
+                    f"{_describe(context, judgement, report)}. Alert `{opened.alert_id}`."
                 )
-                ts = context.poster.post(
-                    context.spec.channel, text, blocks.rollback_offer_blocks(text, env)
-                )
-                if ts:
-                    breaches.set_message(opened.id, ts)
+                post_alert(context, env, [opened], text, judgement.kpi)
             continue
         lasting = breaches.open_breach(env, key)
-        if lasting is not None and not muted and now - lasting.last_said() >= remind:
-            context.poster.post(
-                context.spec.channel,
+        if (
+            lasting is not None
+            and not muted
+            and lasting.acknowledged_by is None  # an acknowledged alert is not recalled
+            and now - lasting.last_said() >= remind
+        ):
+            post_followup(
+                context,
+                env,
                 f":red_circle: Still in alert since {_clock_time(context, lasting.opened_at)}: "
-                f"{_describe(context, judgement, report)}.",
-                thread_ts=lasting.message_ts,
+                f"{_describe(context, judgement, report)} (`{lasting.alert_id}`, "
+                "not acknowledged).",
+                lasting.message_ts,
             )
             breaches.reminded(lasting.id, now)
 
@@ -114,7 +122,7 @@ def _unavailable(
 ) -> None:
     breaches, silences = Breaches(context.store), Silences(context.store)
     grace = timedelta(minutes=context.spec.alerts.unavailable_grace_min)
-    due: list[tuple[int, Judgement]] = []
+    due: list[tuple[Breach, Judgement]] = []
     without_database = context.spec.environments[current.env].database_url_env is None
     for judgement in report.judgements:
         key = UNAVAILABLE_PREFIX + judgement.kpi
@@ -126,10 +134,11 @@ def _unavailable(
         if judgement.verdict is not Verdict.UNAVAILABLE:
             closed = breaches.close(current.env, key, now)
             if closed is not None and closed.message_ts:
-                context.poster.post(
-                    context.spec.channel,
+                post_followup(
+                    context,
+                    current.env,
                     f":white_check_mark: {judgement.kpi} is measured again.",
-                    thread_ts=closed.message_ts,
+                    closed.message_ts,
                 )
             continue
         breaches.open(current.env, key, now, judgement.reason)
@@ -140,17 +149,17 @@ def _unavailable(
             and now - breach.opened_at >= grace
             and silences.silenced(judgement.kpi, now) is None
         ):
-            due.append((breach.id, judgement))
+            due.append((breach, judgement))
     if not due:
         return
     lines = "\n".join(f"• {j.kpi}: {j.reason}" for _, j in due)
-    ts = context.poster.post(
-        context.spec.channel,
+    text = (
         f":grey_question: *KPIs unavailable on {current.env}* for {describe(grace)} or more "
-        f"({current.phase}); they cannot be judged:\n{lines}",
+        f"({current.phase}); they cannot be judged:\n{lines}\nAlert `{due[0][0].alert_id}`."
     )
-    for breach_id, judgement in due:
-        breaches.set_message(breach_id, ts or "unposted")
+    snooze = due[0][1].kpi if len(due) == 1 else None
+    post_alert(context, current.env, [breach for breach, _ in due], text, snooze)
+    for _, judgement in due:
         _audit(context, current.env, "alert.unavailable", judgement, judgement.reason)
 
 
@@ -163,11 +172,14 @@ def _triggers(
     for spec_trigger in context.spec.rollback_triggers:
         if spec_trigger.name not in firing:
             breaches.close(current.env, PREFIX + spec_trigger.name, now)
-    new = [
-        trigger
+    opened = [
+        (trigger, breach)
         for trigger in fired
-        if breaches.open(current.env, PREFIX + trigger.name, now, _trigger_text(trigger))
+        if (
+            breach := breaches.open(current.env, PREFIX + trigger.name, now, _trigger_text(trigger))
+        )
     ]
+    new = [trigger for trigger, _ in opened]
     if not new:
         return []
     for trigger in new:
@@ -179,12 +191,13 @@ def _triggers(
             )
         )  # fmt: skip
     environment = context.spec.environments[current.env]
-    context.poster.post(
-        context.spec.channel,
+    text = (
         f":rotating_light: *Rollback trigger fired on {current.env}* during {current.phase}:\n"
         + "\n".join(f"• {_trigger_text(trigger)}" for trigger in new)
-        + ("\nRolling back now (auto_rollback)." if environment.auto_rollback else ""),
+        + ("\nRolling back now (auto_rollback)." if environment.auto_rollback else "")
+        + f"\nAlert `{opened[0][1].alert_id}`."
     )
+    post_alert(context, current.env, [breach for _, breach in opened], text, None)
     reason = "rollback trigger: " + "; ".join(_trigger_text(trigger) for trigger in new)
     reply = Actions(context).propose_rollback(current.env, reason, auto=environment.auto_rollback)
     for followup in reply.followups:
@@ -231,6 +244,7 @@ def _dry_run(context: BotContext, current: PhaseRecord, report: KpiReport, now: 
             spec.channel,
             "\n".join(f":test_tube: dry run: {note}" for note in notes)
             + f"\n_Dry-run KPIs on {env} ({current.phase}): not alerted, nothing rolled back._",
+            thread_ts=phase_thread(context, env),
         )
 
 

@@ -67,6 +67,7 @@ MATRIX: Mapping[str, Rule] = MappingProxyType(
         "unsilence": WRITE,
         "checkpoint": WRITE,
         "recover": WRITE,
+        "ack": WRITE,
         "approve": DECIDE,
         "deny": DECIDE,
         "lock": WRITE,

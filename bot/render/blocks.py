@@ -15,6 +15,8 @@ from bot.render.plan_text import plan_text
 APPROVE_ACTION = "stagger_approve"
 DENY_ACTION = "stagger_deny"
 REQUEST_ROLLBACK_ACTION = "stagger_request_rollback"
+ACKNOWLEDGE_ACTION = "stagger_acknowledge"
+SNOOZE_ACTION = "stagger_snooze"
 
 _STATUS_MARK = {
     Status.PENDING: ":hourglass_flowing_sand:",
@@ -159,3 +161,35 @@ def kpi_table_text(report: KpiReport, spec: Spec) -> str:
         + windows_line(report, spec.timezone) + "\n"
         + "```\n" + "\n".join(rows) + "\n```\n" + ", ".join(extra) + "\n" + "\n".join(hosts)
     )  # fmt: skip
+
+
+def alert_blocks(
+    text: str,
+    alert_id: str,
+    env: str,
+    snooze_kpi: str | None,
+    acknowledged: str | None = None,
+) -> list[Block]:
+    """An alert with its buttons: Acknowledge (gone once someone has, `acknowledged` then
+    says who and when), Snooze 1h (only where one KPI can be silenced: never a trigger),
+    and Request rollback."""
+    buttons: list[Block] = []
+    if acknowledged is None:
+        buttons.append(_button(ACKNOWLEDGE_ACTION, "Acknowledge", alert_id, "primary"))
+    if snooze_kpi is not None:
+        buttons.append(_button(SNOOZE_ACTION, "Snooze 1h", snooze_kpi))
+    buttons.append(_button(REQUEST_ROLLBACK_ACTION, "Request rollback", env, "danger"))
+    shown = [section(text)] + ([context(acknowledged)] if acknowledged else [])
+    return [*shown, {"type": "actions", "block_id": f"alert:{alert_id}", "elements": buttons}]
+
+
+def _button(action_id: str, label: str, value: str, style: str | None = None) -> Block:
+    button: Block = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": label},
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button

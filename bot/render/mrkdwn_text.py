@@ -32,6 +32,10 @@ EMOJI = {
     ":link:": "🔗",
     ":triangular_ruler:": "📐",
     ":test_tube:": "🧪",
+    ":eyes:": "👀",
+    ":lock:": "🔒",
+    ":unlock:": "🔓",
+    ":snowflake:": "❄️",
 }
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 _CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")

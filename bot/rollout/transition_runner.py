@@ -26,6 +26,7 @@ from bot.rollout.context import BotContext
 from bot.rollout.execution_lease import finish_execution
 from bot.rollout.judging import phase_gates
 from bot.rollout.measuring import measure_since
+from bot.rollout.phase_thread import open_phase_thread
 from bot.rollout.request_change import apply_for_request
 from bot.rollout.request_message import refresh_request_message
 from bot.store.audit import AuditEntry
@@ -159,17 +160,7 @@ class TransitionRunner:
             ),
         )
         self._audit_finished(request, target, outcome)
-        checks = context.spec.validation.checks_after_min
-        follow = (
-            "Validation checks at " + ", ".join(f"+{m}" for m in checks) + " min will post here."
-            if target.stagger
-            else ""
-        )
-        title = (
-            f":white_check_mark: *{target.name}* started on {target.env}: {summary}. {follow}"
-        ).strip()
-        text = with_audit_head(blocks.outcome_text(title, outcome), context.audit.head())
-        context.poster.post(context.spec.channel, text, thread_ts=request.message_ts)
+        open_phase_thread(context, self.timeline.current(), outcome)
         refresh_request_message(
             context, replace(request, status=Status.SUCCEEDED), f"{target.name} started; {summary}."
         )

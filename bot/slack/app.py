@@ -20,7 +20,13 @@ from slack_sdk import WebClient
 
 from bot.core.errors import StoreError
 from bot.core.replies import Invocation, Reply
-from bot.render.blocks import APPROVE_ACTION, DENY_ACTION, REQUEST_ROLLBACK_ACTION
+from bot.render.blocks import (
+    ACKNOWLEDGE_ACTION,
+    APPROVE_ACTION,
+    DENY_ACTION,
+    REQUEST_ROLLBACK_ACTION,
+    SNOOZE_ACTION,
+)
 from bot.rollout.context import BotContext
 from bot.slack.admission import admission
 from bot.slack.app_home import home_view
@@ -117,7 +123,7 @@ def build_app(
             source="slack",
             channel=command.get("channel_id"),
         )
-        reply = dispatch(context, invocation)
+        reply = dispatch(context, invocation, cap_reply=True)
         ack(
             text=reply.text,
             blocks=list(reply.blocks) or None,
@@ -125,17 +131,22 @@ def build_app(
         )
         later(reply, invocation.channel or context.spec.channel, invocation.user)
 
-    def on_button(verb: str, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    def on_button(
+        verb: str, ack: Ack, body: dict[str, Any], action: dict[str, Any], more: str = ""
+    ) -> None:
+        """`more`: the words the button adds after its value (the code's own text)."""
         ack()
         user = str(body.get("user", {}).get("id", ""))
         channel = str(body.get("channel", {}).get("id") or context.spec.channel)
         # Straightened before it is quoted, so that the dispatcher's reading of typographic
         # quotes cannot end the quoting: the value stays one word, whatever it holds.
         value = straight_quotes(str(action.get("value", ""))[:40])
-        invocation = Invocation(user=user, text=f"{verb} {shlex.quote(value)}", channel=channel)
+        invocation = Invocation(
+            user=user, text=f"{verb} {shlex.quote(value)}{more}", channel=channel
+        )
 
         def click() -> None:
-            reply = dispatch(context, invocation)
+            reply = dispatch(context, invocation, cap_reply=True)
             context.poster.ephemeral(channel, user, reply.text)
             run_followups(reply, lambda: context.poster.ephemeral(channel, user, FOLLOWUP_FAILED))
 
@@ -161,6 +172,14 @@ def build_app(
     def on_request_rollback(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         on_button("rollback", ack, body, action)
 
+    @app.action(ACKNOWLEDGE_ACTION)
+    def on_acknowledge(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        on_button("ack", ack, body, action)
+
+    @app.action(SNOOZE_ACTION)
+    def on_snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        on_button("silence", ack, body, action, f" 1h --reason {shlex.quote(SNOOZE_REASON)}")
+
     return app
 
 
@@ -174,6 +193,8 @@ def _authorize_with(token: str | None) -> Callable[..., AuthorizeResult]:
 
     return authorize
 
+
+SNOOZE_REASON = "snoozed from the alert"
 
 FOLLOWUP_FAILED = (
     ":warning: The work after that answer failed; what it said would follow will not. "

@@ -15,7 +15,7 @@ from bot.store.breaches import Breaches
 from bot.store.checkpoints import Checkpoints
 from bot.store.silences import Silences
 from bot.store.timeline import Timeline
-from commands.status import flag_text
+from commands.status import acknowledgement_text, flag_text
 
 
 def home_view(context: BotContext, now: datetime) -> dict[str, Any]:
@@ -43,6 +43,7 @@ def home_view(context: BotContext, now: datetime) -> dict[str, Any]:
             lines.append(f"Last checkpoint: {slot}, {met}")
         lines.extend(
             f":red_circle: {escape(breach.detail)}"
+            + acknowledgement_text(breach, context.spec.timezone)
             for breach in breaches
             if breach.env == env and breach.key.startswith(("kpi:", "trigger:"))
         )

@@ -16,6 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.core.clock import Clock, SystemClock, format_time
 from bot.core.replies import Block
+from bot.render.message_caps import cap, combined
 from bot.store.outbox import Outbox
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,29 @@ class SlackPoster:
         thread_ts: str | None = None,
         broadcast: bool = False,
         request_id: str | None = None,
+    ) -> str | None:
+        """A post too big for a message (`bot.render.message_caps`) is its summary, and the
+        full text follows as a file in the summary's thread (or the thread it is in)."""
+        capped = cap(text, blocks)
+        ts = self._post_message(
+            channel, capped.text, capped.blocks, thread_ts, broadcast, request_id
+        )
+        if capped.file is not None and not self.upload(
+            channel, capped.file, capped.filename, capped.title, thread_ts=thread_ts or ts
+        ):
+            # Not lost: the whole of it as one message of sections, queued if Slack is down.
+            whole, sections = combined([text], [])
+            self._post_message(channel, whole, sections, thread_ts or ts, False, None)
+        return ts
+
+    def _post_message(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[Block] | None,
+        thread_ts: str | None,
+        broadcast: bool,
+        request_id: str | None,
     ) -> str | None:
         arguments: dict[str, Any] = {"channel": channel, "text": text}
         if blocks:

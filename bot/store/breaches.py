@@ -11,6 +11,8 @@ from typing import Any
 from bot.core.clock import isoformat, parse_iso
 from bot.store.store import Store
 
+UNPOSTED = "unposted"  # the message_ts of an alert Slack did not take (it is queued)
+
 
 @dataclass(frozen=True)
 class Breach:
@@ -22,6 +24,14 @@ class Breach:
     detail: str
     message_ts: str | None
     reminded_at: datetime | None = None
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    message_text: str | None = None
+
+    @property
+    def alert_id(self) -> str:
+        """What `/stagger ack` and the alert's buttons call it."""
+        return f"A{self.id}"
 
     def last_said(self) -> datetime:
         return self.reminded_at or self.opened_at
@@ -73,9 +83,32 @@ class Breaches:
             )
         return _breach({**rows[0], "closed_at": isoformat(now)})
 
-    def set_message(self, breach_id: int, ts: str) -> None:
+    def set_message(self, breach_id: int, ts: str, text: str | None = None) -> None:
         with self._store.transaction() as db:
-            db.execute("UPDATE breaches SET message_ts = ? WHERE id = ?", [ts, breach_id])
+            db.execute(
+                "UPDATE breaches SET message_ts = ?, message_text = coalesce(?, message_text) "
+                "WHERE id = ?",
+                [ts, text, breach_id],
+            )
+
+    def get(self, breach_id: int) -> Breach | None:
+        rows = list(self._store.select("breaches", "id = ?", [breach_id]))
+        return _breach(rows[0]) if rows else None
+
+    def acknowledge(self, breach: Breach, user: str, now: datetime) -> Breach | None:
+        """Record `user`'s acknowledgement of `breach` and of every breach its post
+        announced (an unavailable-KPIs post names several); the breach acknowledged, or
+        None if someone acknowledged it first."""
+        shared = breach.message_ts if breach.message_ts not in (None, UNPOSTED) else ""
+        with self._store.transaction() as db:
+            cursor = db.execute(
+                "UPDATE breaches SET acknowledged_by = ?, acknowledged_at = ? "
+                "WHERE acknowledged_by IS NULL AND (id = ? OR (message_ts = ? AND env = ?))",
+                [user, isoformat(now), breach.id, shared, breach.env],
+            )
+            if cursor.rowcount == 0:
+                return None
+        return self.get(breach.id)
 
     def reminded(self, breach_id: int, now: datetime) -> None:
         with self._store.transaction() as db:
@@ -114,4 +147,7 @@ def _breach(row: dict[str, Any]) -> Breach:
         detail=row["detail"] or "",
         message_ts=row["message_ts"],
         reminded_at=parse_iso(row["reminded_at"]) if row["reminded_at"] else None,
+        acknowledged_by=row.get("acknowledged_by"),
+        acknowledged_at=parse_iso(row["acknowledged_at"]) if row.get("acknowledged_at") else None,
+        message_text=row.get("message_text"),
     )

@@ -130,9 +130,24 @@ MIGRATIONS: tuple[Migration, ...] = (
         "reload that changes the plan lapses the request; NULL: a request from before",
         lambda db: _add_columns(db, (("approvals", Column("plan", TEXT)),)),
     ),
+    Migration(
+        10,
+        "each phase keeps the ts of its start message, the thread of its alerts "
+        "(phase_history.thread_ts); an alert keeps who acknowledged it and when, and its "
+        "text as posted (breaches.acknowledged_by, acknowledged_at, message_text)",
+        lambda db: _add_columns(
+            db,
+            (
+                ("phase_history", Column("thread_ts", TEXT)),
+                ("breaches", Column("acknowledged_by", TEXT)),
+                ("breaches", Column("acknowledged_at", TEXT)),
+                ("breaches", Column("message_text", TEXT)),
+            ),
+        ),
+    ),
 )
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 def stored_version(db: Database, where: str) -> int | None:

@@ -125,6 +125,7 @@ TABLES: tuple[Table, ...] = (
             ("approved_by", TEXT),
             ("forced", INTEGER),
             ("note", TEXT),
+            ("thread_ts", TEXT),  # the phase's start message: its alerts' thread
         ),
         primary_key=("id",),
         generated_key=True,
@@ -154,6 +155,9 @@ TABLES: tuple[Table, ...] = (
             ("detail", TEXT),
             ("message_ts", TEXT),
             ("reminded_at", TEXT),
+            ("acknowledged_by", TEXT),
+            ("acknowledged_at", TEXT),
+            ("message_text", TEXT),  # the alert as posted, redrawn when acknowledged
         ),
         primary_key=("id",),
         indexes=(Index(("env", "key", "closed_at")),),

@@ -36,6 +36,7 @@ EXPECTED = {
     "unsilence": Access.OPERATORS,
     "checkpoint": Access.OPERATORS,
     "recover": Access.OPERATORS,
+    "ack": Access.OPERATORS,
     "approve": Access.APPROVAL_POLICY,
     "deny": Access.APPROVAL_POLICY,
     "lock": Access.OPERATORS,

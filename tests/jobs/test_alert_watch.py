@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.core.kpi_report import format_rate, window_text
 from bot.rehearsal.slack_standin import ApiCall
-from bot.render.blocks import REQUEST_ROLLBACK_ACTION
+from bot.render.blocks import ACKNOWLEDGE_ACTION, REQUEST_ROLLBACK_ACTION, SNOOZE_ACTION
 from bot.runtime import build_context
 from bot.settings import Settings
 from bot.store.breaches import Breaches
@@ -99,7 +99,7 @@ def test_a_kpi_alert_posts_once_reminds_after_the_interval_and_resolves_once(bot
     buttons = [
         e["action_id"] for b in alert.blocks if b["type"] == "actions" for e in b["elements"]
     ]
-    assert buttons == [REQUEST_ROLLBACK_ACTION]
+    assert buttons == [ACKNOWLEDGE_ACTION, SNOOZE_ACTION, REQUEST_ROLLBACK_ACTION]
     alert_watch.run(bot.context, at(bot, 30))
     # A restart: a new process on the same store does not announce the breach again.
     restarted = build_context(

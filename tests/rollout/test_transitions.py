@@ -14,8 +14,10 @@ from bot.rollout.execution_lease import recover_interrupted
 from bot.rollout.transition_runner import TransitionRunner
 from bot.store.baselines import Baselines
 from bot.store.check_schedule import CheckSchedule
+from bot.store.phase_threads import PhaseThreads
 from bot.store.timeline import Timeline
 from tests.support.app_logs import Traffic, append_log
+from tests.support.bot_process import wait_until
 from tests.support.executions import claim_elsewhere
 from tests.support.served_bot import Bot
 from tests.support.spec_data import ENV_FILE, LEAD, LEAD_2, OPERATOR, START
@@ -56,7 +58,11 @@ def test_advance_from_the_start_is_approved_and_verified_on_the_host(bot: Bot) -
         lambda call: "*staging-baseline* started on staging" in call.text,
         method="chat.postMessage",
     )
-    assert done.params["thread_ts"] == posted.params["_ts"]
+    assert "thread_ts" not in done.params  # the phase's own message: its thread is the phase's
+    current_phase = Timeline(bot.store).current()
+    assert current_phase is not None
+    threads = PhaseThreads(bot.store)
+    wait_until(lambda: threads.of_phase(current_phase.id) == done.params["_ts"])
     assert bot.env_file() == ENV_FILE.replace(
         b"JOB_STAGGER_ENABLED=true", b"JOB_STAGGER_ENABLED=false"
     )
@@ -117,7 +123,7 @@ def test_meeting_the_gates_captures_the_baseline_and_schedules_validation(bot: B
     assert ":white_check_mark: minimum duration (1d): ran 1d" in posted.all_text()
     assert f":white_check_mark: job_starts > 0: now {starts}" in posted.all_text()
     bot.click(LEAD, APPROVE_ACTION, request_id, message_ts=posted.params["_ts"])
-    bot.slack.wait_for(
+    started = bot.slack.wait_for(
         lambda call: "Validation checks at +5, +15, +30 min will post here" in call.text,
         method="chat.postMessage",
     )
@@ -127,13 +133,14 @@ def test_meeting_the_gates_captures_the_baseline_and_schedules_validation(bot: B
     assert baseline.values["max_concurrent_jobs"] == 8  # all eight at :00 every 10 min
     current = Timeline(bot.store).current()
     assert current is not None
+    wait_until(lambda: PhaseThreads(bot.store).of_phase(current.id) == started.params["_ts"])
     checks = CheckSchedule(bot.store).of_phase(current.id)
     assert [(c.label, c.due_at - current.started_at) for c in checks] == [
         ("+5 min", timedelta(minutes=5)),
         ("+15 min", timedelta(minutes=15)),
         ("+30 min", timedelta(minutes=30)),
     ]
-    assert {c.thread_ts for c in checks} == {posted.params["_ts"]}
+    assert {c.thread_ts for c in checks} == {started.params["_ts"]}  # the phase's thread
 
 
 def test_out_of_order_and_unknown_phases_are_refused_by_name(bot: Bot) -> None:
