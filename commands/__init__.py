@@ -31,6 +31,7 @@ from commands import (
     phase,
     recover,
     report,
+    retry,
     rollback,
     silence,
     status,
@@ -61,6 +62,7 @@ register(
     silence,
     unsilence,
     audit,
+    retry,
 )
 
 

@@ -62,6 +62,7 @@ MATRIX: Mapping[str, Rule] = MappingProxyType(
         "unsilence": WRITE,
         "checkpoint": WRITE,
         "recover": WRITE,
+        "retry": WRITE,
         "approve": DECIDE,
         "deny": DECIDE,
     }

@@ -50,6 +50,7 @@ from bot.store.timeline import Timeline
 from jobs import (
     alert_watch,
     audit_head,
+    canary_soak,
     checkpoints,
     daily_analysis,
     deliver_outbox,
@@ -314,6 +315,7 @@ class Rehearsal:
         minutes = int((now - START).total_seconds() // 60)
         expire_requests.run(context, now)
         validation_checks.run(context, now)
+        canary_soak.run(context, now)
         deliver_outbox.run(context, now)
         checkpoints.run(context, now)
         if minutes % context.spec.alerts.every_min == 0:

@@ -14,6 +14,7 @@ from bot.render.comparisons import judgement_note, windows_line
 APPROVE_ACTION = "stagger_approve"
 DENY_ACTION = "stagger_deny"
 REQUEST_ROLLBACK_ACTION = "stagger_request_rollback"
+RETRY_ACTION = "stagger_retry"
 
 _STATUS_MARK = {
     Status.PENDING: ":hourglass_flowing_sand:",
@@ -24,6 +25,7 @@ _STATUS_MARK = {
     Status.EXPIRED: ":alarm_clock:",
     Status.CANCELLED: ":heavy_multiplication_x:",
     Status.INTERRUPTED: ":warning:",
+    Status.SOAKING: ":hourglass:",
 }
 
 
@@ -157,3 +159,19 @@ def kpi_table_text(report: KpiReport, spec: Spec) -> str:
         + windows_line(report, spec.timezone) + "\n"
         + "```\n" + "\n".join(rows) + "\n```\n" + ", ".join(extra) + "\n" + "\n".join(hosts)
     )  # fmt: skip
+
+
+def retry_offer_blocks(text: str, env: str, request_id: str, label: str) -> list[Block]:
+    """A failed change's message with `Request rollback` and `Retry the N failed and M
+    not-started hosts` (the same change, on exactly those hosts of `request_id`)."""
+    offer = rollback_offer_blocks(text, env)
+    retry = {
+        "type": "button",
+        "action_id": RETRY_ACTION,
+        "text": {"type": "plain_text", "text": label},
+        "value": request_id,
+    }
+    actions = offer[1]
+    actions["block_id"] = f"retry:{request_id}"
+    actions["elements"] = [retry, *actions["elements"]]
+    return offer

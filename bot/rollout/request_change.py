@@ -4,9 +4,11 @@ the audit trail tied to the request."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from bot.core.approvals import ApprovalRequest
 from bot.core.changes import ChangeOutcome, FlagChange, Timeouts
+from bot.core.host_address import HostAddress
 from bot.core.ports import CommandResult
 from bot.core.spec_fleet import EnvironmentSpec
 from bot.hosts.flag_change import CommandObserver, apply_everywhere
@@ -51,6 +53,7 @@ def apply_for_request(
     request: ApprovalRequest,
     environment: EnvironmentSpec,
     change: FlagChange,
+    hosts: Sequence[HostAddress] | None = None,
 ) -> ChangeOutcome:
     return apply_everywhere(
         environment,
@@ -60,4 +63,5 @@ def apply_for_request(
         stamp=context.clock.now().strftime("%Y%m%dT%H%M%SZ"),
         observe=ssh_observer(context, request),
         still_owner=lambda: still_held(request.id),
+        hosts=hosts,
     )

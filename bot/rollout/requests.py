@@ -30,6 +30,7 @@ from bot.rollout.execution_lease import (
     recover_interrupted,
 )
 from bot.rollout.request_message import refresh_request_message
+from bot.rollout.soak_cancel import cancel_soaking_transitions
 from bot.store.audit import AuditEntry
 
 _BUSY_POLL_S = 0.5
@@ -181,6 +182,7 @@ class Requests:
         )
 
     def _preempt_transitions(self, rollback: ApprovalRequest) -> None:
+        cancel_soaking_transitions(self.context, rollback)
         for pending in self.context.store.open_requests(rollback.env):
             if pending.action != "transition" or not self.context.store.transition(
                 pending.id,

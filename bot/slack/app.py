@@ -20,7 +20,7 @@ from slack_sdk import WebClient
 
 from bot.core.errors import StoreError
 from bot.core.replies import Invocation, Reply
-from bot.render.blocks import APPROVE_ACTION, DENY_ACTION, REQUEST_ROLLBACK_ACTION
+from bot.render.blocks import APPROVE_ACTION, DENY_ACTION, REQUEST_ROLLBACK_ACTION, RETRY_ACTION
 from bot.rollout.context import BotContext
 from bot.slack.admission import admission
 from bot.slack.app_home import home_view
@@ -160,6 +160,10 @@ def build_app(
     @app.action(REQUEST_ROLLBACK_ACTION)
     def on_request_rollback(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         on_button("rollback", ack, body, action)
+
+    @app.action(RETRY_ACTION)
+    def on_retry(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        on_button("retry", ack, body, action)
 
     return app
 

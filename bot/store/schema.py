@@ -118,9 +118,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         "after the app's table has lost them; a new table only, made after the migrations",
         lambda db: None,
     ),
+    Migration(
+        10,
+        "each host's outcome of an execution is kept (execution_hosts), and a transition "
+        "soaking after its canary tier is parked with its due time (soaks); new tables "
+        "only, made after the migrations",
+        lambda db: None,
+    ),
 )
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 10
 
 
 def stored_version(db: Database, where: str) -> int | None:

@@ -31,6 +31,7 @@ SAMPLES = {
     "unsilence": ("unsilence", "unsilence.refused"),
     "checkpoint": ("checkpoint prod", "checkpoint.refused"),
     "recover": ("recover RABCDE", "recover.refused"),
+    "retry": ("retry RABCDE", "retry.refused"),
     # Slack's approvals: the env's policy answers (there is no such request).
     "approve": ("approve RABCDE", None),
     "deny": ("deny RABCDE", None),

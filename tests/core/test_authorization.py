@@ -35,6 +35,7 @@ EXPECTED = {
     "unsilence": Access.OPERATORS,
     "checkpoint": Access.OPERATORS,
     "recover": Access.OPERATORS,
+    "retry": Access.OPERATORS,
     "approve": Access.APPROVAL_POLICY,
     "deny": Access.APPROVAL_POLICY,
 }
