@@ -216,6 +216,7 @@ class Rehearsal:
             base,
             START,
             knobs=self.scenario.knobs(START),
+            hosts_per_env=self.scenario.hosts_per_env,
             databases={env: FleetDatabase(dsn) for env, dsn in databases.dsns.items()},
         )
         with fleet:

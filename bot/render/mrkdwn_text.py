@@ -32,6 +32,7 @@ EMOJI = {
     ":link:": "🔗",
     ":triangular_ruler:": "📐",
     ":test_tube:": "🧪",
+    ":white_circle:": "⚪",
 }
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 _CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")

@@ -140,9 +140,30 @@ class TransitionRunner:
             return run.whole_outcome()
         if entered is None:
             self._enter(request, target, current, leaving, report)
+        else:
+            self._whole_fleet_from_now(request, target, entered)
         outcome = run.whole_outcome()
         self._succeed(request, target, outcome, self.context.clock.now())
         return outcome
+
+    def _whole_fleet_from_now(
+        self, request: ApprovalRequest, target: PhaseSpec, entered: PhaseRecord
+    ) -> None:
+        """The phase was entered when the canary verified; now every host runs it, its
+        clock starts over (so no KPI window mixes changed and unchanged hosts) and the
+        validation checks start over, over the whole fleet."""
+        context = self.context
+        now = context.clock.now()
+        since = format_time(entered.started_at, context.spec.timezone)
+        self.timeline.restart(entered.id, now, f"on the canary hosts from {since}")
+        if not target.stagger:
+            return
+        schedule = CheckSchedule(context.store)
+        lease = context.wall_clock.now() + timedelta(minutes=1)
+        for check in schedule.of_phase(entered.id):
+            if check.status == "pending" and schedule.claim(check.id, lease):
+                schedule.finish(check.id, "skipped", "every host runs the phase: checks restart")
+        self._schedule_validation(replace(entered, started_at=now), request.message_ts, now)
 
     def _entered_by_change(self, request: ApprovalRequest, current: PhaseRecord | None) -> bool:
         """Whether the rollout's current phase was entered by this change or the one it
@@ -362,7 +383,7 @@ class TransitionRunner:
         checks = context.spec.validation.checks_after_min
         follow = (
             "Validation checks at " + ", ".join(f"+{m}" for m in checks) + " min will post here."
-            if target.stagger and not finishing
+            if target.stagger
             else ""
         )
         started = "now runs on every host of" if finishing else "started on"

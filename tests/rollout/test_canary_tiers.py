@@ -5,11 +5,13 @@ out. A failed batch stops the next; the retry button runs exactly what did not v
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core.approvals import Status
+from bot.core.changes import HostOutcome
 from bot.core.checks import CheckState
+from bot.core.clock import isoformat_ms
 from bot.core.tiers import HostState
 from bot.rehearsal.slack_standin import ApiCall
 from bot.render.blocks import APPROVE_ACTION, RETRY_ACTION
@@ -17,8 +19,9 @@ from bot.store.event_log import EventLog
 from bot.store.execution_hosts import ExecutionHosts
 from bot.store.soaks import Soaks
 from bot.store.timeline import Timeline
-from jobs import canary_soak, validation_checks
+from jobs import canary_soak, recover_orphans, validation_checks
 from tests.rollout.test_transitions import REQUEST_ID, request_for
+from tests.support.executions import GONE_OWNER
 from tests.support.served_bot import Bot
 from tests.support.spec_data import LEAD, LEAD_2, OPERATOR, RELOAD_SCRIPT, START
 from tests.support.tiered_fleet import TieredFleet
@@ -240,3 +243,49 @@ def test_during_the_soak_the_validation_watches_the_canary_alone_and_its_failure
     assert canary_soak.run(bot.context, bot.clock.now()) == []
     assert OFF in fleet.env_file(second) and OFF in fleet.env_file(third)
     assert ssh_hosts(bot, request_id) == {canary}
+
+
+def test_a_crash_mid_rollout_is_reported_host_by_host_and_the_retry_runs_only_the_rest(
+    tiered_fleet: TieredFleet,
+) -> None:
+    fleet = tiered_fleet
+    canary, second, third = fleet.hosts
+    bot = fleet.make_bot()
+    request_id, posted = approve_to_soak(bot)
+    # Another process took the soak up, changed batch 2, and died before batch 3: its lease
+    # lapsed, the store holds what it finished.
+    with bot.store.transaction() as db:
+        db.execute(
+            "UPDATE approvals SET status = 'executing', executor = ?, lease_expires_at = ? "
+            "WHERE id = ? AND status = 'soaking'",
+            [GONE_OWNER, isoformat_ms(datetime.now(UTC) - timedelta(seconds=5)), request_id],
+        )
+    Soaks(bot.store).close(request_id, "continued", "checks passed")
+    second_env = fleet.app_dir(second) / ".env"
+    second_env.write_bytes(second_env.read_bytes().replace(ON, OFF))
+    ExecutionHosts(bot.store).record(
+        request_id, HostOutcome(second, True, "written, reloaded, seen"), bot.clock.now()
+    )
+
+    recover_orphans.run(bot.context, bot.clock.now())
+    report = bot.slack.wait_for(
+        lambda call: "was interrupted" in call.text and request_id in call.text,
+        method="chat.postMessage",
+    )
+    assert report.params["thread_ts"] == posted.params["_ts"]
+    assert "the fleet is mixed" in report.text
+    lines = report.text.splitlines()
+    assert any(f"`{canary}`" in line and line.startswith(":white_check_mark:") for line in lines)
+    assert any(f"`{second}`" in line and line.startswith(":white_check_mark:") for line in lines)
+    assert f":white_circle: `{third}` not started" in lines
+    buttons = [e for b in report.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert buttons[0]["text"]["text"] == "Retry the 0 failed and 1 not-started hosts"
+
+    bot.click(OPERATOR, RETRY_ACTION, request_id, message_ts=report.params["_ts"])
+    bot.slack.wait_for(
+        lambda call: "*staging-baseline* now runs on every host of staging" in call.text,
+        method="chat.postMessage",
+    )
+    (entry,) = audited(bot, "transition.retry")
+    assert ssh_hosts(bot, entry["args"]["request"]) == {third}
+    assert all(OFF in fleet.env_file(host) for host in fleet.hosts)
