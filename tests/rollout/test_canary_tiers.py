@@ -289,3 +289,43 @@ def test_a_crash_mid_rollout_is_reported_host_by_host_and_the_retry_runs_only_th
     (entry,) = audited(bot, "transition.retry")
     assert ssh_hosts(bot, entry["args"]["request"]) == {third}
     assert all(OFF in fleet.env_file(host) for host in fleet.hosts)
+
+
+def test_a_retry_after_the_approval_expired_is_a_new_request_that_needs_approving(
+    tiered_fleet: TieredFleet,
+) -> None:
+    fleet = tiered_fleet
+    _canary, second, third = fleet.hosts
+    bot = fleet.make_bot()
+    fleet.break_reload(second)
+    request_id, _posted = approve_to_soak(bot)
+    bot.clock.advance(timedelta(minutes=5))
+    canary_soak.run(bot.context, bot.clock.now())
+    stopped = bot.slack.wait_for(
+        lambda call: "stopped: batch 2 failed on" in call.text, method="chat.postMessage"
+    )
+    fleet.fix_reload(second, RELOAD_SCRIPT)
+    bot.clock.advance(timedelta(minutes=26))  # past the original's 30 min expiry
+
+    bot.click(OPERATOR, RETRY_ACTION, request_id, message_ts=stopped.params["_ts"])
+    asked = bot.slack.wait_for(
+        lambda call: "Approval needed" in call.text and "to staging-baseline" in call.text
+        and request_id not in call.text,
+        method="chat.postMessage",
+    )  # fmt: skip
+    (entry,) = audited(bot, "transition.retry")
+    retry_id = entry["args"]["request"]
+    assert f"({retry_id})" in asked.text
+    assert "approval expired" in entry["detail"]
+    retried = bot.request(retry_id)
+    assert (retried.required, retried.args["hosts"]) == (1, f"{second},{third}")
+    assert ON in fleet.env_file(third)  # nothing runs before the approval
+    assert not ssh_hosts(bot, retry_id)
+
+    bot.click(LEAD, APPROVE_ACTION, retry_id, message_ts=asked.params["_ts"])
+    bot.slack.wait_for(
+        lambda call: "*staging-baseline* now runs on every host of staging" in call.text,
+        method="chat.postMessage",
+    )
+    assert ssh_hosts(bot, retry_id) == {second, third}
+    assert bot.request(retry_id).approved_by == (LEAD,)
