@@ -18,7 +18,8 @@ def progress_text(title: str, standings: Sequence[HostStanding]) -> str:
             if standing.tier != tier.name:
                 continue
             detail = f" — {escape(standing.detail)}" if standing.detail else ""
-            word = "" if standing.state is HostState.VERIFIED and detail else f" {standing.state}"
+            shown = detail and standing.state in (HostState.VERIFIED, HostState.FAILED)
+            word = "" if shown else f" {standing.state}"
             lines.append(f"{standing.state.mark} `{standing.host}`{word}{detail}")
     return "\n".join(lines)
 
@@ -27,6 +28,8 @@ def stopped_text(standings: Sequence[HostStanding]) -> str:
     """`stopped: batch 2 failed on web-3; batch 3 (web-4, web-5) not started`, or "" when
     no tier failed."""
     tiers = tiers_of(standings)
+    if len(tiers) < 2:
+        return ""  # every host at once: nothing else was held back
     by_host = {standing.host: standing for standing in standings}
     failed = [
         tier

@@ -329,3 +329,77 @@ def test_a_retry_after_the_approval_expired_is_a_new_request_that_needs_approvin
     )
     assert ssh_hosts(bot, retry_id) == {second, third}
     assert bot.request(retry_id).approved_by == (LEAD,)
+
+
+def test_a_rollback_in_tiers_stops_at_a_failed_batch_and_its_retry_rolls_back_the_rest(
+    tiered_fleet: TieredFleet,
+) -> None:
+    fleet = tiered_fleet
+    canary, second, third = fleet.hosts
+    bot = fleet.make_bot(rollback_in_tiers=True)
+    fleet.break_reload(second)
+    bot.command(OPERATOR, "rollback staging --reason 'pool at 90%'")
+    asked = bot.slack.wait_for(
+        lambda call: "Approval needed" in call.text and "rollback staging" in call.text,
+        method="chat.postMessage",
+    )
+    found = REQUEST_ID.search(asked.text)
+    assert found is not None
+    rollback_id = found[0]
+    bot.click(LEAD, APPROVE_ACTION, rollback_id, message_ts=asked.params["_ts"])
+    failed = bot.slack.wait_for(
+        lambda call: "Rollback of staging FAILED" in call.text, method="chat.postMessage"
+    )
+    assert f"stopped: batch 2 failed on {second}; batch 3 ({third}) not started" in failed.text
+    assert ON in fleet.env_file(third)
+    assert [r["args"]["tier"] for r in audited(bot, "rollback.tier")][::-1] == [
+        "canary",
+        "batch 2",
+    ]  # newest first in the trail
+
+    fleet.fix_reload(second, RELOAD_SCRIPT)
+    bot.click(OPERATOR, RETRY_ACTION, rollback_id, message_ts=failed.params["_ts"])
+    bot.slack.wait_for(
+        lambda call: "Rollback of staging verified on all 2 host(s)" in call.text,
+        method="chat.postMessage",
+    )
+    (entry,) = audited(bot, "rollback.retry")
+    assert ssh_hosts(bot, entry["args"]["request"]) == {second, third}
+    assert all(OFF in fleet.env_file(host) for host in fleet.hosts)
+    assert canary in ssh_hosts(bot, rollback_id)
+
+
+def test_a_retry_skips_and_lists_a_host_that_left_the_spec_since(
+    tiered_fleet: TieredFleet,
+) -> None:
+    fleet = tiered_fleet
+    canary, second, third = fleet.hosts
+    bot = fleet.make_bot()
+    fleet.break_reload(second)
+    request_id, _posted = approve_to_soak(bot)
+    bot.clock.advance(timedelta(minutes=5))
+    canary_soak.run(bot.context, bot.clock.now())
+    stopped = bot.slack.wait_for(
+        lambda call: "stopped: batch 2 failed on" in call.text, method="chat.postMessage"
+    )
+    fleet.fix_reload(second, RELOAD_SCRIPT)
+    # The spec no longer lists the third host (a new bot on the same store reads it).
+    shrunk = fleet.make_bot(hosts=[canary, second])
+
+    shrunk.click(OPERATOR, RETRY_ACTION, request_id, message_ts=stopped.params["_ts"])
+    said = shrunk.slack.wait_for(
+        lambda call: "Retrying" in call.text and request_id in call.text,
+        method="chat.postEphemeral",
+    )
+    assert f"Skipped, no longer in the spec: `{third}`." in said.text
+    shrunk.slack.wait_for(
+        lambda call: "*staging-baseline* now runs on every host of staging" in call.text,
+        method="chat.postMessage",
+    )
+    (entry,) = audited(shrunk, "transition.retry")
+    retry_id = entry["args"]["request"]
+    assert entry["args"]["skipped"] == [third]
+    assert ssh_hosts(shrunk, retry_id) == {second}
+    assert ON in fleet.env_file(third)
+    standings = {s.host: s.state for s in ExecutionHosts(shrunk.store).of(retry_id)}
+    assert standings == {second: HostState.VERIFIED, third: HostState.SKIPPED}

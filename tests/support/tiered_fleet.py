@@ -4,6 +4,7 @@ first host is the canary, then one host per batch."""
 
 from __future__ import annotations
 
+import copy
 import getpass
 import threading
 from collections.abc import Callable, Iterator
@@ -28,7 +29,8 @@ FAILING_RELOAD = "echo '[PM2][ERROR] Process or Namespace not found' >&2; exit 1
 class TieredFleet:
     hosts: tuple[str, ...]
     root: Path
-    make_bot: Callable[[], Bot]
+    # make_bot(**keys): a bot whose staging env has these keys too (rollback_in_tiers=True).
+    make_bot: Callable[..., Bot]
     bots: list[Bot] = field(default_factory=list)
 
     def app_dir(self, host: str) -> Path:
@@ -57,10 +59,12 @@ def tiered_fleet(
         list(hosts), f"{root}/{{host}}", known_hosts=server.known_hosts, key_file=server.client_key
     )
     data["environments"]["staging"].update(canary=[hosts[0]], max_parallel=1, canary_soak_min=5)
-    spec = parse_spec(data)
     servers: list[tuple[Any, threading.Thread]] = []
 
-    def make_bot() -> Bot:
+    def make_bot(**keys: Any) -> Bot:
+        tiered = copy.deepcopy(data)
+        tiered["environments"]["staging"].update(keys)
+        spec = parse_spec(tiered)
         bot, served, thread = start_bot(tmp_path, slack, clock, spec, root / ADDRESSES[0])
         servers.append((served, thread))
         return bot
