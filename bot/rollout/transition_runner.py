@@ -16,13 +16,12 @@ from datetime import datetime, timedelta
 from bot.core.approvals import ApprovalRequest, Status
 from bot.core.baseline import Baseline
 from bot.core.changes import ChangeOutcome, FlagChange
-from bot.core.clock import format_time
 from bot.core.kpi_report import KpiReport
 from bot.core.phase_record import Entry, PhaseRecord
 from bot.core.phases import all_met, gates_text
 from bot.core.spec_fleet import EnvironmentSpec
 from bot.core.spec_rollout import PhaseSpec
-from bot.core.tiers import CANARY, HostState, Tier, not_started_text, restricted
+from bot.core.tiers import CANARY, Tier, restricted
 from bot.render import blocks
 from bot.render.audit_head import with_audit_head
 from bot.render.tier_text import needs_retry, progress_text, retry_label, stopped_text
@@ -31,11 +30,11 @@ from bot.rollout.execution_lease import finish_execution
 from bot.rollout.judging import phase_gates
 from bot.rollout.measuring import measure_since
 from bot.rollout.request_message import refresh_request_message
+from bot.rollout.soak import park_for_soak, stop_after_canary, whole_fleet_from_now
 from bot.rollout.tiered_change import TierRun, left_spec, planned_tiers, retry_hosts
 from bot.store.audit import AuditEntry
 from bot.store.baselines import Baselines, snapshot
 from bot.store.check_schedule import CheckSchedule
-from bot.store.soaks import Soaks
 from bot.store.store import EnvState
 from bot.store.timeline import Timeline
 
@@ -87,7 +86,7 @@ class TransitionRunner:
                 return canary.outcome
             entered = self._enter(request, target, current, leaving, report)
             if environment.canary_soak_min > 0:
-                self._soak(request, target, environment, run, entered)
+                park_for_soak(self.context, request, target, environment, run, entered)
                 return canary.outcome
             tiers = tiers[1:]
         return self._run_rest(request, target, current, run, tiers, entered, leaving, report)
@@ -115,7 +114,7 @@ class TransitionRunner:
             f"{target.name} goes on to the other hosts of {target.env}."
         )  # fmt: skip
         if failed_checks:
-            self._stop_after_canary(request, target, run, failed_checks)
+            stop_after_canary(self.context, request, target, run, failed_checks)
             return None
         remaining = run.remaining()
         kept = restricted(remaining, environment.hosts)
@@ -141,29 +140,10 @@ class TransitionRunner:
         if entered is None:
             self._enter(request, target, current, leaving, report)
         else:
-            self._whole_fleet_from_now(request, target, entered)
+            whole_fleet_from_now(self.context, request, target, entered)
         outcome = run.whole_outcome()
         self._succeed(request, target, outcome, self.context.clock.now())
         return outcome
-
-    def _whole_fleet_from_now(
-        self, request: ApprovalRequest, target: PhaseSpec, entered: PhaseRecord
-    ) -> None:
-        """The phase was entered when the canary verified; now every host runs it, its
-        clock starts over (so no KPI window mixes changed and unchanged hosts) and the
-        validation checks start over, over the whole fleet."""
-        context = self.context
-        now = context.clock.now()
-        since = format_time(entered.started_at, context.spec.timezone)
-        self.timeline.restart(entered.id, now, f"on the canary hosts from {since}")
-        if not target.stagger:
-            return
-        schedule = CheckSchedule(context.store)
-        lease = context.wall_clock.now() + timedelta(minutes=1)
-        for check in schedule.of_phase(entered.id):
-            if check.status == "pending" and schedule.claim(check.id, lease):
-                schedule.finish(check.id, "skipped", "every host runs the phase: checks restart")
-        self._schedule_validation(replace(entered, started_at=now), request.message_ts, now)
 
     def _entered_by_change(self, request: ApprovalRequest, current: PhaseRecord | None) -> bool:
         """Whether the rollout's current phase was entered by this change or the one it
@@ -240,95 +220,6 @@ class TransitionRunner:
             )
         )  # fmt: skip
         return TierRun(context, request, environment, change, title)
-
-    def _soak(
-        self,
-        request: ApprovalRequest,
-        target: PhaseSpec,
-        environment: EnvironmentSpec,
-        run: TierRun,
-        entered: PhaseRecord,
-    ) -> None:
-        context = self.context
-        now = context.clock.now()
-        due = now + timedelta(minutes=environment.canary_soak_min)
-        canary = ", ".join(environment.canary)
-        rest = run.remaining()
-        others = sum(len(tier.hosts) for tier in rest)
-        at = format_time(due, context.spec.timezone)
-        note = (
-            f"{target.name} on the canary hosts only ({canary}); the other {others} host(s) "
-            f"after the soak, at {at}"
-        )
-        parked = Soaks(context.store).park(
-            request.id,
-            target.env,
-            entered.id,
-            due,
-            lambda previous: EnvState(
-                target.env, target.name, target.stagger, now, previous.disabled_jobs, note
-            ),
-        )
-        if not parked:
-            finish_execution(context, request, Status.FAILED, "the canary verified; " + note)
-            return
-        context.record(
-            AuditEntry(
-                "bot", "bot", "transition.soaking", request.env,
-                {"request": request.id, "phase": target.name, "due_at": due.isoformat(),
-                 "canary": list(environment.canary)},
-                "ok", note,
-            )
-        )  # fmt: skip
-        context.poster.post(
-            context.spec.channel,
-            f":hourglass: *Canary verified*: {target.name} runs on {canary} only. Soaking "
-            f"{environment.canary_soak_min} min while the validation checks watch the canary "
-            f"hosts; then, if none failed, {not_started_text(rest).removesuffix(' not started')}"
-            f" at {at}. A rollback meanwhile goes to every host at once and cancels the rest.",
-            thread_ts=request.message_ts,
-        )
-        refresh_request_message(
-            context, replace(request, status=Status.SOAKING), f"Canary verified; {note}."
-        )
-
-    def _stop_after_canary(
-        self, request: ApprovalRequest, target: PhaseSpec, run: TierRun, failed: str
-    ) -> None:
-        context = self.context
-        standings = run.standings()
-        untouched = [s.host for s in standings if s.state is HostState.NOT_STARTED]
-        summary = f"stopped after the canary: {failed}; not started: {', '.join(untouched)}"
-        finish_execution(
-            context, request, Status.FAILED, summary,
-            lambda state: replace(
-                state, stagger_enabled=None,
-                note=f"transition {request.id} to {target.name} {summary}; hosts differ",
-            ),
-        )  # fmt: skip
-        context.record(
-            AuditEntry(
-                "bot", "bot", "transition.finished", request.env,
-                {"request": request.id, "phase": target.name, "not_started": untouched},
-                "failed", summary,
-            )
-        )  # fmt: skip
-        text = with_audit_head(
-            progress_text(
-                f":x: *{target.name} {summary}.* The other hosts keep their setting; "
-                f"roll back the canary with `/stagger rollback {target.env}` or the button.",
-                standings,
-            ),
-            context.audit.head(),
-        )
-        context.poster.post(
-            context.spec.channel,
-            text,
-            blocks.rollback_offer_blocks(text, target.env),
-            thread_ts=request.message_ts,
-            broadcast=True,
-        )
-        refresh_request_message(context, replace(request, status=Status.FAILED), summary)
 
     def _capture_baseline(self, leaving: PhaseRecord, report: KpiReport) -> None:
         values = snapshot(report.measurements)
