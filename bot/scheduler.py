@@ -20,6 +20,7 @@ from bot.store.lease import Lease, process_name
 from jobs import (
     alert_watch,
     audit_head,
+    canary_soak,
     checkpoints,
     daily_analysis,
     deliver_outbox,
@@ -66,6 +67,7 @@ def build_scheduler(context: BotContext, lease: Lease | None = None) -> Backgrou
     add("expire_requests", expire_requests.run, 30)
     add("deliver_outbox", deliver_outbox.run, 60)
     add("validation_checks", validation_checks.run, 30)
+    add("canary_soak", canary_soak.run, 30)
     add("alert_watch", alert_watch.run, context.spec.alerts.every_min * 60)
     add("checkpoints", checkpoints.run, 60)
     add("daily_analysis", daily_analysis.run, 600)

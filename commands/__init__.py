@@ -33,6 +33,7 @@ from commands import (
     phase,
     recover,
     report,
+    retry,
     rollback,
     silence,
     status,
@@ -69,6 +70,7 @@ register(
     lock,
     unlock,
     ack,
+    retry,
 )
 
 

@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 
 from bot.core.checks import CheckState, overall
 from bot.core.clock import describe_duration
+from bot.core.host_address import HostAddress
 from bot.core.spec import find_collisions
+from bot.core.tiers import CANARY, HostState
 from bot.core.time_limits import measurement_time_limit
 from bot.core.validation import validate
 from bot.rollout.actions import Actions
@@ -17,6 +19,8 @@ from bot.rollout.context import BotContext
 from bot.rollout.measuring import measure_since
 from bot.store.audit import AuditEntry
 from bot.store.check_schedule import CheckSchedule, ScheduledCheck
+from bot.store.execution_hosts import ExecutionHosts
+from bot.store.soaks import Soaks
 from bot.store.timeline import Timeline
 
 logger = logging.getLogger(__name__)
@@ -36,6 +40,19 @@ def colliding_jobs(context: BotContext) -> list[tuple[str, ...]]:
     return sorted(tuple(names[key] for key in keys) for keys in sets)
 
 
+def soaking_canary(context: BotContext, env: str, phase_id: int) -> list[str]:
+    """The canary hosts of a transition soaking in this phase (the only hosts that run
+    it yet); none when no change soaks."""
+    soak = Soaks(context.store).pending(env)
+    if soak is None or soak.phase_id != phase_id:
+        return []
+    return [
+        standing.host
+        for standing in ExecutionHosts(context.store).of(soak.request_id)
+        if standing.tier == CANARY and standing.state is HostState.VERIFIED
+    ]
+
+
 def run(context: BotContext, now: datetime) -> list[tuple[ScheduledCheck, CheckState]]:
     schedule = CheckSchedule(context.store)
     current = Timeline(context.store).current()
@@ -49,11 +66,19 @@ def run(context: BotContext, now: datetime) -> list[tuple[ScheduledCheck, CheckS
         if current is None or current.id != check.phase_id:
             schedule.finish(check.id, "skipped", "the phase ended before the check was due")
             continue
-        report = measure_since(context, check.env, current.started_at)
+        canary = soaking_canary(context, check.env, check.phase_id)
+        report = measure_since(
+            context,
+            check.env,
+            current.started_at,
+            [HostAddress.parse(host) for host in canary] if canary else None,
+        )
         results = validate(report.measurements, context.spec.validation, colliding_jobs(context))
         outcome = overall(results)
         late = now - check.due_at
         headline = _HEADLINE[outcome].format(label=check.label) + f" ({current.phase}, {check.env})"
+        if canary:
+            headline += f" — canary hosts only ({', '.join(canary)}), during the soak"
         if late > timedelta(minutes=2):
             headline += f" — ran {describe_duration(late)} late (the bot was not running)"
         context.poster.post(

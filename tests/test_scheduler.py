@@ -44,6 +44,7 @@ def test_two_processes_on_one_store_post_a_checkpoint_once(
         "expire_requests", "deliver_outbox", "validation_checks", "alert_watch", "checkpoints",
         "daily_analysis", "success_watch", "prune_events", "recover_orphans", "audit_head",
         "env_locks",
+        "canary_soak",
     }  # fmt: skip
     for scheduler in schedulers:
         scheduler.get_job("checkpoints").func()

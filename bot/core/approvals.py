@@ -25,10 +25,13 @@ class Status(StrEnum):
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
+    # A transition parked after its canary tier until its soak ends: it holds its env
+    # against other transitions, never against a rollback.
+    SOAKING = "soaking"
 
     @property
     def is_open(self) -> bool:
-        return self in (Status.PENDING, Status.EXECUTING)
+        return self in (Status.PENDING, Status.EXECUTING, Status.SOAKING)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ MATRIX: Mapping[str, Rule] = MappingProxyType(
         "checkpoint": WRITE,
         "recover": WRITE,
         "ack": WRITE,
+        "retry": WRITE,
         "approve": DECIDE,
         "deny": DECIDE,
         "lock": WRITE,

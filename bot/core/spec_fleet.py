@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from pydantic import (
     AfterValidator,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -25,6 +26,7 @@ from bot.core.spec_fields import (
     UserId,
     did_you_mean,
 )
+from bot.core.tiers import ALL_HOSTS, Tier, max_parallel_problem, plan_tiers
 
 
 class SshSpec(SpecSection):
@@ -156,6 +158,12 @@ class EnvironmentSpec(SpecSection):
     # Roll back at once (and say why) when a validation check or a trigger fails,
     # instead of proposing it to the approvers.
     auto_rollback: bool = False
+    # Host tiers (README: "Canary hosts and batches"): the canary hosts first, a soak while
+    # the validation checks watch them, then the rest at most `max_parallel` at a time.
+    canary: list[str] = []
+    max_parallel: int | str = "100%"
+    canary_soak_min: int = Field(default=5, ge=0, le=24 * 60)
+    rollback_in_tiers: bool = False
 
     @field_validator("hosts")
     @classmethod
@@ -165,6 +173,40 @@ class EnvironmentSpec(SpecSection):
         if len(set(hosts)) != len(hosts):
             raise ValueError("lists a host twice")
         return hosts
+
+    @field_validator("canary")
+    @classmethod
+    def _canary_among_hosts(cls, canary: list[str], info: ValidationInfo) -> list[str]:
+        hosts = info.data.get("hosts")
+        if hosts is None:
+            return canary  # the hosts' own error says what is wrong
+        strangers = [host for host in canary if host not in hosts]
+        if strangers:
+            raise ValueError(
+                ", ".join(repr(host) for host in strangers)
+                + " is not one of the env's hosts (write it exactly as in `hosts`)"
+            )
+        if len(set(canary)) != len(canary):
+            raise ValueError("lists a host twice")
+        if canary and len(canary) == len(hosts):
+            raise ValueError("names every host: leave at least one host for after the soak")
+        return canary
+
+    @field_validator("max_parallel")
+    @classmethod
+    def _max_parallel(cls, value: int | str) -> int | str:
+        problem = max_parallel_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value.strip() if isinstance(value, str) else value
+
+    @property
+    def tiers(self) -> tuple[Tier, ...]:
+        return plan_tiers(self.hosts, self.canary, self.max_parallel)
+
+    def rollback_tiers(self) -> tuple[Tier, ...]:
+        """A rollback goes to every host at once, unless the env wants it in tiers."""
+        return self.tiers if self.rollback_in_tiers else (Tier(ALL_HOSTS, tuple(self.hosts)),)
 
     @field_validator("app_dir")
     @classmethod

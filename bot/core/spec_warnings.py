@@ -33,7 +33,21 @@ def spec_warnings(spec: Spec) -> list[str]:
         if freeze.cron is not None:
             warnings.extend(_weekday_numbers(freeze.cron, f"freeze[{index}].cron"))
     warnings.extend(_tight_error_rate_margins(spec))
+    warnings.extend(_unwatched_canaries(spec))
     return warnings
+
+
+def _unwatched_canaries(spec: Spec) -> list[str]:
+    """A soak shorter than the first validation check ends before any check has looked at
+    the canary hosts: the rest of the fleet follows unwatched."""
+    first = min(spec.validation.checks_after_min)
+    return [
+        f"environments.{name}.canary_soak_min: the soak ({environment.canary_soak_min} min) "
+        f"ends before the first validation check (+{first} min), so no check watches the "
+        "canary hosts before the other hosts follow"
+        for name, environment in spec.environments.items()
+        if environment.canary and environment.canary_soak_min < first
+    ]
 
 
 # Below this relative margin a "no worse" error rate needs thousands of failures a side.

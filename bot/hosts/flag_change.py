@@ -12,7 +12,7 @@ import hashlib
 import logging
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -40,8 +40,12 @@ def apply_everywhere(
     stamp: str,
     observe: CommandObserver,
     still_owner: Callable[[], bool] = lambda: True,
+    hosts: Sequence[HostAddress] | None = None,
 ) -> ChangeOutcome:
-    hosts = environment.host_addresses
+    """The change on every host of `environment` at once, or on `hosts` of it (a tier)."""
+    hosts = list(environment.host_addresses if hosts is None else hosts)
+    if not hosts:
+        return ChangeOutcome(())
     with ThreadPoolExecutor(max_workers=len(hosts), thread_name_prefix="flag") as pool:
         futures = [
             pool.submit(

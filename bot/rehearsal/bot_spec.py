@@ -28,6 +28,8 @@ def bot_spec(
     dsns = databases.bot_dsns(scenario)
     for env, section in spec["environments"].items():
         section.update(fleet.spec_environment(env))
+        if scenario.env_keys is not None:
+            section.update(scenario.env_keys(env, list(section["hosts"])))
         variable = f"{env.upper().replace('-', '_')}_DATABASE_URL"
         # An env the rehearsal has no database for names none: its durations are the log's.
         section["database_url_env"] = variable if variable in dsns else None

@@ -50,6 +50,7 @@ from bot.store.timeline import Timeline
 from jobs import (
     alert_watch,
     audit_head,
+    canary_soak,
     checkpoints,
     daily_analysis,
     deliver_outbox,
@@ -216,6 +217,7 @@ class Rehearsal:
             base,
             START,
             knobs=self.scenario.knobs(START),
+            hosts_per_env=self.scenario.hosts_per_env,
             databases={env: FleetDatabase(dsn) for env, dsn in databases.dsns.items()},
         )
         with fleet:
@@ -316,6 +318,7 @@ class Rehearsal:
         expire_requests.run(context, now)
         env_locks.run(context, now)
         validation_checks.run(context, now)
+        canary_soak.run(context, now)
         deliver_outbox.run(context, now)
         checkpoints.run(context, now)
         if minutes % context.spec.alerts.every_min == 0:

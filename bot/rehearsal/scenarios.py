@@ -3,7 +3,7 @@ must have done by the end for the rehearsal to pass (exit 0)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -139,6 +139,23 @@ def _rare_jobs(data: dict[str, Any]) -> None:
     validation["checks_after_min"] = [minutes * factor // 5 for minutes in checks]
 
 
+def _prod_canary(env: str, hosts: list[str]) -> dict[str, Any]:
+    """Prod's first host is its canary, soaking 10 min (two validation checks watch it),
+    then the other hosts one at a time."""
+    if env != "prod":
+        return {}
+    return {"canary": hosts[:1], "max_parallel": 1, "canary_soak_min": 10}
+
+
+def _through_prod_tiers(context: BotContext, posts: list[str]) -> bool:
+    soaked = any("Canary verified" in post and "prod-stagger runs on" in post for post in posts)
+    batches = any(
+        "prod-stagger" in post and "now runs on every host of prod: verified on all 3" in post
+        for post in posts
+    )
+    return soaked and batches and _succeeded(context, posts)
+
+
 def _collide(data: dict[str, Any]) -> None:
     """Two ten-minute jobs on one offset: the app warns of the collision when it starts."""
     data["allow_offset_collisions"] = True
@@ -158,6 +175,10 @@ class Scenario:
     # The bot's DSN for prod points nowhere: the database KPIs are unavailable.
     prod_database_down: bool = False
     limit: timedelta = field(default=timedelta(days=14))
+    # More hosts than the fleet's default, by env; and keys each env's spec gets once its
+    # hosts are known (host tiers: `canary` must name them as the spec lists them).
+    hosts_per_env: Mapping[str, int] | None = None
+    env_keys: Callable[[str, list[str]], dict[str, Any]] | None = None
 
 
 SCENARIOS = {
@@ -219,6 +240,15 @@ SCENARIOS = {
             knobs=_effect_near_the_target,
             change_spec=_rare_jobs,
             limit=timedelta(days=4, hours=6),
+        ),
+        Scenario(
+            "canary",
+            "Prod has three hosts: the first is its canary, the others follow one at a time.",
+            "each move in prod reaches the canary first, soaks while the validation checks "
+            "watch it, then the other hosts in batches; success declared",
+            _through_prod_tiers,
+            hosts_per_env={"prod": 3},
+            env_keys=_prod_canary,
         ),
     )
 }

@@ -17,6 +17,7 @@ DENY_ACTION = "stagger_deny"
 REQUEST_ROLLBACK_ACTION = "stagger_request_rollback"
 ACKNOWLEDGE_ACTION = "stagger_acknowledge"
 SNOOZE_ACTION = "stagger_snooze"
+RETRY_ACTION = "stagger_retry"
 
 _STATUS_MARK = {
     Status.PENDING: ":hourglass_flowing_sand:",
@@ -27,6 +28,7 @@ _STATUS_MARK = {
     Status.EXPIRED: ":alarm_clock:",
     Status.CANCELLED: ":heavy_multiplication_x:",
     Status.INTERRUPTED: ":warning:",
+    Status.SOAKING: ":hourglass:",
 }
 
 
@@ -193,3 +195,19 @@ def _button(action_id: str, label: str, value: str, style: str | None = None) ->
     if style:
         button["style"] = style
     return button
+
+
+def retry_offer_blocks(text: str, env: str, request_id: str, label: str) -> list[Block]:
+    """A failed change's message with `Request rollback` and `Retry the N failed and M
+    not-started hosts` (the same change, on exactly those hosts of `request_id`)."""
+    offer = rollback_offer_blocks(text, env)
+    retry = {
+        "type": "button",
+        "action_id": RETRY_ACTION,
+        "text": {"type": "plain_text", "text": label},
+        "value": request_id,
+    }
+    actions = offer[1]
+    actions["block_id"] = f"retry:{request_id}"
+    actions["elements"] = [retry, *actions["elements"]]
+    return offer

@@ -36,6 +36,7 @@ EMOJI = {
     ":lock:": "🔒",
     ":unlock:": "🔓",
     ":snowflake:": "❄️",
+    ":white_circle:": "⚪",
 }
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 _CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")

@@ -21,9 +21,12 @@ from bot.core.clock import describe_duration
 from bot.core.errors import UserError
 from bot.core.replies import Reply, Source
 from bot.core.time_limits import execution_time_limit
+from bot.render import blocks
+from bot.render.tier_text import needs_retry, progress_text, retry_label
 from bot.rollout.context import BotContext
 from bot.rollout.request_message import refresh_request_message
 from bot.store.audit import AuditEntry
+from bot.store.execution_hosts import ExecutionHosts
 from bot.store.executions import Execution, ExecutionLease, Executions, StateUpdate
 
 logger = logging.getLogger(__name__)
@@ -50,17 +53,18 @@ def claim_execution(
     *,
     decided_by: str | None = None,
     decided_at: datetime | None = None,
+    from_statuses: tuple[Status, ...] = (Status.PENDING,),
 ) -> bool:
-    """Claim a pending `request` for execution. False if it left PENDING meanwhile (another
-    click won); EnvBusy naming what executes on the env if it is busy. An execution whose
-    lease lapsed is reported interrupted first, and no longer holds the env. The lease is
-    kept from the claim on, so the wait before the execution starts (a post, a queue)
-    can't let it lapse."""
+    """Claim a pending `request` (or a soaking one, as its soak ends) for execution.
+    False if it left PENDING meanwhile (another click won); EnvBusy naming what executes
+    on the env if it is busy. An execution whose lease lapsed is reported interrupted
+    first, and no longer holds the env. The lease is kept from the claim on, so the wait
+    before the execution starts (a post, a queue) can't let it lapse."""
     executions = Executions(context.store)
     for _attempt in range(2):
         claim = executions.claim(
             request.id,
-            (Status.PENDING,),
+            from_statuses,
             lease_until=lease_until(context),
             decided_by=decided_by,
             decided_at=decided_at,
@@ -273,12 +277,23 @@ def _report_interrupted(context: BotContext, execution: Execution, by: str, sour
             + (f"; recovered by {by}" if by != "bot" else ""),
         )
     )
-    context.poster.post(
-        context.spec.channel,
+    text = (
         f":warning: *{request.description} (`{request.id}`) was interrupted*: "
         "the bot stopped while executing it, so the hosts are not verified. "
         "Check `/stagger status` and request it again if it is still needed."
-        + (f" (Recovered by <@{by}>.)" if by != "bot" else ""),
+        + (f" (Recovered by <@{by}>.)" if by != "bot" else "")
+    )
+    standings = ExecutionHosts(context.store).of(request.id)
+    if standings:
+        # A crash mid-rollout leaves a mixed fleet: where each host stands, and the retry.
+        text = progress_text(text.replace("the hosts are not verified", "the fleet is mixed"),
+                             standings)  # fmt: skip
+    context.poster.post(
+        context.spec.channel,
+        text,
+        blocks.retry_offer_blocks(text, request.env, request.id, retry_label(standings))
+        if needs_retry(standings)
+        else None,
         thread_ts=request.message_ts,
         broadcast=True,
     )

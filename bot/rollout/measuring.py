@@ -7,6 +7,7 @@ that names none."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -67,14 +68,18 @@ def _scan_host(context: BotContext, env: str, host: HostAddress, events: EventLo
     return None
 
 
-def measure(context: BotContext, env: str, window: timedelta) -> KpiReport:
+def measure(
+    context: BotContext, env: str, window: timedelta, hosts: Sequence[HostAddress] | None = None
+) -> KpiReport:
+    """The env's KPIs over the last `window`, on every host or on `hosts` of it (a soaking
+    canary tier)."""
     environment = context.spec.environments[env]
     events = EventLog(context.store)
-    hosts = environment.host_addresses
+    hosts = list(environment.host_addresses if hosts is None else hosts)
     with ThreadPoolExecutor(max_workers=len(hosts), thread_name_prefix="kpi") as pool:
         errors = list(pool.map(lambda host: _scan_host(context, env, host, events), hosts))
     end = context.clock.now()
-    return stored_report(context, env, end - window, end, errors)
+    return stored_report(context, env, end - window, end, errors, hosts=hosts)
 
 
 def stored_report(
@@ -85,6 +90,7 @@ def stored_report(
     errors: list[str | None] | None = None,
     *,
     per_host: bool = True,
+    hosts: Sequence[HostAddress] | None = None,
 ) -> KpiReport:
     """The KPIs of [start, end) from the events the store holds (no scan): `errors`, each
     host's scan error (None where it answered), as `measure` found them. Without
@@ -92,7 +98,7 @@ def stored_report(
     are left out: a week of events read back at every checkpoint costs half as much."""
     environment = context.spec.environments[env]
     events = EventLog(context.store)
-    hosts = environment.host_addresses
+    hosts = list(environment.host_addresses if hosts is None else hosts)
     errors = errors if errors is not None else [None] * len(hosts)
     answering = [str(host) for host, error in zip(hosts, errors, strict=True) if error is None]
     rated_from = _covered_from(events, env, answering, start, end)
@@ -151,10 +157,12 @@ def _as_counts(
     }
 
 
-def measure_since(context: BotContext, env: str, start: datetime) -> KpiReport:
+def measure_since(
+    context: BotContext, env: str, start: datetime, hosts: Sequence[HostAddress] | None = None
+) -> KpiReport:
     """The KPIs from `start` (a phase's beginning) until now; at least the last minute."""
     window = max(context.clock.now() - start, timedelta(minutes=1))
-    return measure(context, env, window)
+    return measure(context, env, window, hosts)
 
 
 def database_measurements(

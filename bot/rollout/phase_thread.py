@@ -28,17 +28,21 @@ NO_THREAD_NOTE = (
 
 
 def open_phase_thread(
-    context: BotContext, record: PhaseRecord | None, outcome: ChangeOutcome | None = None
+    context: BotContext,
+    record: PhaseRecord | None,
+    outcome: ChangeOutcome | None = None,
+    *,
+    others: int = 0,
 ) -> str | None:
     """Post `record`'s start message to the channel and keep its ts as the phase's thread,
     where its validation checks will post; the ts, or None when Slack did not take the
-    post (it is queued: the checks stay in the request's thread)."""
+    post (it is queued: the checks stay in the request's thread). `others`: the hosts a
+    tiered change has still to reach (its canary entered the phase)."""
     if record is None:
         return None
+    title = start_title(context, record, outcome, others)
     text = with_audit_head(
-        blocks.outcome_text(start_title(context, record, outcome), outcome)
-        if outcome is not None
-        else start_title(context, record, outcome),
+        blocks.outcome_text(title, outcome) if outcome is not None else title,
         context.audit.head(),
     )
     ts = context.poster.post(context.spec.channel, text)
@@ -56,9 +60,16 @@ def phase_thread(context: BotContext, env: str) -> str | None:
     return PhaseThreads(context.store).current(env)
 
 
-def start_title(context: BotContext, record: PhaseRecord, outcome: ChangeOutcome | None) -> str:
+def start_title(
+    context: BotContext, record: PhaseRecord, outcome: ChangeOutcome | None, others: int = 0
+) -> str:
     phase = context.spec.phase(record.phase)
     verified = f": verified on all {len(outcome.hosts)} host(s)" if outcome is not None else ""
+    if outcome is not None and others:
+        verified = (
+            f": verified on its {len(outcome.hosts)} canary host(s); the other {others} "
+            "host(s) follow in batches"
+        )
     how = (
         f" Forced by request `{record.request_id}`: {blocks.escape(record.note)}."
         if record.forced

@@ -4,9 +4,11 @@ the audit trail tied to the request."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from bot.core.approvals import ApprovalRequest
 from bot.core.changes import ChangeOutcome, FlagChange, Timeouts
+from bot.core.host_address import HostAddress
 from bot.core.ports import CommandResult
 from bot.core.spec_fleet import EnvironmentSpec
 from bot.hosts.flag_change import CommandObserver, apply_everywhere
@@ -51,10 +53,15 @@ def apply_for_request(
     request: ApprovalRequest,
     environment: EnvironmentSpec,
     change: FlagChange,
+    hosts: Sequence[HostAddress] | None = None,
 ) -> ChangeOutcome:
     if request.plan is not None:
         # The approval covered the pinned plan's hosts: those, and no others, are changed.
-        environment = environment.model_copy(update={"hosts": list(request.plan.hosts)})
+        pinned = list(request.plan.hosts)
+        environment = environment.model_copy(update={"hosts": pinned})
+        if hosts is not None:
+            addresses = {HostAddress.parse(host) for host in pinned}
+            hosts = [host for host in hosts if host in addresses]
     return apply_everywhere(
         environment,
         change,
@@ -63,4 +70,5 @@ def apply_for_request(
         stamp=context.clock.now().strftime("%Y%m%dT%H%M%SZ"),
         observe=ssh_observer(context, request),
         still_owner=lambda: still_held(request.id),
+        hosts=hosts,
     )

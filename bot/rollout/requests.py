@@ -31,6 +31,7 @@ from bot.rollout.execution_lease import (
 )
 from bot.rollout.plan_pinning import with_plan
 from bot.rollout.request_message import refresh_request_message
+from bot.rollout.soak_cancel import cancel_soaking_transitions
 from bot.store.audit import AuditEntry
 
 _BUSY_POLL_S = 0.5
@@ -183,6 +184,7 @@ class Requests:
         )
 
     def _preempt_transitions(self, rollback: ApprovalRequest) -> None:
+        cancel_soaking_transitions(self.context, rollback)
         for pending in self.context.store.open_requests(rollback.env):
             if pending.action != "transition" or not self.context.store.transition(
                 pending.id,

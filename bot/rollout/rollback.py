@@ -7,6 +7,7 @@ a per-job rollback leaves the phase alone.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -14,12 +15,14 @@ from bot.core.approvals import ApprovalRequest, Status
 from bot.core.changes import ChangeOutcome, FlagChange
 from bot.core.errors import UserError
 from bot.core.phase_record import ROLLED_BACK, Entry
+from bot.core.tiers import HostStanding
 from bot.render import blocks
 from bot.render.audit_head import with_audit_head
+from bot.render.tier_text import needs_retry, progress_text, retry_label, stopped_text
 from bot.rollout.context import BotContext
 from bot.rollout.execution_lease import finish_execution
-from bot.rollout.request_change import apply_for_request
 from bot.rollout.request_message import refresh_request_message
+from bot.rollout.tiered_change import TierRun, left_spec, planned_tiers
 from bot.store.audit import AuditEntry
 from bot.store.executions import StateUpdate
 from bot.store.store import EnvState
@@ -49,15 +52,18 @@ class RollbackRunner:
             if job_key
             else FlagChange(flag.name, "false", flag.disabled_line)
         )
-        thread = request.message_ts
-        context.poster.post(
-            context.spec.channel,
-            f":gear: Rolling back {request.target} on "
-            f"{len(request.plan.hosts if request.plan else environment.hosts)} host(s): "
-            f"setting `{change.key}={change.value}`, reloading, waiting for "
-            f"'{change.confirm_line}'.",
-            thread_ts=thread,
-        )
+        tiers = planned_tiers(request, environment.rollback_tiers())
+        hosts = [host for tier in tiers for host in tier.hosts]
+        run = TierRun(
+            context, request, environment, change,
+            f":gear: Rolling back {request.target} on {len(hosts)} host(s)"
+            + (f" in {len(tiers)} tiers" if len(tiers) > 1 else "")
+            + f": setting `{change.key}={change.value}`, reloading, waiting for "
+            f"'{change.confirm_line}'."
+            + (f" A retry of `{request.args['retry_of']}`." if "retry_of" in request.args else ""),
+        )  # fmt: skip
+        run.plan(tiers, left_spec(request, environment))
+        run.post_progress()
         context.record(
             AuditEntry(
                 "bot",
@@ -71,12 +77,20 @@ class RollbackRunner:
             )
         )
 
-        outcome = apply_for_request(context, request, environment, change)
-        self._finish(request, outcome)
+        if not tiers:
+            self._finish(request, None, "none of its hosts is in the spec any more")
+            return None
+        run.run(tiers)
+        outcome = run.whole_outcome()
+        self._finish(request, outcome, standings=run.standings())
         return outcome
 
     def _finish(
-        self, request: ApprovalRequest, outcome: ChangeOutcome | None, why: str = ""
+        self,
+        request: ApprovalRequest,
+        outcome: ChangeOutcome | None,
+        why: str = "",
+        standings: Sequence[HostStanding] = (),
     ) -> None:
         context = self.context
         now = context.clock.now()
@@ -119,10 +133,27 @@ class RollbackRunner:
             else f":x: *{what} of {request.target} {summary}.* "
             "The hosts below are not confirmed rolled back — act now."
         )
-        text = blocks.outcome_text(title, outcome) if outcome else title
+        stopped = stopped_text(standings)
+        title = title.replace(" — act now", f" — {stopped}; act now") if stopped else title
+        text = (
+            progress_text(title, standings)
+            if standings
+            else blocks.outcome_text(title, outcome)
+            if outcome
+            else title
+        )
         text = with_audit_head(text, context.audit.head())
+        retry = (
+            blocks.retry_offer_blocks(text, request.env, request.id, retry_label(standings))
+            if not verified and needs_retry(standings)
+            else None
+        )
         context.poster.post(
-            context.spec.channel, text, thread_ts=request.message_ts, broadcast=not verified
+            context.spec.channel,
+            text,
+            retry,
+            thread_ts=request.message_ts,
+            broadcast=not verified,
         )
         refresh_request_message(
             self.context, replace(request, status=status), f"Rollback {summary}."

@@ -19,16 +19,20 @@ from bot.core.changes import ChangeOutcome, FlagChange
 from bot.core.kpi_report import KpiReport
 from bot.core.phase_record import Entry, PhaseRecord
 from bot.core.phases import all_met, gates_text
+from bot.core.spec_fleet import EnvironmentSpec
 from bot.core.spec_rollout import PhaseSpec
+from bot.core.tiers import CANARY, Tier, restricted
 from bot.render import blocks
 from bot.render.audit_head import with_audit_head
+from bot.render.tier_text import needs_retry, progress_text, retry_label, stopped_text
 from bot.rollout.context import BotContext
 from bot.rollout.execution_lease import finish_execution
 from bot.rollout.judging import phase_gates
 from bot.rollout.measuring import measure_since
-from bot.rollout.phase_thread import open_phase_thread
-from bot.rollout.request_change import apply_for_request
+from bot.rollout.phase_thread import open_phase_thread, phase_thread
 from bot.rollout.request_message import refresh_request_message
+from bot.rollout.soak import park_for_soak, stop_after_canary, whole_fleet_from_now
+from bot.rollout.tiered_change import TierRun, left_spec, planned_tiers, retry_hosts
 from bot.store.audit import AuditEntry
 from bot.store.baselines import Baselines, snapshot
 from bot.store.check_schedule import CheckSchedule
@@ -53,22 +57,122 @@ class TransitionRunner:
             self._fail(request, "the phase is no longer in the spec; nothing was changed")
             return None
         current = self.timeline.current()
-        if (str(current.id) if current else "") != request.args.get("from_id", ""):
-            self._fail(request, "the rollout moved on since the request; nothing changed")
-            return None
+        # A retry of a change whose canary already entered the phase goes on from there.
+        entered = current if self._entered_by_change(request, current) else None
         leaving = context.spec.phase(current.phase) if current else None
-        report = measure_since(context, current.env, current.started_at) if current else None
-        if not request.forced and current is not None and report is not None:
-            others = [r for r in context.store.open_requests(current.env) if r.id != request.id]
-            gates = phase_gates(context, current, report, others)
-            if not all_met(gates):
-                why = "the gates are no longer met; nothing was changed\n" + gates_text(gates)
-                self._fail(request, why)
+        report = None
+        if entered is None:
+            if (str(current.id) if current else "") != request.args.get("from_id", ""):
+                self._fail(request, "the rollout moved on since the request; nothing changed")
                 return None
-        outcome = self._apply(request, target)
-        if not outcome.verified:
-            self._report_failure(request, target, current, outcome)
-            return outcome
+            report = measure_since(context, current.env, current.started_at) if current else None
+            if not request.forced and current is not None and report is not None:
+                others = [r for r in context.store.open_requests(current.env) if r.id != request.id]
+                gates = phase_gates(context, current, report, others)
+                if not all_met(gates):
+                    why = "the gates are no longer met; nothing was changed\n" + gates_text(gates)
+                    self._fail(request, why)
+                    return None
+        environment = context.spec.environments[target.env]
+        run = self._start(request, target, environment)
+        tiers = planned_tiers(request, environment.tiers)
+        run.plan(tiers, left_spec(request, environment))
+        if not tiers:
+            self._fail(request, "none of its hosts is in the spec any more; nothing was changed")
+            return None
+        if entered is None and tiers[0].name == CANARY and len(tiers) > 1:
+            canary = run.run(tiers[:1])
+            if not canary.verified:
+                self._report_failure(request, target, current, run, entered=False)
+                return canary.outcome
+            entered = self._enter(request, target, current, leaving, report)
+            rest = sum(len(tier.hosts) for tier in tiers[1:])
+            open_phase_thread(self.context, entered, canary.outcome, others=rest)
+            if environment.canary_soak_min > 0:
+                park_for_soak(self.context, request, target, environment, run, entered)
+                return canary.outcome
+            tiers = tiers[1:]
+        return self._run_rest(request, target, current, run, tiers, entered, leaving, report)
+
+    def resume(self, request_id: str, failed_checks: str = "") -> ChangeOutcome | None:
+        """Go on after the soak with the hosts not verified yet (claimed again, EXECUTING);
+        with `failed_checks`, stop: the other hosts are never changed."""
+        context = self.context
+        request = context.store.request(request_id)
+        if request is None or request.status is not Status.EXECUTING:
+            return None
+        target = context.spec.phase(request.args.get("phase", ""))
+        environment = context.spec.environment(request.env)
+        if target is None or environment is None:
+            self._fail(request, "its phase or env is no longer in the spec; the other hosts "
+                       "were not changed")  # fmt: skip
+            return None
+        current = self.timeline.current()
+        if not self._entered_by_change(request, current):
+            self._fail(request, "the rollout moved on during the soak; the other hosts were "
+                       "not changed")  # fmt: skip
+            return None
+        run = self._start(
+            request, target, environment, f":gear: The soak of `{request.id}` is over: "
+            f"{target.name} goes on to the other hosts of {target.env}."
+        )  # fmt: skip
+        if failed_checks:
+            stop_after_canary(self.context, request, target, run, failed_checks)
+            return None
+        remaining = run.remaining()
+        kept = restricted(remaining, environment.hosts)
+        gone = [h for t in remaining for h in t.hosts if h not in environment.hosts]
+        run.plan((), gone)
+        return self._run_rest(request, target, current, run, kept, current, None, None)
+
+    def _run_rest(
+        self,
+        request: ApprovalRequest,
+        target: PhaseSpec,
+        current: PhaseRecord | None,
+        run: TierRun,
+        tiers: tuple[Tier, ...],
+        entered: PhaseRecord | None,
+        leaving: PhaseSpec | None,
+        report: KpiReport | None,
+    ) -> ChangeOutcome:
+        result = run.run(tiers)
+        if not result.verified:
+            self._report_failure(request, target, current, run, entered=entered is not None)
+            return run.whole_outcome()
+        if entered is None:
+            self._enter(request, target, current, leaving, report)
+        else:
+            whole_fleet_from_now(self.context, request, target, entered)
+        outcome = run.whole_outcome()
+        self._succeed(request, target, outcome, self.context.clock.now())
+        return outcome
+
+    def _entered_by_change(self, request: ApprovalRequest, current: PhaseRecord | None) -> bool:
+        """Whether the rollout's current phase was entered by this change or the one it
+        retries (its canary tier verified before its other hosts failed)."""
+        if current is None or current.phase != request.args.get("phase"):
+            return False
+        lineage, seen = request, set()
+        while lineage.id not in seen:
+            if current.request_id == lineage.id:
+                return True
+            seen.add(lineage.id)
+            previous = self.context.store.request(lineage.args.get("retry_of", ""))
+            if previous is None:
+                return False
+            lineage = previous
+        return False
+
+    def _enter(
+        self,
+        request: ApprovalRequest,
+        target: PhaseSpec,
+        current: PhaseRecord | None,
+        leaving: PhaseSpec | None,
+        report: KpiReport | None,
+    ) -> PhaseRecord:
+        context = self.context
         now = context.clock.now()
         if leaving is not None and not leaving.stagger and report is not None and current:
             self._capture_baseline(current, report)
@@ -87,33 +191,38 @@ class TransitionRunner:
         )
         if target.stagger:
             self._schedule_validation(entered, request.message_ts, now)
-        self._succeed(request, target, outcome, now)
-        return outcome
+        return entered
 
-    def _apply(self, request: ApprovalRequest, target: PhaseSpec) -> ChangeOutcome:
+    def _start(
+        self,
+        request: ApprovalRequest,
+        target: PhaseSpec,
+        environment: EnvironmentSpec,
+        title: str | None = None,
+    ) -> TierRun:
         context = self.context
         flag = context.spec.flag
-        environment = context.spec.environments[target.env]
         change = (
             FlagChange(flag.name, "true", flag.enabled_line)
             if target.stagger
             else FlagChange(flag.name, "false", flag.disabled_line)
         )
-        context.poster.post(
-            context.spec.channel,
-            f":gear: Entering {target.name} on {len(environment.hosts)} host(s) of "
+        hosts = retry_hosts(request) or environment.hosts
+        title = title or (
+            f":gear: Entering {target.name} on {len(hosts)} host(s) of "
             f"{target.env}: setting `{change.key}={change.value}`, reloading, waiting for "
-            f"'{change.confirm_line}'.",
-            thread_ts=request.message_ts,
+            f"'{change.confirm_line}'."
+            + (f" A retry of `{request.args['retry_of']}`." if "retry_of" in request.args else "")
         )
         context.record(
             AuditEntry(
                 "bot", "bot", "transition.started", request.env,
-                {"request": request.id, "phase": target.name, "forced": request.forced},
+                {"request": request.id, "phase": target.name, "forced": request.forced,
+                 **({"retry_of": request.args["retry_of"]} if "retry_of" in request.args else {})},
                 "ok", f"approved by {', '.join(request.approved_by) or 'policy'}",
             )
         )  # fmt: skip
-        return apply_for_request(context, request, environment, change)
+        return TierRun(context, request, environment, change, title)
 
     def _capture_baseline(self, leaving: PhaseRecord, report: KpiReport) -> None:
         values = snapshot(report.measurements)
@@ -150,6 +259,8 @@ class TransitionRunner:
     ) -> None:
         context = self.context
         summary = f"verified on all {len(outcome.hosts)} host(s)"
+        if "retry_of" in request.args:
+            summary += f" retried from `{request.args['retry_of']}` as `{request.id}`"
         finish_execution(
             context,
             request,
@@ -160,7 +271,17 @@ class TransitionRunner:
             ),
         )
         self._audit_finished(request, target, outcome)
-        open_phase_thread(context, self.timeline.current(), outcome)
+        thread = phase_thread(context, target.env)
+        if thread is None:
+            open_phase_thread(context, self.timeline.current(), outcome)
+        else:
+            # Its canary entered the phase and opened the thread: the rest is told there.
+            title = (
+                f":white_check_mark: *{target.name}* now runs on every host of "
+                f"{target.env}: {summary}."
+            )
+            text = with_audit_head(blocks.outcome_text(title, outcome), context.audit.head())
+            context.poster.post(context.spec.channel, text, thread_ts=thread)
         refresh_request_message(
             context, replace(request, status=Status.SUCCEEDED), f"{target.name} started; {summary}."
         )
@@ -170,17 +291,22 @@ class TransitionRunner:
         request: ApprovalRequest,
         target: PhaseSpec,
         current: PhaseRecord | None,
-        outcome: ChangeOutcome,
+        run: TierRun,
+        *,
+        entered: bool,
     ) -> None:
         context = self.context
+        standings = run.standings()
+        outcome = run.whole_outcome()
         failed = outcome.failed_hosts
-        summary = f"FAILED on {len(failed)} of {len(outcome.hosts)} host(s)"
+        summary = f"FAILED on {len(failed)} of {len(standings)} host(s)"
+        stopped = stopped_text(standings)
         hosts = ", ".join(host.host for host in failed)
         finish_execution(
             context,
             request,
             Status.FAILED,
-            summary,
+            summary + (f"; {stopped}" if stopped else ""),
             lambda state: replace(
                 state,
                 stagger_enabled=None,
@@ -190,18 +316,27 @@ class TransitionRunner:
         )
         self._audit_finished(request, target, outcome)
         stays = current.phase if current else "not started"
-        title = (
-            f":x: *Entering {target.name} {summary}.* The rollout stays in *{stays}*; "
-            f"the hosts below are not confirmed, so {target.env} may run mixed settings. "
-            f"Roll back with `/stagger rollback {target.env}` or the button."
+        where = (
+            f"The rollout is in *{target.name}* (entered when the canary verified), but only "
+            "the verified hosts run it"
+            if entered
+            else f"The rollout stays in *{stays}*"
         )
-        text = with_audit_head(blocks.outcome_text(title, outcome), context.audit.head())
+        title = (
+            f":x: *Entering {target.name} {summary}*"
+            + (f" — {stopped}." if stopped else ".")
+            + f" {where}; the hosts below are not confirmed, so {target.env} may run mixed "
+            f"settings. Roll back with `/stagger rollback {target.env}` or the button"
+            + (", or retry the hosts that did not verify." if needs_retry(standings) else ".")
+        )
+        text = with_audit_head(progress_text(title, standings), context.audit.head())
+        offer = (
+            blocks.retry_offer_blocks(text, target.env, request.id, retry_label(standings))
+            if needs_retry(standings)
+            else blocks.rollback_offer_blocks(text, target.env)
+        )
         context.poster.post(
-            context.spec.channel,
-            text,
-            blocks.rollback_offer_blocks(text, target.env),
-            thread_ts=request.message_ts,
-            broadcast=True,
+            context.spec.channel, text, offer, thread_ts=request.message_ts, broadcast=True
         )
         refresh_request_message(
             context, replace(request, status=Status.FAILED), f"Transition {summary}."

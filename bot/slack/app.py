@@ -25,6 +25,7 @@ from bot.render.blocks import (
     APPROVE_ACTION,
     DENY_ACTION,
     REQUEST_ROLLBACK_ACTION,
+    RETRY_ACTION,
     SNOOZE_ACTION,
 )
 from bot.rollout.context import BotContext
@@ -179,6 +180,10 @@ def build_app(
     @app.action(SNOOZE_ACTION)
     def on_snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         on_button("silence", ack, body, action, f" 1h --reason {shlex.quote(SNOOZE_REASON)}")
+
+    @app.action(RETRY_ACTION)
+    def on_retry(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        on_button("retry", ack, body, action)
 
     return app
 

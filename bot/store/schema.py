@@ -145,9 +145,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             ),
         ),
     ),
+    Migration(
+        11,
+        "each host's outcome of an execution is kept (execution_hosts), and a transition "
+        "soaking after its canary tier is parked with its due time (soaks); new tables "
+        "only, made after the migrations",
+        lambda db: None,
+    ),
 )
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 
 def stored_version(db: Database, where: str) -> int | None:

@@ -195,7 +195,7 @@ class Store:
         return request_from_row(rows[0]) if rows else None
 
     def open_requests(self, env: str | None = None) -> list[ApprovalRequest]:
-        where = "status IN ('pending', 'executing')" + (" AND env = ?" if env else "")
+        where = "status IN ('pending', 'executing', 'soaking')" + (" AND env = ?" if env else "")
         rows = self.select("approvals", where, [env] if env else [], order_by="created_at")
         return [request_from_row(row) for row in rows]
 

@@ -314,6 +314,36 @@ TABLES: tuple[Table, ...] = (
         indexes=(Index(("env", "released_at")),),
         generated_key=True,
     ),
+    Table(
+        # Where each host of an execution stands (its tier, verified / failed / not
+        # started), written as each host finishes: a crash mid-rollout leaves the record.
+        "execution_hosts",
+        _columns(
+            ("request_id", TEXT),
+            ("host", TEXT),
+            ("ordinal", INTEGER),
+            ("tier", TEXT),
+            ("state", TEXT),
+            ("detail", TEXT),
+            ("at", TEXT),
+        ),
+        primary_key=("request_id", "host"),
+    ),
+    Table(
+        # A transition parked after its canary tier until `due_at` (the soak), continued
+        # by the canary_soak job on the rollout's clock, whichever process runs it.
+        "soaks",
+        _columns(
+            ("request_id", TEXT),
+            ("env", TEXT),
+            ("phase_id", INTEGER),
+            ("due_at", TEXT),
+            ("status", TEXT),
+            ("result", TEXT),
+        ),
+        primary_key=("request_id",),
+        indexes=(Index(("status", "due_at")),),
+    ),
 )
 
 SQL_TYPES: dict[ColumnType, str] = {TEXT: "TEXT", INTEGER: "INTEGER", REAL: "REAL"}

@@ -9,6 +9,7 @@ happen in one transaction, so the timeline never has two current phases or none.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from bot.core.clock import isoformat, parse_iso
@@ -66,6 +67,17 @@ class Timeline:
             forced=entry.forced,
             note=entry.note,
         )
+
+    def restart(self, phase_id: int, at: datetime, note: str) -> bool:
+        """The open phase `phase_id` counts from `at` (its canary ran it before the rest of
+        the fleet did): its KPI windows and minimum duration start when every host runs it."""
+        with self._store.transaction() as db:
+            cursor = db.execute(
+                "UPDATE phase_history SET started_at = ?, note = CASE WHEN note = '' THEN ? "
+                "ELSE note || '; ' || ? END WHERE id = ? AND ended_at IS NULL",
+                [isoformat(at), note, note, phase_id],
+            )
+            return cursor.rowcount == 1
 
     def history(self, env: str | None = None) -> list[PhaseRecord]:
         where, values = ("env = ?", [env]) if env else (None, [])

@@ -32,6 +32,7 @@ SAMPLES = {
     "checkpoint": ("checkpoint prod", "checkpoint.refused"),
     "recover": ("recover RABCDE", "recover.refused"),
     "ack": ("ack A1", "ack.refused"),
+    "retry": ("retry RABCDE", "retry.refused"),
     # Slack's approvals: the env's policy answers (there is no such request).
     "approve": ("approve RABCDE", None),
     "deny": ("deny RABCDE", None),

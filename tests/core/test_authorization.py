@@ -37,6 +37,7 @@ EXPECTED = {
     "checkpoint": Access.OPERATORS,
     "recover": Access.OPERATORS,
     "ack": Access.OPERATORS,
+    "retry": Access.OPERATORS,
     "approve": Access.APPROVAL_POLICY,
     "deny": Access.APPROVAL_POLICY,
     "lock": Access.OPERATORS,

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from bot.core.approvals import Status
 from bot.rehearsal.slack_standin import ApiCall
-from bot.render.blocks import APPROVE_ACTION, REQUEST_ROLLBACK_ACTION
+from bot.render.blocks import APPROVE_ACTION, REQUEST_ROLLBACK_ACTION, RETRY_ACTION
 from bot.rollout.execution_lease import recover_interrupted
 from bot.rollout.transition_runner import TransitionRunner
 from bot.store.baselines import Baselines
@@ -179,7 +179,10 @@ def test_a_failed_host_keeps_the_previous_phase_and_offers_rollback(
         if block["type"] == "actions"
         for element in block["elements"]
     ]
-    assert [(b["action_id"], b["value"]) for b in offer] == [(REQUEST_ROLLBACK_ACTION, "staging")]
+    assert [(b["action_id"], b["value"]) for b in offer] == [
+        (RETRY_ACTION, request_id),
+        (REQUEST_ROLLBACK_ACTION, "staging"),
+    ]
     assert Timeline(bot.store).current() is None
     assert bot.request(request_id).status is Status.FAILED
     assert bot.store.env_state("staging").stagger_enabled is None

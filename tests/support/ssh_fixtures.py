@@ -45,12 +45,18 @@ def keygen(path: Path) -> Path:
     return path
 
 
-def _config(tmp: Path, port: int, host_key: Path, path_first: Path | None = None) -> str:
+def _config(
+    tmp: Path,
+    port: int,
+    host_key: Path,
+    path_first: Path | None = None,
+    listen: tuple[str, ...] = ("127.0.0.1",),
+) -> str:
     path = f" PATH={path_first}:/usr/local/bin:/usr/bin:/bin" if path_first else ""
     return "\n".join(
         [
             f"Port {port}",
-            "ListenAddress 127.0.0.1",
+            *(f"ListenAddress {address}" for address in listen),
             f"HostKey {host_key}",
             f"PidFile {tmp / 'sshd.pid'}",
             f"AuthorizedKeysFile {tmp / 'authorized_keys'}",
@@ -86,10 +92,13 @@ class SshdServer:
         bind: tuple[Path, Path] | None = None,
         full_disk: bool = False,
         path_first: Path | None = None,
+        listen: tuple[str, ...] = ("127.0.0.1",),
     ) -> None:
         """`bind=(source, target)`: this sshd (only) sees `source` at `target`. With
         `full_disk`, target is instead a tiny tmpfs holding a copy of source, filled up.
-        `path_first`: a folder searched first for commands, to put a wrapper in the way."""
+        `path_first`: a folder searched first for commands, to put a wrapper in the way.
+        `listen`: the loopback addresses it answers on (127.0.0.2, ...: hosts of their own
+        names, each with its own app dir under an `app_dir` holding `{host}`)."""
         self.tmp = tmp.absolute()  # sshd wants absolute paths
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.host_key = keygen(self.tmp / "ssh_host_ed25519_key")
@@ -104,6 +113,7 @@ class SshdServer:
         self._bind = bind
         self._full_disk = full_disk
         self._path_first = path_first
+        self._listen = listen
         self._process: subprocess.Popen[bytes] | None = None
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
         for _attempt in range(3):  # another process may take the free port before sshd binds it
@@ -112,14 +122,17 @@ class SshdServer:
                 break
         else:
             raise RuntimeError(f"sshd could not bind a port: {self._log_text()}")
-        self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {self.host_key_pub}\n")
+        self.known_hosts.write_text(
+            "".join(f"[{address}]:{self.port} {self.host_key_pub}\n" for address in listen)
+        )
         self.host_address = HostAddress(getpass.getuser(), "127.0.0.1", self.port)
 
     def _start(self) -> bool:
         """Starts sshd and waits for its banner; False if the port was taken meanwhile."""
         (self.tmp / "home").mkdir(exist_ok=True)
         self.config.write_text(
-            _config(self.tmp, self.port, self.host_key, self._path_first), encoding="utf-8"
+            _config(self.tmp, self.port, self.host_key, self._path_first, self._listen),
+            encoding="utf-8",
         )
         command = [SSHD, "-D", "-e", "-f", str(self.config)]
         if self._bind is not None:
@@ -186,12 +199,14 @@ def sshd_factory(tmp_path: Path) -> Iterator[Callable[..., SshdServer]]:
         bind: tuple[Path, Path] | None = None,
         full_disk: bool = False,
         path_first: Path | None = None,
+        listen: tuple[str, ...] = ("127.0.0.1",),
     ) -> SshdServer:
         server = SshdServer(
             tmp_path / f"sshd-{name or len(servers)}",
             bind=bind,
             full_disk=full_disk,
             path_first=path_first,
+            listen=listen,
         )
         servers.append(server)
         return server
