@@ -429,3 +429,61 @@ def test_a_journal_signed_with_a_key_the_importer_lacks_is_refused_naming_the_ke
     assert f"line 1: it is signed with audit key {key_id}" in refused.stderr
     assert "STAGGER_AUDIT_OLD_KEYS" in refused.stderr and "nothing imported" in refused.stderr
     assert audit_rows(db) == rows
+
+
+def test_an_imported_verified_rollback_ends_the_open_phase_as_rolled_back(
+    tmp_path: Path, one_host: tuple[Path, Path]
+) -> None:
+    from bot.core.phase_record import Entry
+    from bot.store.store import EnvState, Store
+    from bot.store.timeline import Timeline
+    from tests.support.spec_data import START
+
+    spec, _app = one_host
+    db = tmp_path / "stagger.db"
+    store = Store(db)  # the bot had prod staggering when its store went down
+    Timeline(store).enter(Entry("prod-stagger", "prod", START, "advanced"), None)
+    store.set_env_state(EnvState("prod", "prod-stagger", True, START))
+    result = stagger_bot(
+        "emergency-rollback", "prod", "--reason", "pool at 95%", "--config", str(spec),
+        cwd=tmp_path, db=store_down(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    imported = stagger_bot(
+        "audit", "import", "stagger-emergency-journal.jsonl", cwd=tmp_path, db=db
+    )
+
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    current = Timeline(store).current()
+    assert current is not None and current.phase == "rolled back"
+    assert current.note == f"emergency rollback outside the bot by {ORIGIN}: pool at 95%"
+    [stagger] = [r for r in Timeline(store).history("prod") if r.phase == "prod-stagger"]
+    assert stagger.ended_how == "rolled back"
+    assert store.env_state("prod").stagger_enabled is False
+
+
+def test_the_import_leaves_the_state_alone_when_the_bot_moved_the_env_since(
+    tmp_path: Path, one_host: tuple[Path, Path]
+) -> None:
+    spec, _app = one_host
+    journal, db = rolled_back_with_a_store(tmp_path, spec)
+    # The store came back and someone asked for another change before the import.
+    asked = stagger_bot(
+        "cmd", "--user", "U0OPS1", "rollback prod --reason 'to be sure'", cwd=tmp_path, db=db,
+        STAGGER_CONFIG=str(spec),
+    )  # fmt: skip
+    assert asked.returncode == 0, asked.stderr
+    request_id = next(w for w in asked.stdout.split() if re.fullmatch("R[A-Z0-9]{5}", w))
+
+    imported = stagger_bot("audit", "import", str(journal), cwd=tmp_path, db=db)
+
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert (
+        f"the bot's state of prod was left as it is (request {request_id} was made after the "
+        "emergency rollback): check `/stagger status prod`"
+    ) in imported.stdout
+    status = stagger_bot(
+        "cmd", "--user", "U0OPS1", "status prod", cwd=tmp_path, db=db, STAGGER_CONFIG=str(spec)
+    )
+    assert "emergency rollback outside the bot" not in status.stdout
