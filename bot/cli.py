@@ -13,6 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import serving
+from bot.cli_emergency import (
+    add_emergency_parser,
+    add_import_parser,
+    audit_import,
+    emergency_rollback,
+)
 from bot.cli_help import describe_commands
 from bot.core.audit_head import AuditHead, parse_head
 from bot.core.errors import ConfigError, SpecError, StaggerError
@@ -166,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("csv", "jsonl"), default="jsonl", help="Output format."
     )
     export.add_argument("--output", type=Path, help="File to write (default: standard output).")
+    add_import_parser(audit_commands)
+    add_emergency_parser(commands)
     describe_commands(parser)
     return parser
 
@@ -234,6 +242,8 @@ def _print_spec_problems(error: SpecError) -> None:
 
 
 def _run(arguments: argparse.Namespace, settings: Settings) -> int:
+    if arguments.command == "emergency-rollback":  # no store, no Slack: only spec and SSH
+        return emergency_rollback(arguments, settings, shell_origin())
     if arguments.command == "rehearse":
         return _rehearse(arguments, settings)
     if arguments.command == "check-config":
@@ -248,7 +258,8 @@ def _run(arguments: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     if arguments.command == "replay":
         return _replay(arguments, settings)
-    if arguments.command in NEEDS_AUDIT_KEY or getattr(arguments, "audit_command", "") == "verify":
+    keyed_audit = getattr(arguments, "audit_command", "") in ("verify", "import")
+    if arguments.command in NEEDS_AUDIT_KEY or keyed_audit:
         settings.audit_keys()
     if arguments.command == "audit":
         return _audit(arguments, settings)
@@ -283,6 +294,8 @@ def _audit(arguments: argparse.Namespace, settings: Settings) -> int:
 
     if not settings.db_path.is_file():
         raise StaggerError(f"no store at {settings.db_path} (set STAGGER_DB to the bot's store)")
+    if arguments.audit_command == "import":
+        return audit_import(arguments, settings, shell_origin())
     if arguments.audit_command == "verify":
         audit = AuditTrail(Store(settings.db_path), secrets_of(settings), settings.audit_keys())
         result = audit.verify(arguments.head, plain_until=arguments.plain_until)

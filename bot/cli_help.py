@@ -79,7 +79,7 @@ ABOUT: dict[str, tuple[str, tuple[str, ...]]] = {
         "actually happened. Reads a copy of the store; touches no host, Slack or database.",
         ("STAGGER_DB",),
     ),
-    "audit": ("Check the audit trail's chain, or export its rows.", ()),
+    "audit": ("Check the audit trail's chain, export its rows, or import a journal.", ()),
     "audit verify": (
         "Walk the audit trail's HMAC chain in one read snapshot and name the first row "
         "that breaks it (exit 1); with --head, also prove the trail still holds a head the "
@@ -89,6 +89,21 @@ ABOUT: dict[str, tuple[str, tuple[str, ...]]] = {
     "audit export": (
         "Write every audit row as CSV or JSON lines; needs no key.",
         ("STAGGER_DB",),
+    ),
+    "audit import": (
+        "Add an emergency-rollback journal to the audit trail: its chain is checked first "
+        "(a broken one is refused, naming the first bad line, and nothing imported); each "
+        "entry is recorded once, marked as made outside the bot; the env's state is set "
+        "from what the rollback did, unless the bot has moved the env since.",
+        ("STAGGER_DB", *_AUDIT),
+    ),
+    "emergency-rollback": (
+        "Roll the env back when the store or the bot is down: the same verified flag change "
+        "as a bot rollback, over SSH with the spec's key and known_hosts, on every host at "
+        "once. Needs no store and no Slack; writes its audit entries to a local journal "
+        "(signed when STAGGER_AUDIT_KEY is set) for `audit import`. Exit 0 when every host "
+        "verified, 1 when any failed, 2 on bad input.",
+        ("STAGGER_CONFIG", *_AUDIT),
     ),
 }
 

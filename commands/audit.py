@@ -33,7 +33,9 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
         return Reply(text="The audit trail has no entries" + (f" for {env}." if env else "."))
     lines = [f"*Audit trail{' for ' + env if env else ''}* (newest first)"]
     for row in rows:
-        actor = row["actor"] if row["actor"] in ("bot", "policy") else f"<@{row['actor']}>"
+        # An emergency rollback's actor is the shell's `user@host`, not a Slack user.
+        plain = row["actor"] in ("bot", "policy") or row["source"] == "emergency"
+        actor = row["actor"] if plain else f"<@{row['actor']}>"
         detail = f" — {row['detail']}" if row["detail"] else ""
         origin = json.loads(row["args"] or "{}").get("origin")
         via = f"{row['source']} ({origin})" if origin else row["source"]

@@ -418,6 +418,8 @@ READS = {
     "replay": ["STAGGER_DB"],
     "audit verify": ["STAGGER_DB", "STAGGER_AUDIT_KEY", "STAGGER_AUDIT_OLD_KEYS"],
     "audit export": ["STAGGER_DB"],
+    "audit import": ["STAGGER_DB", "STAGGER_AUDIT_KEY", "STAGGER_AUDIT_OLD_KEYS"],
+    "emergency-rollback": ["STAGGER_CONFIG", "STAGGER_AUDIT_KEY"],
 }  # fmt: skip
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.core.spec_fleet import FlagSpec
+
 
 @dataclass(frozen=True)
 class FlagChange:
@@ -38,3 +40,11 @@ class ChangeOutcome:
 class Timeouts:
     command_s: float
     verify_s: float
+
+
+def rollback_change(flag: FlagSpec, job_key: str | None = None) -> FlagChange:
+    """What a rollback writes: the stagger off (or one job's offset back to 0), proved by
+    the app's log line after the reload. The bot and the emergency path share it."""
+    if job_key:
+        return FlagChange(flag.job_prefix + job_key, "0", flag.reloaded_line)
+    return FlagChange(flag.name, "false", flag.disabled_line)

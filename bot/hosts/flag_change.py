@@ -41,8 +41,11 @@ def apply_everywhere(
     observe: CommandObserver,
     still_owner: Callable[[], bool] = lambda: True,
     hosts: Sequence[HostAddress] | None = None,
+    before_write: Callable[[str], None] = lambda host: None,
 ) -> ChangeOutcome:
-    """The change on every host of `environment` at once, or on `hosts` of it (a tier)."""
+    """The change on every host of `environment` at once, or on `hosts` of it (a tier).
+    `before_write(host)` runs just before a host's env file is written; raising a
+    RemoteError there leaves that host unwritten (reported failed with its reason)."""
     hosts = list(environment.host_addresses if hosts is None else hosts)
     if not hosts:
         return ChangeOutcome(())
@@ -54,7 +57,7 @@ def apply_everywhere(
                 environment,
                 change,
                 transport,
-                _HostSteps(timeouts, stamp, observe, still_owner),
+                _HostSteps(timeouts, stamp, observe, still_owner, before_write),
             )
             for host in hosts
         ]
@@ -70,6 +73,7 @@ class _HostSteps:
     stamp: str
     observe: CommandObserver
     still_owner: Callable[[], bool]
+    before_write: Callable[[str], None] = lambda host: None
 
 
 def _apply_on_host(
@@ -104,6 +108,7 @@ class _HostRun:
         self.stamp = steps.stamp
         self.observe = steps.observe
         self.still_owner = steps.still_owner
+        self.before_write = steps.before_write
 
     def _run(
         self, command: str, stdin: bytes | None = None, timeout: float | None = None
@@ -127,6 +132,7 @@ class _HostRun:
             )
         # The lock's wait leaves the command time to finish within its own timeout.
         wait = min(LOCK_WAIT_S, self.timeouts.command_s / 2)
+        self.before_write(host)
         write = self._run(write_script(env_path, backup, old, new, wait), stdin=new)
         if not write.ok:
             return HostOutcome(host, False, f"could not write {env_path}: {_why(write)}")

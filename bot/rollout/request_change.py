@@ -25,14 +25,8 @@ def ssh_observer(context: BotContext, request: ApprovalRequest) -> CommandObserv
                 "bot",
                 "ssh",
                 request.env,
-                {
-                    "request": request.id,
-                    "host": result.host,
-                    "command": _without_digests(result.command),
-                    "exit_status": result.exit_status,
-                    "duration_s": round(result.duration_s, 3),
-                },
-                "ok" if result.ok else ("timeout" if result.timed_out else "failed"),
+                {"request": request.id, **ssh_args(result)},
+                ssh_outcome(result),
             )
         )
 
@@ -46,6 +40,20 @@ _DIGEST = re.compile(r"\b[0-9a-f]{64}\b")
 
 def _without_digests(command: str) -> str:
     return _DIGEST.sub("[sha256]", command)
+
+
+def ssh_args(result: CommandResult) -> dict[str, str | int | float]:
+    """An SSH command as the audit trail keeps it: never its output, never a digest."""
+    return {
+        "host": result.host,
+        "command": _without_digests(result.command),
+        "exit_status": result.exit_status,
+        "duration_s": round(result.duration_s, 3),
+    }
+
+
+def ssh_outcome(result: CommandResult) -> str:
+    return "ok" if result.ok else ("timeout" if result.timed_out else "failed")
 
 
 def apply_for_request(

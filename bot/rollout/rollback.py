@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.core.approvals import ApprovalRequest, Status
-from bot.core.changes import ChangeOutcome, FlagChange
+from bot.core.changes import ChangeOutcome, rollback_change
 from bot.core.errors import UserError
 from bot.core.phase_record import ROLLED_BACK, Entry
 from bot.core.tiers import HostStanding
@@ -47,11 +47,7 @@ class RollbackRunner:
             return None
         flag = context.spec.flag
         job_key = request.args.get("job")
-        change = (
-            FlagChange(flag.job_prefix + job_key, "0", flag.reloaded_line)
-            if job_key
-            else FlagChange(flag.name, "false", flag.disabled_line)
-        )
+        change = rollback_change(flag, job_key)
         tiers = planned_tiers(request, environment.rollback_tiers())
         hosts = [host for tier in tiers for host in tier.hosts]
         run = TierRun(

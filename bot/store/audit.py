@@ -36,7 +36,9 @@ from bot.core.errors import ConfigError
 from bot.core.redaction import redact
 from bot.store.store import Store
 
-Source = Literal["slack", "cli", "scheduler", "bot"]
+# "emergency": made outside the bot (`stagger-bot emergency-rollback`), imported from its
+# journal.
+Source = Literal["slack", "cli", "scheduler", "bot", "emergency"]
 FIELDS = ("id", "at", "actor", "source", "action", "env", "args", "outcome", "detail")
 _GENESIS = "0" * 64
 KEYED = "hmac-sha256:"
@@ -98,32 +100,46 @@ class AuditTrail:
 
     def record(self, entry: AuditEntry, now: datetime) -> int:
         key = self._current_key()
-        chain = chain_of(key)
         with self._store.transaction() as db:
-            head_id, head_hash = self._head(db)
-            before = self._chain_at(db, head_id)
-            if head_id and before != chain:
-                self._refuse_if_retired(db, key)
-                marker = (
-                    AuditEntry(
-                        "bot", "bot", CHAIN_STARTED, None, {"key": key.id}, "ok",
-                        "the rows before this one are plain SHA-256; from here each is "
-                        "an HMAC under STAGGER_AUDIT_KEY",
-                    )
-                    if before is None
-                    else AuditEntry(
-                        "bot", "bot", KEY_ROTATED, None,
-                        {"key": key.id, "previous_key": before.removeprefix(KEYED)}, "ok",
-                        "STAGGER_AUDIT_KEY changed; verifying older rows needs the previous "
-                        "key in STAGGER_AUDIT_OLD_KEYS",
-                    )
-                )  # fmt: skip
-                head_id, head_hash = self._insert(db, key, head_id, head_hash, marker, now)
-            head_id, head_hash = self._insert(db, key, head_id, head_hash, entry, now)
-            db.table("meta").upsert(
-                {"key": "audit_head", "value": f"{head_id}:{head_hash}"}, pk="key"
+            return self._append(db, key, entry, now)
+
+    def record_once(self, entry: AuditEntry, now: datetime, once_key: str) -> int | None:
+        """Record `entry` unless `once_key` was seen before (then None), in one
+        transaction: an entry imported twice is in the trail once."""
+        key = self._current_key()
+        with self._store.transaction() as db:
+            seen = db.execute(
+                "INSERT OR IGNORE INTO seen_requests (key, at) VALUES (?, ?)",
+                [once_key, isoformat(now)],
             )
-            return head_id
+            if seen.rowcount != 1:
+                return None
+            return self._append(db, key, entry, now)
+
+    def _append(self, db: Any, key: AuditKey, entry: AuditEntry, now: datetime) -> int:
+        chain = chain_of(key)
+        head_id, head_hash = self._head(db)
+        before = self._chain_at(db, head_id)
+        if head_id and before != chain:
+            self._refuse_if_retired(db, key)
+            marker = (
+                AuditEntry(
+                    "bot", "bot", CHAIN_STARTED, None, {"key": key.id}, "ok",
+                    "the rows before this one are plain SHA-256; from here each is "
+                    "an HMAC under STAGGER_AUDIT_KEY",
+                )
+                if before is None
+                else AuditEntry(
+                    "bot", "bot", KEY_ROTATED, None,
+                    {"key": key.id, "previous_key": before.removeprefix(KEYED)}, "ok",
+                    "STAGGER_AUDIT_KEY changed; verifying older rows needs the previous "
+                    "key in STAGGER_AUDIT_OLD_KEYS",
+                )
+            )  # fmt: skip
+            head_id, head_hash = self._insert(db, key, head_id, head_hash, marker, now)
+        head_id, head_hash = self._insert(db, key, head_id, head_hash, entry, now)
+        db.table("meta").upsert({"key": "audit_head", "value": f"{head_id}:{head_hash}"}, pk="key")
+        return head_id
 
     def _insert(
         self, db: Any, key: AuditKey, head_id: int, head_hash: str, entry: AuditEntry, now: datetime
