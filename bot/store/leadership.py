@@ -45,9 +45,15 @@ class ObservedLeadership:
         self.leadership = leadership
         self.name = name
         self.is_leader: bool | None = None  # None until the first job asks
+        self._mutex = threading.Lock()  # jobs run in several threads: one line per change
 
     def hold(self, now: datetime) -> bool:
         held = self.leadership.hold(now)
+        with self._mutex:
+            self._note(held)
+        return held
+
+    def _note(self, held: bool) -> None:
         if held != self.is_leader:
             if held:
                 logger.info("%s is now the scheduler leader: it runs the scheduled jobs", self.name)
@@ -56,7 +62,6 @@ class ObservedLeadership:
             else:
                 logger.info("%s follows: another process leads the scheduler", self.name)
             self.is_leader = held
-        return held
 
     def current_holder(self, now: datetime) -> str | None:
         return self.leadership.current_holder(now)
