@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 def secrets_of(settings: Settings) -> tuple[str, ...]:
     values = [settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token]
     values.extend(settings.database_urls.values())
+    if settings.store_dsn is not None:
+        values.append(settings.store_dsn)
     found = [value.get_secret_value() for value in values if value is not None]
     # The audit keys as written in the environment, each retired one on its own.
     if settings.audit_key is not None:

@@ -3,7 +3,8 @@
 Each job is a plain function of (context, now) in `jobs/`; here they get their cadence.
 No job runs concurrently with itself (max_instances=1), a run missed while the process
 was busy is coalesced into one, and where two processes share a store only the holder
-of the lease (`bot.store.lease`) runs the jobs.
+of the leadership (`bot.store.leadership`: the lease on SQLite, an advisory lock on
+PostgreSQL) runs the jobs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.rollout.context import BotContext
+from bot.store.leadership import AdvisoryLockLeadership, Leadership, ObservedLeadership
 from bot.store.lease import Lease, process_name
 from jobs import (
     alert_watch,
@@ -35,10 +37,16 @@ from jobs import (
 logger = logging.getLogger(__name__)
 
 
-def build_scheduler(context: BotContext, lease: Lease | None = None) -> BackgroundScheduler:
-    """Every job first takes or renews the lease: one process of many runs them."""
+def build_scheduler(
+    context: BotContext, leadership: Leadership | None = None
+) -> BackgroundScheduler:
+    """Every job first takes or keeps the leadership: one process of many runs them."""
     scheduler = BackgroundScheduler(timezone=context.spec.timezone)
-    lease = lease or Lease(context.store, process_name())
+    leader = (
+        leadership
+        if isinstance(leadership, ObservedLeadership)
+        else ObservedLeadership(leadership or Lease(context.store, process_name()), process_name())
+    )
 
     def add(
         job_id: str,
@@ -50,7 +58,7 @@ def build_scheduler(context: BotContext, lease: Lease | None = None) -> Backgrou
         def run() -> None:
             try:
                 now = context.clock.now()
-                if not leased or lease.hold(now):
+                if not leased or leader.hold(now):
                     job(context, now)
                 else:
                     logger.debug("%s skipped: another process holds the scheduler lease", job_id)
@@ -80,4 +88,8 @@ def build_scheduler(context: BotContext, lease: Lease | None = None) -> Backgrou
     add("recover_orphans", recover_orphans.run, sweep, leased=False)
     add("audit_head", audit_head.run, 3600)  # posts once a day; hourly finds the new day
     add("env_locks", env_locks.run, 60)
+    if isinstance(leader.leadership, AdvisoryLockLeadership):
+        # Only tries the lock: a replica takes over within seconds of the leader's death,
+        # not at its next 30-second job. (The SQLite lease lapses after 90 s anyway.)
+        add("leadership", lambda context, now: None, 5)
     return scheduler

@@ -4,7 +4,8 @@
 The Procfile runs `serve --no-scheduler` and `scheduler` as two processes on one store:
 a checkpoint's log parsing and chart rendering then never hold the GIL that the slash
 commands' answers wait for. Run alone, `serve` (or `socket`) runs the scheduler too.
-Either way only one process runs the jobs at a time (the lease in `bot.store.lease`).
+Either way only one process runs the jobs at a time (`bot.store.leadership`: the lease on
+SQLite, an advisory lock on PostgreSQL, so replicas on several machines can share a store).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # Slack, the scheduler and the store load only in a process t
     from slack_sdk import WebClient
 
     from bot.rollout.context import BotContext
+    from bot.store.leadership import Leadership, ObservedLeadership
 
 logger = logging.getLogger(__name__)
 
@@ -79,14 +81,57 @@ def slack_parts(settings: Settings, spec: Spec) -> SlackParts:
     return SlackParts(context, executor, app)
 
 
-def start_scheduler(context: BotContext) -> BackgroundScheduler:
+def leadership(context: BotContext, settings: Settings) -> Leadership:
+    from bot.store.leadership import leadership_for
+    from bot.store.lease import process_name
+
+    dsn = settings.store_dsn.get_secret_value() if settings.store_dsn else None
+    return leadership_for(context.store, process_name(), dsn)
+
+
+def observed_leadership(context: BotContext, settings: Settings) -> ObservedLeadership:
+    from bot.store.leadership import ObservedLeadership
+    from bot.store.lease import process_name
+
+    return ObservedLeadership(leadership(context, settings), process_name())
+
+
+def start_scheduler(
+    context: BotContext, settings: Settings, leader: ObservedLeadership | None = None
+) -> BackgroundScheduler:
     from bot.scheduler import build_scheduler
     from bot.store.check_schedule import CheckSchedule
 
     CheckSchedule(context.store).release_lapsed(context.wall_clock.now())
-    scheduler = build_scheduler(context)
+    scheduler = build_scheduler(context, leader or observed_leadership(context, settings))
     scheduler.start()
     return scheduler
+
+
+def health_report(
+    context: BotContext, settings: Settings, leader: ObservedLeadership | None, view: Leadership
+) -> dict[str, Any]:
+    """/healthz: this process's part in the scheduler and whether the store answers
+    (answered 503 when it does not: a load balancer sends no one to a replica that can't
+    record what it does)."""
+    from bot.store.health import store_problem
+
+    dsn = settings.store_dsn.get_secret_value() if settings.store_dsn else None
+    problem = store_problem(settings.db_path, dsn)
+    role = "no scheduler" if leader is None else "leader" if leader.is_leader else "follower"
+    holder = None
+    if problem is None:
+        try:
+            holder = view.current_holder(context.clock.now())
+        except Exception as error:  # the health answer itself must not fail
+            logger.warning("/healthz could not name the scheduler leader: %s", error)
+    return {
+        "ok": problem is None,
+        "role": role,
+        "leader": holder,
+        "store": "reachable" if problem is None else f"unreachable: {problem}",
+        "environments": sorted(context.spec.environments),
+    }
 
 
 def reload_on_sighup(context: BotContext, settings: Settings) -> None:
@@ -106,8 +151,10 @@ def serve(settings: Settings, spec: Spec, host: str, port: int, with_scheduler: 
 
     parts = slack_parts(settings, spec)
     reload_on_sighup(parts.context, settings)
+    leader = observed_leadership(parts.context, settings) if with_scheduler else None
+    view = leader or leadership(parts.context, settings)
     server = create_http_server(
-        wsgi_app(parts.app, lambda: {"ok": True, "environments": sorted(spec.environments)}),
+        wsgi_app(parts.app, lambda: health_report(parts.context, settings, leader, view)),
         host,
         port,
     )
@@ -119,7 +166,7 @@ def serve(settings: Settings, spec: Spec, host: str, port: int, with_scheduler: 
         threading.Thread(target=stop_http_server, args=(server,), daemon=True).start()
 
     _on_stop_signals(shut_down)
-    scheduler = start_scheduler(parts.context) if with_scheduler else None
+    scheduler = start_scheduler(parts.context, settings, leader) if leader is not None else None
     logger.info("stagger-bot serving Slack on %s:%s (/slack/events, /healthz)", host, port)
     try:
         server.run()
@@ -136,7 +183,7 @@ def socket_mode(settings: Settings, spec: Spec, with_scheduler: bool) -> None:
     reload_on_sighup(parts.context, settings)
     stop = threading.Event()
     _on_stop_signals(stop.set)
-    scheduler = start_scheduler(parts.context) if with_scheduler else None
+    scheduler = start_scheduler(parts.context, settings) if with_scheduler else None
     handler: Any = SocketModeHandler(parts.app, settings.slack_app_token.get_secret_value())
     try:
         handler.connect()
@@ -157,7 +204,7 @@ def scheduler_only(settings: Settings, spec: Spec) -> None:
     recover_interrupted(context)  # an auto-rollback a dead scheduler process left
     stop = threading.Event()
     _on_stop_signals(stop.set)
-    scheduler = start_scheduler(context)
+    scheduler = start_scheduler(context, settings)
     logger.info("stagger-bot running the scheduled jobs")
     try:
         stop.wait()

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from bot.core.audit_key import KEY_VARIABLE, OLD_KEYS_VARIABLE, AuditKeys, parse_keys
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 class Settings(BaseModel):
@@ -20,6 +21,9 @@ class Settings(BaseModel):
 
     config_path: Path = Path("stagger.toml")
     db_path: Path = Path("stagger.db")
+    # STAGGER_DB as a postgresql:// (or postgres://) DSN: the store is PostgreSQL, and the
+    # scheduler's leader is the holder of an advisory lock there.
+    store_dsn: SecretStr | None = None
     # How long a write waits for another process holding the store's lock before the
     # command is answered with the error.
     db_busy_timeout_s: float = 10.0
@@ -53,6 +57,7 @@ class Settings(BaseModel):
         return cls(
             config_path=Path(values.get("STAGGER_CONFIG") or "stagger.toml"),
             db_path=Path(values.get("STAGGER_DB") or "stagger.db"),
+            store_dsn=_postgres_dsn(values.get("STAGGER_DB")),
             db_busy_timeout_s=float(values.get("STAGGER_DB_BUSY_TIMEOUT_S") or 10.0),
             port=int(values.get("PORT") or 3000),
             slack_bot_token=_secret(values.get("SLACK_BOT_TOKEN")),
@@ -82,3 +87,7 @@ class Settings(BaseModel):
 
 def _secret(value: str | None) -> SecretStr | None:
     return SecretStr(value) if value else None
+
+
+def _postgres_dsn(value: str | None) -> SecretStr | None:
+    return SecretStr(value) if value and value.startswith(POSTGRES_SCHEMES) else None

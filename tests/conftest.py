@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.support.ssh_fixtures",
     "tests.support.pg_fixtures",
     "tests.support.tiered_fleet",
+    "tests.support.leader_fixtures",
 ]
 
 # The bot run as a process (`python -m bot.cli` from a test's folder) is this checkout's,

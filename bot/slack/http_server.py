@@ -28,9 +28,10 @@ def wsgi_app(app: App, health: Callable[[], dict[str, Any]]) -> WsgiApp:
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
         if path == "/healthz" and method == "GET":
-            body = json.dumps(health()).encode()
+            report = health()
+            body = json.dumps(report).encode()
             start_response(
-                "200 OK",
+                "200 OK" if report.get("ok", True) else "503 Service Unavailable",
                 [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
             )
             return [body]
