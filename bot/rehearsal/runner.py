@@ -34,7 +34,7 @@ from bot.rehearsal.idle_executor import IdleTrackingExecutor
 from bot.rehearsal.interactive import Interactive
 from bot.rehearsal.output import LOG, RehearsalOutput, default_folder
 from bot.rehearsal.rehearsal_bot import RehearsalBot
-from bot.rehearsal.scenarios import SCENARIOS, Scenario
+from bot.rehearsal.scenarios import SCENARIOS, START, Scenario
 from bot.rehearsal.slack_signing import SlackSender
 from bot.rehearsal.slack_standin import SlackStandIn
 from bot.rehearsal.terminal_render import Terminal
@@ -60,7 +60,6 @@ from jobs import (
     validation_checks,
 )
 
-START = datetime(2026, 2, 1, 0, 0, tzinfo=UTC)
 # Fine steps while something happens (a new phase's first half hour, with its validation
 # checks at +5, +15 and +30 min); coarse ones, on the half hour, while a phase just runs.
 FINE, COARSE = timedelta(minutes=5), timedelta(minutes=30)
@@ -332,6 +331,9 @@ class Rehearsal:
         """The approvers click Approve on what is pending; the operator asks to advance
         once a phase has run its minimum (and again an hour after a refusal)."""
         context = bot.context
+        if self.scenario.people is not None:
+            for text in self.scenario.people(context, now):
+                self._type(bot, LEAD, text)
         pending = [r for r in context.store.open_requests() if r.status is Status.PENDING]
         for request in pending:
             approvers = [a for a in (LEAD, LEAD_2) if a != request.requester]
@@ -351,7 +353,18 @@ class Rehearsal:
         )
         if ready and (self._last_ask is None or now - self._last_ask >= ASK_AGAIN):
             self._last_ask = now
-            bot.sender.command(OPERATOR, "advance")
+            self._type(bot, OPERATOR, "advance", quiet=True)
+
+    def _type(self, bot: RehearsalBot, user: str, text: str, *, quiet: bool = False) -> None:
+        """`user` types `/stagger text`; what the answer says is shown, as the person
+        would see it (`quiet`: only when it refuses)."""
+        reply = bot.sender.command(user, text)
+        answer = str(reply.json().get("text", "")) if reply.body else ""
+        bot.executor.wait_idle()
+        refused = answer.startswith((":warning:", ":x:"))
+        if quiet and not refused:
+            return
+        self.terminal.say(f"<@{user}>: `/stagger {text}` — {answer}")
 
     def _show_status(self, context: BotContext, now: datetime) -> None:
         current = Timeline(context.store).current()

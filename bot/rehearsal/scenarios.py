@@ -5,16 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core.approvals import Status
+from bot.core.freeze import freeze_at
 from bot.core.phase_record import ROLLED_BACK, SUCCEEDED
 from bot.rehearsal.fleet_scenario import ErrorSpike, FleetKnobs, HostDown
 from bot.rollout.context import BotContext
+from bot.store.locks import EnvLocks
 from bot.store.timeline import Timeline
 
 Outcome = Callable[[BotContext, list[str]], bool]
+# What a lead types at a moment, besides approving: the `/stagger` commands.
+People = Callable[[BotContext, datetime], list[str]]
+
+# The simulated rollout's first moment: the rehearsal's clock starts here.
+START = datetime(2026, 2, 1, 0, 0, tzinfo=UTC)
 
 # The example spec's criterion on job durations, as its gate line names it.
 DURATION_CRITERION = "job_duration_avg change <= -20%"
@@ -156,6 +163,49 @@ def _through_prod_tiers(context: BotContext, posts: list[str]) -> bool:
     return soaked and batches and _succeeded(context, posts)
 
 
+def _freeze_over_the_move_to_prod(data: dict[str, Any]) -> None:
+    """A release freeze on prod from when staging's phases have run their minimum (the
+    earliest the move to prod can be asked for) for half of staging-stagger's minimum, at
+    least three hours: the move, however late its gates let it come, meets the freeze."""
+    hours = {phase["name"]: phase["min_duration_h"] for phase in data["phases"]}
+    start = START + timedelta(hours=hours["staging-baseline"] + hours["staging-stagger"])
+    length = max(timedelta(hours=3), timedelta(hours=hours["staging-stagger"] / 2))
+    data.setdefault("freeze", []).append(
+        {"start": start, "end": start + length, "envs": ["prod"], "reason": FREEZE_REASON}
+    )
+
+
+FREEZE_REASON = "release freeze (rehearsal)"
+# The lock a lead takes as the freeze begins outlasts it by this: the move waits for both.
+LOCK_PAST_THE_FREEZE = timedelta(hours=1)
+LOCK_REASON = "holding prod past the freeze for the incident review"
+
+
+def _lock_through_the_freeze(context: BotContext, now: datetime) -> list[str]:
+    """As prod's freeze begins, a lead locks prod until an hour after it ends."""
+    freeze = freeze_at(context.spec.freeze, "prod", now, context.spec.timezone)
+    if freeze is None or EnvLocks(context.store).held("prod", now) is not None:
+        return []
+    minutes = int((freeze.until + LOCK_PAST_THE_FREEZE - now).total_seconds() // 60)
+    return [f"lock prod --reason '{LOCK_REASON}' --for {minutes}m"]
+
+
+def _held_by_freeze_and_lock_then_tiered(context: BotContext, posts: list[str]) -> bool:
+    """The move to prod-stagger was refused by the freeze, then by the lock once the freeze
+    was over; the lock's expiry was announced; then the move went canary first, to success."""
+    refused = [
+        str(row["detail"])
+        for row in context.audit.rows()
+        if row["action"] == "transition.refused" and row["env"] == "prod"
+    ]
+    froze = any("freeze until" in reason for reason in refused)
+    locked = any("locked by" in reason and "freeze until" not in reason for reason in refused)
+    released = any(
+        ":unlock: *prod* is unlocked" in post or "prod is unlocked" in post for post in posts
+    )
+    return froze and locked and released and _through_prod_tiers(context, posts)
+
+
 def _collide(data: dict[str, Any]) -> None:
     """Two ten-minute jobs on one offset: the app warns of the collision when it starts."""
     data["allow_offset_collisions"] = True
@@ -179,6 +229,7 @@ class Scenario:
     # hosts are known (host tiers: `canary` must name them as the spec lists them).
     hosts_per_env: Mapping[str, int] | None = None
     env_keys: Callable[[str, list[str]], dict[str, Any]] | None = None
+    people: People | None = None
 
 
 SCENARIOS = {
@@ -249,6 +300,19 @@ SCENARIOS = {
             _through_prod_tiers,
             hosts_per_env={"prod": 3},
             env_keys=_prod_canary,
+        ),
+        Scenario(
+            "change-control",
+            "A release freeze on prod covers the move to prod, and a lead locks prod as it "
+            "begins, until an hour after it ends; prod's three hosts are tiered, canary first.",
+            "the move to prod is refused by the freeze, then by the lock; the lock expires and "
+            "is announced; the move goes to the canary, soaks, then the batches; success "
+            "declared",
+            _held_by_freeze_and_lock_then_tiered,
+            change_spec=_freeze_over_the_move_to_prod,
+            hosts_per_env={"prod": 3},
+            env_keys=_prod_canary,
+            people=_lock_through_the_freeze,
         ),
     )
 }

@@ -86,11 +86,13 @@ def first_line(text: str) -> str:
     return next((line for line in text.splitlines() if line.strip()), "stagger-bot")
 
 
+_EMOJI_CODE = re.compile(r":[a-z0-9_+-]+:")
+
+
 def slug(text: str) -> str:
-    words = re.findall(r"[a-z0-9]+", first_line(text).lower())
-    return "-".join(word for word in words if word not in ("white", "check", "mark"))[:48] or (
-        "stagger-bot"
-    )
+    """A file name from the post's first line, without its emoji codes (`:tada:`)."""
+    words = re.findall(r"[a-z0-9]+", _EMOJI_CODE.sub(" ", first_line(text).lower()))
+    return "-".join(words)[:48].strip("-") or "stagger-bot"
 
 
 def combined(parts: list[str], actions: list[Block]) -> tuple[str, list[Block]]:

@@ -63,3 +63,11 @@ def test_a_line_longer_than_a_section_is_cut_into_pieces_that_lose_nothing() -> 
     pieces = chunks(line + "\nnext", SECTION_LIMIT)
     assert "".join(pieces) == line + "\nnext"
     assert all(len(piece) <= SECTION_LIMIT for piece in pieces)
+
+
+def test_a_capped_posts_file_is_named_for_its_words_not_its_emoji_codes() -> None:
+    text = ":tada: *Rollout succeeded.* prod-stagger ran 7 days\n" + "\n".join(
+        f":white_check_mark: target {n} met " + "x" * 80 for n in range(40)
+    )
+    capped = cap(text)
+    assert capped.filename == "rollout-succeeded-prod-stagger-ran-7-days.txt"
