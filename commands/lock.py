@@ -39,7 +39,10 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
     window = parsed.options.get("--for")
     expires_at = now + parse_window(window, NAME) if window is not None else None
     try:
-        acquired = EnvLocks(context.store).acquire(env, invocation.user, reason, expires_at, now)
+        # Only Slack vouches for who is typing: the CLI's `--user` can't be the holder's.
+        acquired = EnvLocks(context.store).acquire(
+            env, invocation.user, reason, expires_at, now, may_update=invocation.source == "slack"
+        )
     except AlreadyLocked as locked:
         context.record(
             AuditEntry(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.core.approvals import Status
 from bot.core.clock import describe_duration
 from bot.core.errors import NotAllowed, UsageError
 from bot.core.replies import Invocation, Reply
@@ -31,16 +32,20 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
         return Reply(text=f"*{env}* is not locked.")
     approvers = context.spec.environments[env].approvals.approvers
     user = invocation.user
-    if user != lock.holder and user not in approvers:
+    # Being the holder counts only where Slack vouches for the user id: the CLI's
+    # `--user` is whatever was typed, the holder's id included.
+    holder = user == lock.holder and invocation.source == "slack"
+    if not holder and user not in approvers:
         context.record(
             AuditEntry(
                 user, invocation.source, "unlock.refused", env, {"holder": lock.holder},
-                "refused", "neither the holder nor an approver of the env",
+                "refused", "neither the holder (from Slack) nor an approver of the env",
             )
         )  # fmt: skip
         who = ", ".join(f"<@{approver}>" for approver in dict.fromkeys(approvers))
         raise NotAllowed(
-            f"<@{user}> may not unlock *{env}*: the lock's holder <@{lock.holder}> may, or "
+            f"<@{user}> may not unlock *{env}*: the lock's holder <@{lock.holder}> may "
+            "(from Slack, where their id is vouched for), or "
             + (f"{env}'s approvers {who}." if who else f"{env}'s approvers (it lists none).")
         )
     if not locks.release(lock, user, now):
@@ -49,17 +54,21 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
         AuditEntry(
             user, invocation.source, "lock.released", env,
             {"lock": str(lock.id), "holder": lock.holder}, "ok",
-            "by the holder" if user == lock.holder else "by an approver",
+            "by the holder" if holder else "by an approver",
         )
     )  # fmt: skip
     held_for = describe_duration(now - lock.acquired_at)
-    pending = [r.id for r in context.store.open_requests(env) if r.action == "transition"]
+    pending = [
+        r.id
+        for r in context.store.open_requests(env)
+        if r.action == "transition" and r.status is Status.PENDING
+    ]
     waiting = (
         " Pending transitions may be approved now: " + ", ".join(f"`{i}`" for i in pending) + "."
         if pending
         else ""
     )
-    by = "" if user == lock.holder else f" (held by <@{lock.holder}>)"
+    by = "" if holder else f" (held by <@{lock.holder}>)"
     return Reply(
         text=f":unlock: <@{user}> unlocked *{env}*{by} after {held_for}: "
         f"{escape(lock.reason)}.{waiting}",

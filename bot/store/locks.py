@@ -48,10 +48,17 @@ class EnvLocks:
         self._store = store
 
     def acquire(
-        self, env: str, holder: str, reason: str, expires_at: datetime | None, now: datetime
+        self,
+        env: str,
+        holder: str,
+        reason: str,
+        expires_at: datetime | None,
+        now: datetime,
+        *,
+        may_update: bool = True,
     ) -> Acquired:
-        """Lock `env` for `holder`; the holder locking again updates reason and expiry.
-        Raises AlreadyLocked naming the lock another person holds."""
+        """Lock `env` for `holder`; the holder locking again updates reason and expiry
+        (where `may_update`). Raises AlreadyLocked naming the lock held already."""
         with self._store.transaction() as db:
             cursor = db.execute(
                 f"SELECT * FROM env_locks WHERE {_ACTIVE} ORDER BY id LIMIT 1",  # noqa: S608
@@ -61,7 +68,7 @@ class EnvLocks:
             if row is not None:
                 names = [column[0] for column in cursor.description]
                 current = _lock(dict(zip(names, row, strict=True)))
-                if current.holder != holder:
+                if current.holder != holder or not may_update:
                     raise AlreadyLocked(current)
                 db.execute(
                     "UPDATE env_locks SET reason = ?, expires_at = ? WHERE id = ?",

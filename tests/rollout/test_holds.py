@@ -10,9 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 from bot.core.approvals import Status
+from bot.core.replies import Invocation
 from bot.rehearsal.slack_standin import ApiCall
 from bot.render.blocks import APPROVE_ACTION
 from bot.rollout.actions import Actions
+from commands import dispatch
 from tests.support.rollout_state import request_rollback
 from tests.support.served_bot import Bot
 from tests.support.spec_data import ENV_FILE, LEAD, LEAD_2, OPERATOR, OPERATOR_2, STRANGER
@@ -128,8 +130,8 @@ def test_unlock_by_a_stranger_is_refused_naming_who_may_and_an_approver_may(bot:
         assert f"the lock's holder <@{OPERATOR}> may" in refused
         assert f"staging's approvers <@{LEAD}>, <@{LEAD_2}>" in refused
     assert "locked by" in say(bot, OPERATOR, "status staging")["text"]
-    assert ("unlock.refused", "neither the holder nor an approver of the env") in audit_actions(
-        bot, "staging"
+    assert ("unlock.refused", "neither the holder (from Slack) nor an approver of the env") in (
+        audit_actions(bot, "staging")
     )
 
     unlocked = say(bot, LEAD, "unlock staging")["text"]
@@ -222,3 +224,24 @@ def test_a_freeze_window_blocks_an_advance_and_says_until_when(
     bot.clock.advance(timedelta(hours=5))  # 18:00 in Berlin: the window has ended
     assert "Checking the gates" in say(bot, OPERATOR, "advance")["text"]
     bot.slack.wait_for(lambda call: "Approval needed" in call.text, method="chat.postMessage")
+
+
+def test_from_the_cli_nobody_counts_as_the_locks_holder_since_anyone_can_type_their_id(
+    bot: Bot,
+) -> None:
+    say(bot, OPERATOR, "lock staging --reason 'load test'")  # from Slack: OPERATOR's lock
+
+    def typed_at_the_shell(text: str) -> str:
+        return dispatch(bot.context, Invocation(user=OPERATOR, text=text, source="cli")).text
+
+    unlock = typed_at_the_shell("unlock staging")
+    assert f"<@{OPERATOR}> may not unlock *staging*" in unlock and "from Slack" in unlock
+    relock = typed_at_the_shell("lock staging --reason 'mine now' --for 1m")
+    assert "Not locked again" in relock and "load test" in relock
+    status = say(bot, OPERATOR, "status staging")["text"]
+    assert "load test" in status and "mine now" not in status
+    assert ("unlock.refused", "neither the holder (from Slack) nor an approver of the env") in (
+        audit_actions(bot, "staging")
+    )
+    # From Slack the holder's id is vouched for: the same person unlocks.
+    assert f"<@{OPERATOR}> unlocked *staging*" in say(bot, OPERATOR, "unlock staging")["text"]
