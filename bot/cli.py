@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from bot import serving
 from bot.cli_help import describe_commands
+from bot.cli_store import store_migrate
 from bot.core.audit_head import AuditHead, parse_head
 from bot.core.errors import ConfigError, SpecError, StaggerError
 from bot.core.replies import Invocation
@@ -166,6 +167,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("csv", "jsonl"), default="jsonl", help="Output format."
     )
     export.add_argument("--output", type=Path, help="File to write (default: standard output).")
+    store = commands.add_parser("store", help="Copy a store to another engine (bot stopped).")
+    store_commands = store.add_subparsers(dest="store_command", required=True, metavar="ACTION")
+    migrate = store_commands.add_parser(
+        "migrate",
+        help="Copy every table (state, requests, the audit trail) of a stopped bot's store "
+        "into a new, empty one, then verify the audit trail on the copy.",
+    )
+    migrate.add_argument(
+        "--from", dest="source", required=True, metavar="PATH_OR_DSN",
+        help="The store to copy: a SQLite file or a postgresql:// DSN.",
+    )  # fmt: skip
+    migrate.add_argument(
+        "--to", dest="target", required=True, metavar="PATH_OR_DSN",
+        help="The new store: a SQLite file or a postgresql:// DSN (empty or new).",
+    )  # fmt: skip
     describe_commands(parser)
     return parser
 
@@ -252,6 +268,8 @@ def _run(arguments: argparse.Namespace, settings: Settings) -> int:
         settings.audit_keys()
     if arguments.command == "audit":
         return _audit(arguments, settings)
+    if arguments.command == "store":
+        return store_migrate(arguments.source, arguments.target, settings)
     spec = load_spec(settings.config_path)
     if arguments.command == "cmd":
         return _cmd(arguments, settings, spec)
@@ -281,10 +299,11 @@ def _audit(arguments: argparse.Namespace, settings: Settings) -> int:
     from bot.store.audit import AuditTrail
     from bot.store.store import Store
 
-    if not settings.db_path.is_file():
-        raise StaggerError(f"no store at {settings.db_path} (set STAGGER_DB to the bot's store)")
+    location = settings.store_location()
+    if isinstance(location, Path) and not location.is_file():
+        raise StaggerError(f"no store at {location} (set STAGGER_DB to the bot's store)")
     if arguments.audit_command == "verify":
-        audit = AuditTrail(Store(settings.db_path), secrets_of(settings), settings.audit_keys())
+        audit = AuditTrail(Store(location), secrets_of(settings), settings.audit_keys())
         result = audit.verify(arguments.head, plain_until=arguments.plain_until)
         if result.ok:
             notes = _verified(result, arguments.head)
@@ -292,7 +311,7 @@ def _audit(arguments: argparse.Namespace, settings: Settings) -> int:
             return EXIT_OK
         print(f"audit trail BROKEN: {result.problem} ({result.rows_checked} row(s) good before it)")
         return EXIT_FAILED
-    audit = AuditTrail(Store(settings.db_path), secrets_of(settings))
+    audit = AuditTrail(Store(location), secrets_of(settings))
     if arguments.output:
         with arguments.output.open("w", encoding="utf-8", newline="") as out:
             count = audit.export(out, arguments.format)
@@ -308,6 +327,11 @@ def _replay(arguments: argparse.Namespace, settings: Settings) -> int:
     from bot.render.replay_text import replay_text
     from bot.rollout.replay import replay_rollout
 
+    if arguments.store is None and settings.db_url is not None:
+        raise StaggerError(
+            "replay reads a SQLite store and STAGGER_DB is PostgreSQL: copy it with "
+            "`stagger-bot store migrate --from $STAGGER_DB --to FILE`, then --store FILE"
+        )
     try:
         report = replay_rollout(arguments.store or settings.db_path, arguments.spec, arguments.env)
     except SpecError as error:

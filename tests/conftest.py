@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.support.fixtures",
     "tests.support.ssh_fixtures",
     "tests.support.pg_fixtures",
+    "tests.support.store_backends",
 ]
 
 # The bot run as a process (`python -m bot.cli` from a test's folder) is this checkout's,
