@@ -9,13 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+import contextlib
+import itertools
+
 import psycopg
 from psycopg.pq import TransactionStatus
 
 from bot.core.errors import StoreError
-from bot.store.pg_dialect import translate
+from bot.store.pg_dialect import SNAPSHOT, translate
 from bot.store.tables import TABLES, Table, quoted
 
+_BATCH = 2000
+_ENDS = ("COMMIT", "ROLLBACK")
 _PYTHON_TYPES = {"bigint": int, "integer": int, "double precision": float, "real": float}
 
 
@@ -25,13 +30,42 @@ class PgConnection:
     def __init__(self, connection: psycopg.Connection[Any], where: str) -> None:
         self.raw = connection
         self._where = where
+        self._cursors = itertools.count()
+        self._in_snapshot = False
+        self._streaming: list[psycopg.ServerCursor[Any]] = []
 
-    def execute(self, sql: str, parameters: Sequence[object] | None = None) -> psycopg.Cursor[Any]:
+    def execute(
+        self, sql: str, parameters: Sequence[object] | None = None
+    ) -> psycopg.Cursor[Any] | psycopg.ServerCursor[Any]:
         statement = translate(sql)
         try:
-            return self.raw.execute(statement.sql, statement.parameters(parameters))
+            if statement.sql == SNAPSHOT or statement.sql.strip().upper() in _ENDS:
+                self._in_snapshot = statement.sql == SNAPSHOT
+                self._close_streams()
+            if not self._streams(statement.sql):
+                return self.raw.execute(statement.sql, statement.parameters(parameters))
+            # In a read snapshot (audit verify and export, a store's copy) a SELECT may
+            # walk a million rows: fetched in batches by a server-side cursor, as SQLite's
+            # cursor steps, so memory stays bounded. It ends with the snapshot.
+            cursor = self.raw.cursor(name=f"stagger_read_{next(self._cursors)}")
+            cursor.itersize = _BATCH
+            self._streaming.append(cursor)
+            return cursor.execute(statement.sql, statement.parameters(parameters))
         except psycopg.Error as error:
             raise store_error(self._where, error) from None
+
+    def _close_streams(self) -> None:
+        streaming, self._streaming = self._streaming, []
+        for cursor in streaming:
+            with contextlib.suppress(psycopg.Error):
+                cursor.close()
+
+    def _streams(self, sql: str) -> bool:
+        return (
+            self.raw.info.transaction_status == TransactionStatus.INTRANS
+            and self._in_snapshot
+            and sql.lstrip()[:6].upper() == "SELECT"
+        )
 
     def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> psycopg.Cursor[Any]:
         statement = translate(sql)
@@ -47,6 +81,7 @@ class PgConnection:
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 
     def close(self) -> None:
+        self._streaming = []
         self.raw.close()
 
 
@@ -107,9 +142,15 @@ class PgTable:
             self.last_pk = key[0] if len(key) == 1 else key
         return self
 
-    def insert_all(self, rows: Iterable[Mapping[str, object]]) -> PgTable:
+    def insert_all(
+        self, rows: Iterable[Mapping[str, object]], *, replace: bool = False
+    ) -> PgTable:
+        """`replace`: a row whose key is taken replaces it (SQLite's INSERT OR REPLACE)."""
         for row in rows:
-            self.insert(row)
+            if replace:
+                self.upsert(row, self._key())
+            else:
+                self.insert(row)
         return self
 
     def upsert(self, row: Mapping[str, object], pk: str | Sequence[str]) -> PgTable:
