@@ -6,11 +6,10 @@ StoreError naming the store (its DSN without the password)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
-
 import contextlib
 import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -142,9 +141,7 @@ class PgTable:
             self.last_pk = key[0] if len(key) == 1 else key
         return self
 
-    def insert_all(
-        self, rows: Iterable[Mapping[str, object]], *, replace: bool = False
-    ) -> PgTable:
+    def insert_all(self, rows: Iterable[Mapping[str, object]], *, replace: bool = False) -> PgTable:
         """`replace`: a row whose key is taken replaces it (SQLite's INSERT OR REPLACE)."""
         for row in rows:
             if replace:
