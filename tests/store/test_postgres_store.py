@@ -182,3 +182,15 @@ def test_a_wrong_password_is_refused_without_showing_it(password_postgres) -> No
         Store(password_postgres.dsn("not-the-password"), busy_timeout_s=2)
     message = str(refused.value)
     assert "not-the-password" not in message and "password authentication failed" in message
+
+
+def test_a_postgresql_store_of_an_older_version_is_brought_up_by_the_same_migrations(
+    pg_store: StoreFactory,
+) -> None:
+    pg_store().close()
+    # As a store made at schema 9 was: without version 10's columns.
+    pg_store.write('ALTER TABLE "phase_history" DROP COLUMN "thread_ts"')
+    pg_store.write("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
+    store = pg_store()
+    assert store.select("meta", "key = ?", ["schema_version"])[0]["value"] == str(SCHEMA_VERSION)
+    assert "thread_ts" in store.read().table("phase_history").columns_dict
