@@ -7,6 +7,11 @@ runs: `%s` in psycopg's order (with `%` doubled), `ctid`, `IS DISTINCT FROM`, a
 REPEATABLE READ snapshot, and BIGINT, DOUBLE PRECISION, TEXT in byte order (SQLite's
 BINARY collation, so ISO times and keys sort and compare as on SQLite) with an identity
 for a generated key. Everything else is standard SQL both engines run.
+
+Not translated: where NULLs sort (first ascending on SQLite, last on PostgreSQL). The
+repositories order by keys and times that are never NULL where it matters; NULLS FIRST
+on every ORDER BY would cost PostgreSQL its index order (`ORDER BY id DESC LIMIT 20` of
+the audit trail).
 """
 
 from __future__ import annotations

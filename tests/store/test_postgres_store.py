@@ -19,6 +19,7 @@ from bot.core.audit_key import parse_keys
 from bot.core.errors import StoreError
 from bot.store.audit import AuditEntry, AuditTrail
 from bot.store.executions import Executions
+from bot.store.lease import Lease
 from bot.store.schema import SCHEMA_VERSION
 from bot.store.silences import Silences
 from bot.store.store import Store
@@ -85,8 +86,11 @@ def test_audit_appends_from_many_connections_and_two_processes_make_one_verified
         )
         for name in ("first", "second")
     ]
-    all_at_once([append(trail, str(n)) for n, trail in enumerate(trails)])
-    assert [process.wait(timeout=120) for process in processes] == [0, 0]
+    try:
+        all_at_once([append(trail, str(n)) for n, trail in enumerate(trails)])
+    finally:
+        exits = [process.wait(timeout=120) for process in processes]
+    assert exits == [0, 0]
 
     result = AuditTrail(pg_store(), keys=KEYS).verify()
     assert result.ok, result.problem
@@ -194,3 +198,17 @@ def test_a_postgresql_store_of_an_older_version_is_brought_up_by_the_same_migrat
     store = pg_store()
     assert store.select("meta", "key = ?", ["schema_version"])[0]["value"] == str(SCHEMA_VERSION)
     assert "thread_ts" in store.read().table("phase_history").columns_dict
+
+
+def test_of_replicas_taking_the_scheduler_lease_at_once_one_holds_it(
+    pg_store: StoreFactory,
+) -> None:
+    leases = [Lease(pg_store(), f"replica-{number}:1") for number in range(4)]
+    held: list[str] = []
+
+    def take(lease: Lease) -> Callable[[], None]:
+        return lambda: held.extend([lease.holder] if lease.hold(NOW) else [])
+
+    all_at_once([take(lease) for lease in leases])
+    assert len(held) == 1
+    assert Lease(pg_store(), "nobody").current_holder(NOW) == held[0]
