@@ -5,6 +5,7 @@ that already holds something."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -71,6 +72,9 @@ def test_a_recorded_rollout_moves_to_postgresql_whole_and_its_audit_trail_verifi
     verified = stagger_bot("audit", "verify", key=recorded.audit_key, db=target)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "audit trail OK: 61 row(s), chain intact" in verified.stdout
+    exported = stagger_bot("audit", "export", "--format", "jsonl", key="", db=target)
+    assert exported.returncode == 0, exported.stderr
+    assert [json.loads(line)["id"] for line in exported.stdout.splitlines()] == list(range(1, 62))
     source, copy = Store(stopped_bots_store), pg_store()
     try:
         assert every_row(copy) == every_row(source)
