@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -154,8 +155,7 @@ def test_a_generated_key_numbers_rows_as_sqlite_does(pg_store: StoreFactory) -> 
 
 
 def test_a_schema_named_in_the_dsn_is_made_if_missing() -> None:
-    name = "stagger_store_named_schema"
-    drop_schema(name)
+    name = f"stagger_store_named_{uuid.uuid4().hex[:8]}"
     store = Store(f"{SERVER}?schema={name}")
     try:
         store.set_env_state(store.env_state("prod"))
