@@ -46,6 +46,13 @@ def benchmarks(duration: float | None) -> list[Benchmark]:
         Benchmark("rollback", "Rollback click → verified", "bench.rollback_latency", "20", "5"),
         Benchmark("fleet", "Simulated fleet, one host's day", "bench.fleet_simulation", "10", "3"),
         Benchmark("judge", "Judge's selection vs a sort", "bench.judge_selection", "5", "3"),
+        Benchmark(
+            "store",
+            "The store on PostgreSQL vs SQLite",
+            "bench.store_engines",
+            "20.0, 10",
+            "5.0, 3",
+        ),
     ]
 
 
@@ -67,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        help="comma-separated names: ack, kpi, fanout, audit, rollback, fleet, judge "
+        help="comma-separated names: ack, kpi, fanout, audit, rollback, fleet, judge, store "
         "(default: all)",
     )
     arguments = parser.parse_args(argv)

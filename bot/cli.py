@@ -20,6 +20,7 @@ from bot.cli_emergency import (
     emergency_rollback,
 )
 from bot.cli_help import describe_commands
+from bot.cli_store import store_migrate
 from bot.core.audit_head import AuditHead, parse_head
 from bot.core.errors import ConfigError, SpecError, StaggerError
 from bot.core.replies import Invocation
@@ -174,6 +175,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", type=Path, help="File to write (default: standard output).")
     add_import_parser(audit_commands)
     add_emergency_parser(commands)
+    store = commands.add_parser("store", help="Copy a store to another engine (bot stopped).")
+    store_commands = store.add_subparsers(dest="store_command", required=True, metavar="ACTION")
+    migrate = store_commands.add_parser(
+        "migrate",
+        help="Copy every table (state, requests, the audit trail) of a stopped bot's store "
+        "into a new, empty one, then verify the audit trail on the copy.",
+    )
+    migrate.add_argument(
+        "--from", dest="source", required=True, metavar="PATH_OR_DSN",
+        help="The store to copy: a SQLite file or a postgresql:// DSN.",
+    )  # fmt: skip
+    migrate.add_argument(
+        "--to", dest="target", required=True, metavar="PATH_OR_DSN",
+        help="The new store: a SQLite file or a postgresql:// DSN (empty or new).",
+    )  # fmt: skip
     describe_commands(parser)
     return parser
 
@@ -263,6 +279,8 @@ def _run(arguments: argparse.Namespace, settings: Settings) -> int:
         settings.audit_keys()
     if arguments.command == "audit":
         return _audit(arguments, settings)
+    if arguments.command == "store":
+        return store_migrate(arguments.source, arguments.target, settings)
     spec = load_spec(settings.config_path)
     if arguments.command == "cmd":
         return _cmd(arguments, settings, spec)
@@ -292,12 +310,13 @@ def _audit(arguments: argparse.Namespace, settings: Settings) -> int:
     from bot.store.audit import AuditTrail
     from bot.store.store import Store
 
-    if not settings.db_path.is_file():
-        raise StaggerError(f"no store at {settings.db_path} (set STAGGER_DB to the bot's store)")
+    location = settings.store_location()
+    if isinstance(location, Path) and not location.is_file():
+        raise StaggerError(f"no store at {location} (set STAGGER_DB to the bot's store)")
     if arguments.audit_command == "import":
         return audit_import(arguments, settings, shell_origin())
     if arguments.audit_command == "verify":
-        audit = AuditTrail(Store(settings.db_path), secrets_of(settings), settings.audit_keys())
+        audit = AuditTrail(Store(location), secrets_of(settings), settings.audit_keys())
         result = audit.verify(arguments.head, plain_until=arguments.plain_until)
         if result.ok:
             notes = _verified(result, arguments.head)
@@ -305,7 +324,7 @@ def _audit(arguments: argparse.Namespace, settings: Settings) -> int:
             return EXIT_OK
         print(f"audit trail BROKEN: {result.problem} ({result.rows_checked} row(s) good before it)")
         return EXIT_FAILED
-    audit = AuditTrail(Store(settings.db_path), secrets_of(settings))
+    audit = AuditTrail(Store(location), secrets_of(settings))
     if arguments.output:
         with arguments.output.open("w", encoding="utf-8", newline="") as out:
             count = audit.export(out, arguments.format)
@@ -321,6 +340,11 @@ def _replay(arguments: argparse.Namespace, settings: Settings) -> int:
     from bot.render.replay_text import replay_text
     from bot.rollout.replay import replay_rollout
 
+    if arguments.store is None and settings.db_url is not None:
+        raise StaggerError(
+            "replay reads a SQLite store and STAGGER_DB is PostgreSQL: copy it with "
+            "`stagger-bot store migrate --from $STAGGER_DB --to FILE`, then --store FILE"
+        )
     try:
         report = replay_rollout(arguments.store or settings.db_path, arguments.spec, arguments.env)
     except SpecError as error:

@@ -9,7 +9,7 @@ import textwrap
 # Every variable a command may read.
 VARIABLES = {
     "STAGGER_CONFIG": "the rollout spec (default ./stagger.toml)",
-    "STAGGER_DB": "the store (default ./stagger.db)",
+    "STAGGER_DB": "the store: a SQLite file (default ./stagger.db) or a postgresql:// DSN",
     "STAGGER_DB_BUSY_TIMEOUT_S": "how long a write waits for the store's lock (default 10)",
     "STAGGER_AUDIT_KEY": "the audit trail's key (required; README: The audit trail)",
     "STAGGER_AUDIT_OLD_KEYS": "retired audit keys, comma-separated",
@@ -104,6 +104,14 @@ ABOUT: dict[str, tuple[str, tuple[str, ...]]] = {
         "(signed when STAGGER_AUDIT_KEY is set) for `audit import`. Exit 0 when every host "
         "verified, 1 when any failed, 2 on bad input.",
         ("STAGGER_CONFIG", *_AUDIT),
+    ),
+    "store": ("Copy the store to another engine (SQLite, PostgreSQL), the bot stopped.", ()),
+    "store migrate": (
+        "Copy every table of a stopped bot's store (its state, requests and audit trail) "
+        "from --from into a new, empty store at --to, each a SQLite file or a postgresql:// "
+        "DSN; refused while a process holds the store. Then verify the audit trail on the "
+        "copy, as `audit verify` with STAGGER_DB set to it would.",
+        _AUDIT,
     ),
 }
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from pydantic import SecretStr
 from slack_sdk import WebClient
 
 from bot.core.clock import Clock, SystemClock
@@ -14,6 +15,7 @@ from bot.core.errors import SpecError
 from bot.core.ports import Poster, Transport
 from bot.core.redaction import RedactingFormatter, Redactor
 from bot.core.spec import Spec, load_spec
+from bot.core.store_location import password_of
 from bot.hosts.ssh import SshTransport
 from bot.rollout.context import BotContext
 from bot.rollout.plan_pinning import lapse_changed_plans
@@ -29,8 +31,11 @@ logger = logging.getLogger(__name__)
 def secrets_of(settings: Settings) -> tuple[str, ...]:
     values = [settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token]
     values.extend(settings.database_urls.values())
-    if settings.store_dsn is not None:
-        values.append(settings.store_dsn)
+    if settings.db_url is not None:
+        values.append(settings.db_url)
+        password = password_of(settings.db_url.get_secret_value())
+        if password:
+            values.append(SecretStr(password))
     found = [value.get_secret_value() for value in values if value is not None]
     # The audit keys as written in the environment, each retired one on its own.
     if settings.audit_key is not None:
@@ -66,7 +71,7 @@ def build_context(
     with an outbox in the store for posts Slack refuses; else the console. Without a
     usable STAGGER_AUDIT_KEY a ConfigError says how to set one."""
     keys = settings.audit_keys()
-    store = Store(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s)
+    store = Store(settings.store_location(), busy_timeout_s=settings.db_busy_timeout_s)
     clock = clock or SystemClock()
     if poster is None:
         if slack_client is None and settings.slack_bot_token is not None:

@@ -85,7 +85,7 @@ def leadership(context: BotContext, settings: Settings) -> Leadership:
     from bot.store.leadership import leadership_for
     from bot.store.lease import process_name
 
-    dsn = settings.store_dsn.get_secret_value() if settings.store_dsn else None
+    dsn = settings.db_url.get_secret_value() if settings.db_url else None
     return leadership_for(context.store, process_name(), dsn)
 
 
@@ -116,7 +116,7 @@ def health_report(
     record what it does)."""
     from bot.store.health import store_problem
 
-    dsn = settings.store_dsn.get_secret_value() if settings.store_dsn else None
+    dsn = settings.db_url.get_secret_value() if settings.db_url else None
     problem = store_problem(settings.db_path, dsn)
     role = "no scheduler" if leader is None else "leader" if leader.is_leader else "follower"
     holder = None

@@ -9,9 +9,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from bot.core.audit_key import KEY_VARIABLE, OLD_KEYS_VARIABLE, AuditKeys, parse_keys
+from bot.core.store_location import is_dsn
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 class Settings(BaseModel):
@@ -21,9 +21,8 @@ class Settings(BaseModel):
 
     config_path: Path = Path("stagger.toml")
     db_path: Path = Path("stagger.db")
-    # STAGGER_DB as a postgresql:// (or postgres://) DSN: the store is PostgreSQL, and the
-    # scheduler's leader is the holder of an advisory lock there.
-    store_dsn: SecretStr | None = None
+    # STAGGER_DB as a PostgreSQL DSN (postgresql://...): the store is there, not in db_path.
+    db_url: SecretStr | None = None
     # How long a write waits for another process holding the store's lock before the
     # command is answered with the error.
     db_busy_timeout_s: float = 10.0
@@ -54,10 +53,11 @@ class Settings(BaseModel):
         api_url = values.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
         if not api_url.endswith("/"):
             api_url += "/"
+        store = values.get("STAGGER_DB") or "stagger.db"
         return cls(
             config_path=Path(values.get("STAGGER_CONFIG") or "stagger.toml"),
-            db_path=Path(values.get("STAGGER_DB") or "stagger.db"),
-            store_dsn=_postgres_dsn(values.get("STAGGER_DB")),
+            db_path=Path(store if not is_dsn(store) else "stagger.db"),
+            db_url=SecretStr(store) if is_dsn(store) else None,
             db_busy_timeout_s=float(values.get("STAGGER_DB_BUSY_TIMEOUT_S") or 10.0),
             port=int(values.get("PORT") or 3000),
             slack_bot_token=_secret(values.get("SLACK_BOT_TOKEN")),
@@ -77,6 +77,10 @@ class Settings(BaseModel):
             no_color=bool(values.get("NO_COLOR")),
         )
 
+    def store_location(self) -> Path | str:
+        """STAGGER_DB: the SQLite file, or the PostgreSQL DSN."""
+        return self.db_url.get_secret_value() if self.db_url is not None else self.db_path
+
     def audit_keys(self) -> AuditKeys:
         """The audit trail's keys; a ConfigError says how to set a missing or bad one."""
         return parse_keys(
@@ -87,7 +91,3 @@ class Settings(BaseModel):
 
 def _secret(value: str | None) -> SecretStr | None:
     return SecretStr(value) if value else None
-
-
-def _postgres_dsn(value: str | None) -> SecretStr | None:
-    return SecretStr(value) if value and value.startswith(POSTGRES_SCHEMES) else None

@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.support.pg_fixtures",
     "tests.support.tiered_fleet",
     "tests.support.leader_fixtures",
+    "tests.support.store_backends",
 ]
 
 # The bot run as a process (`python -m bot.cli` from a test's folder) is this checkout's,

@@ -420,6 +420,7 @@ READS = {
     "audit export": ["STAGGER_DB"],
     "audit import": ["STAGGER_DB", "STAGGER_AUDIT_KEY", "STAGGER_AUDIT_OLD_KEYS"],
     "emergency-rollback": ["STAGGER_CONFIG", "STAGGER_AUDIT_KEY"],
+    "store migrate": ["STAGGER_AUDIT_KEY"],
 }  # fmt: skip
 
 
@@ -430,8 +431,12 @@ def test_every_command_is_listed_with_the_variables_its_help_names() -> None:
     audit = subparsers.choices["audit"]
     actions = next(action for action in audit._actions if action.dest == "audit_command")
     assert isinstance(actions, argparse._SubParsersAction)
-    listed = {name for name in subparsers.choices if name != "audit"}
+    listed = {name for name in subparsers.choices if name not in ("audit", "store")}
     listed |= {f"audit {name}" for name in actions.choices}
+    store = subparsers.choices["store"]
+    store_actions = next(action for action in store._actions if action.dest == "store_command")
+    assert isinstance(store_actions, argparse._SubParsersAction)
+    listed |= {f"store {name}" for name in store_actions.choices}
     assert listed == set(READS)
 
 

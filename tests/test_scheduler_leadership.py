@@ -107,5 +107,5 @@ def test_a_postgresql_dsn_in_stagger_db_selects_the_advisory_lock_and_stays_secr
     assert isinstance(leadership(bot.context, settings), AdvisoryLockLeadership)
     assert dsn in secrets_of(settings)
     on_file = Settings.from_environ({"STAGGER_DB": str(bot.store.path)})
-    assert on_file.store_dsn is None
+    assert on_file.db_url is None
     assert isinstance(leadership(bot.context, on_file), Lease)

@@ -6,7 +6,7 @@
     │   └── NotAllowed           the caller may not do this (approver, operator, self-approval)
     ├── SpecError                the rollout spec is invalid (each problem names its key path)
     ├── ConfigError              the process's environment is missing or has a bad variable
-    ├── StoreError               the SQLite store could not be read or written
+    ├── StoreError               the store (SQLite or PostgreSQL) could not be read or written
     └── RemoteError              a host could not be reached or a command failed to run
         ├── HostKeyError         unknown or changed host key (never auto-added)
         ├── HostUnreachable      refused, down, DNS, connect or banner timeout

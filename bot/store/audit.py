@@ -177,11 +177,11 @@ class AuditTrail:
 
     @staticmethod
     def _refuse_if_retired(db: Any, key: AuditKey) -> None:
-        retired = db.execute(
-            "SELECT id FROM audit WHERE action = ? AND json_extract(args, '$.previous_key') = ? "
-            "ORDER BY id LIMIT 1",
-            [KEY_ROTATED, key.id],
-        ).fetchone()
+        # The rotations are few; their args are read here, not by an engine's JSON function.
+        rotations = db.execute(
+            "SELECT id, args FROM audit WHERE action = ? ORDER BY id", [KEY_ROTATED]
+        ).fetchall()
+        retired = next((row for row in rotations if _previous_key(row[1]) == key.id), None)
         if retired is not None:
             raise ConfigError(
                 f"this process's {KEY_VARIABLE} (key {key.id}) was retired at audit row "
@@ -403,6 +403,14 @@ class _Walk:
                 "from an older copy)"
             )
         return None
+
+
+def _previous_key(args: str | None) -> object:
+    try:
+        found = json.loads(args or "{}")
+    except ValueError:
+        return None
+    return found.get("previous_key") if isinstance(found, dict) else None
 
 
 def _first_keyed_marker(db: Any) -> int | None:

@@ -68,7 +68,8 @@ class Checkpoints:
             if stored != (isoformat(previous) if previous else None):
                 return False
             db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 [_LAST_SLOT, isoformat(slot)],
             )
             return True

@@ -56,7 +56,7 @@ class EventLog:
         ]
         with self._store.transaction() as db:
             stored = db.execute(
-                "SELECT inode, offset FROM log_cursors WHERE env = ? AND host = ? AND path = ?",
+                'SELECT inode, "offset" FROM log_cursors WHERE env = ? AND host = ? AND path = ?',
                 [env, host, path],
             ).fetchone()
             if (LogCursor(*stored) if stored else None) != after:
@@ -67,8 +67,9 @@ class EventLog:
                 rows,
             )
             db.execute(
-                "INSERT OR REPLACE INTO log_cursors (env, host, path, inode, offset, head) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                'INSERT INTO log_cursors (env, host, path, inode, "offset", head) '
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (env, host, path) DO UPDATE SET "
+                'inode = excluded.inode, "offset" = excluded."offset", head = excluded.head',
                 [env, host, path, cursor.inode, cursor.offset, cursor.head],
             )
             return True

@@ -34,7 +34,8 @@ class Lease:
                 if holder != self.holder and parse_iso(expires) > now:
                     return False
             db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 [_KEY, f"{self.holder}|{isoformat(now + self._ttl)}"],
             )
             return True

@@ -36,10 +36,11 @@ class RunDurations:
                 "INSERT INTO run_durations (env, job, started_at, ordinal, duration_ms, source) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (env, job, started_at, ordinal) "
                 "DO UPDATE SET duration_ms = excluded.duration_ms, source = excluded.source "
-                "WHERE duration_ms IS NOT excluded.duration_ms OR source IS NOT excluded.source",
+                "WHERE run_durations.duration_ms IS NOT excluded.duration_ms "
+                "OR run_durations.source IS NOT excluded.source",
                 values,
             )
-            return max(cursor.rowcount, 0)
+            return max(int(cursor.rowcount), 0)
 
     def between(self, env: str, start: datetime, end: datetime) -> dict[str, list[float]]:
         """Each job's durations of the runs started in [start, end), in the order they

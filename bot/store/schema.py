@@ -6,7 +6,8 @@ in `bot.store.tables` and stamped with `SCHEMA_VERSION`; an older store gets eac
 migration after its version, in order, then every declared table it lacks, then the new
 version; a store written by a newer stagger-bot is refused. The version lives in `meta`
 under `schema_version` (stores made before this registry say "1"). The SQLite-only parts
-are the two look-ups at the bottom (which tables and columns a store has).
+are the two look-ups at the bottom (which tables and columns a store has); on PostgreSQL
+the same DDL is translated by `bot.store.pg_dialect`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlite_utils import Database
-
 from bot.core.errors import StoreError
+from bot.store.database import Database
 from bot.store.tables import INTEGER, SQL_TYPES, TABLES, TEXT, Column, create_statements, quoted
 
 VERSION_KEY = "schema_version"

@@ -1,6 +1,7 @@
-"""The SQLite store: each environment's rollout state, approval requests, seen requests.
+"""The store: each environment's rollout state, approval requests, seen requests.
 
-One file (WAL mode) shared by the bot's threads; each thread has its own connection.
+One SQLite file (WAL mode), or a PostgreSQL database shared by replicas
+(`bot.store.backend`), used by the bot's threads; each thread has its own connection.
 Writes that must not race (claiming a request for execution) are single conditional
 UPDATEs, so a double click or a Slack retry can never run an action twice.
 """
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -19,13 +19,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from bot.core.approvals import ApprovalRequest, Status
 from bot.core.clock import isoformat, parse_iso
 from bot.core.errors import StoreError
 from bot.core.plan import Plan
+from bot.core.store_location import is_dsn
 from bot.store import schema
+from bot.store.backend import Backend, open_backend
+from bot.store.database import Database
+from bot.store.tables import quoted
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +43,15 @@ class EnvState:
 
 
 class Store:
-    def __init__(self, path: Path, *, busy_timeout_s: float = 10.0) -> None:
-        self.path = path
+    def __init__(self, location: Path | str, *, busy_timeout_s: float = 10.0) -> None:
+        """`location`: a file (SQLite) or a `postgresql://` DSN (PostgreSQL)."""
+        self.location = location
+        self._backend = open_backend(location, busy_timeout_s)
+        self.where = self._backend.where
         self._busy_timeout_s = busy_timeout_s
         self._local = threading.local()
+        self._connections: list[Database] = []
+        self._connections_lock = threading.Lock()
         # The bot's threads queue here for the writer lock instead of in SQLite's busy
         # handler, which sleeps up to 100 ms between tries: that sleep was the slash
         # commands' p99 under load. Other processes still meet the busy timeout.
@@ -52,7 +59,7 @@ class Store:
         # Once per Store, at start: every table of the schema, migrated to its version. A
         # store that is current is only read, so opening one never waits for the writer
         # lock; the transaction looks again, as another process may have just done it.
-        where = str(path)
+        where = self.where
         if schema.stored_version(self._db(), where) != schema.SCHEMA_VERSION:
             with self.transaction() as db:
                 was = schema.upgrade(db, where)
@@ -64,52 +71,55 @@ class Store:
                     schema.SCHEMA_VERSION,
                 )
 
+    @property
+    def path(self) -> Path:
+        """The SQLite file; a PostgreSQL store has none."""
+        if is_dsn(self.location):
+            raise StoreError(f"the store at {self.where} is PostgreSQL, not a file")
+        return Path(self.location)
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
     # -- connections -------------------------------------------------------------------
 
-    def _db(self) -> sqlite_utils.Database:
-        db: sqlite_utils.Database | None = getattr(self._local, "db", None)
-        if db is None:
-            try:
-                connection = sqlite3.connect(
-                    self.path, timeout=self._busy_timeout_s, isolation_level=None
-                )
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA synchronous=FULL")
-            except sqlite3.Error as error:
-                raise StoreError(f"cannot open the store at {self.path}: {error}") from None
-            db = sqlite_utils.Database(connection)
+    def _db(self) -> Database:
+        db: Database | None = getattr(self._local, "db", None)
+        if db is None or not self._backend.usable(db):
+            db = self._backend.connect()
             self._local.db = db
+            with self._connections_lock:
+                self._connections.append(db)
         return db
 
+    def close(self) -> None:
+        """Close every thread's connection (a thread that uses the store again opens one)."""
+        with self._connections_lock:
+            opened, self._connections = self._connections, []
+        for db in opened:
+            self._backend.close(db)
+        self._local = threading.local()
+
     @contextmanager
-    def transaction(self) -> Iterator[sqlite_utils.Database]:
-        """BEGIN IMMEDIATE ... COMMIT: the writer lock is taken up front. A caller waits
-        at most the busy timeout in all, for this process's threads and others' locks
-        together: waiting threads must not queue up one busy timeout each."""
+    def transaction(self) -> Iterator[Database]:
+        """BEGIN ... COMMIT with the store's writer lock taken up front (SQLite: BEGIN
+        IMMEDIATE; PostgreSQL: the store's advisory lock). A caller waits at most the busy
+        timeout in all, for this process's threads and others' locks together: waiting
+        threads must not queue up one busy timeout each."""
         db = self._db()
         deadline = time.monotonic() + self._busy_timeout_s
         if not self._writer.acquire(timeout=self._busy_timeout_s):
-            raise StoreError(f"the store at {self.path} is locked or unwritable: busy")
+            raise StoreError(f"the store at {self.where} is locked or unwritable: busy")
         try:
-            left_ms = max(int((deadline - time.monotonic()) * 1000), 0)
-            db.execute(f"PRAGMA busy_timeout = {left_ms}")
-            try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as error:
-                raise StoreError(
-                    f"the store at {self.path} is locked or unwritable: {error}"
-                ) from None
+            self._backend.begin(db, max(deadline - time.monotonic(), 0.0))
             try:
                 yield db
             except BaseException:
-                db.execute("ROLLBACK")
+                self._backend.rollback(db)
                 raise
             else:
-                try:
-                    db.execute("COMMIT")
-                except sqlite3.Error as error:
-                    db.execute("ROLLBACK")
-                    raise StoreError(f"could not write to the store: {error}") from None
+                self._backend.commit(db)
         finally:
             self._writer.release()
 
@@ -125,7 +135,7 @@ class Store:
         """Rows of `table` as dicts, in one statement. (sqlite_utils' `rows_where` first
         asks for the table list, doubling the statements of every read a command makes.)
         `table`, `where` and `order_by` are the code's own text; values go in `params`."""
-        sql = f"SELECT * FROM [{table}]"  # noqa: S608 - names from code, values bound
+        sql = f"SELECT * FROM {quoted(table)}"  # noqa: S608 - names from code, values bound
         if where:
             sql += f" WHERE {where}"
         if order_by:
@@ -136,7 +146,7 @@ class Store:
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    def read(self) -> sqlite_utils.Database:
+    def read(self) -> Database:
         return self._db()
 
     # -- seen requests -----------------------------------------------------------------
@@ -151,17 +161,12 @@ class Store:
         # Every request from Slack writes this before it is answered. Without the fsync
         # (WAL, synchronous=NORMAL) it survives a crash of the bot, only not a power cut,
         # which at worst lets one retry of a request in again.
-        db = self._db()
-        db.execute("PRAGMA synchronous=NORMAL")
-        try:
-            with self.transaction() as db:
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO seen_requests (key, at) VALUES (?, ?)",
-                    [key, isoformat(now)],
-                )
-                return cursor.rowcount == 1
-        finally:
-            db.execute("PRAGMA synchronous=FULL")
+        with self._backend.relaxed_durability(self._db()), self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO seen_requests (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                [key, isoformat(now)],
+            )
+            return bool(cursor.rowcount == 1)
 
     def forget_seen(self, prefix: str, before: datetime) -> int:
         """Forget the keys starting with `prefix` first seen before `before`; how many."""

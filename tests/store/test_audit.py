@@ -18,6 +18,7 @@ from bot.core.errors import ConfigError
 from bot.store.audit import AuditEntry, AuditTrail, chain_of, keyed_hash, row_hash
 from bot.store.store import Store
 from tests.support.spec_data import AUDIT_KEY
+from tests.support.store_backends import StoreFactory
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 KEYS = parse_keys(AUDIT_KEY, None)
@@ -26,8 +27,9 @@ NEW_KEY = "c4" * 32
 STORE_93FFDC3 = Path(__file__).parent / "data" / "store-93ffdc3.db"
 
 
-def trail_with_rows(path: Path, count: int = 5, keys: AuditKeys = KEYS) -> AuditTrail:
-    trail = AuditTrail(Store(path), secrets=("xoxb-secret-token-1234",), keys=keys)
+def trail_with_rows(at: Path | Store, count: int = 5, keys: AuditKeys = KEYS) -> AuditTrail:
+    store = at if isinstance(at, Store) else Store(at)
+    trail = AuditTrail(store, secrets=("xoxb-secret-token-1234",), keys=keys)
     for index in range(count):
         trail.record(
             AuditEntry("U0OPS1", "slack", "rollback.requested", "prod", {"n": index}, "pending"),
@@ -43,40 +45,38 @@ def tamper(path: Path, sql: str) -> None:
     connection.close()
 
 
-def test_an_untouched_trail_verifies(tmp_path: Path) -> None:
-    result = trail_with_rows(tmp_path / "s.db").verify()
+def test_an_untouched_trail_verifies(store_factory: StoreFactory) -> None:
+    result = trail_with_rows(store_factory()).verify()
     assert result.ok and result.rows_checked == 5
 
 
-def test_an_edited_row_is_named(tmp_path: Path) -> None:
-    trail = trail_with_rows(tmp_path / "s.db")
-    tamper(tmp_path / "s.db", "UPDATE audit SET outcome = 'ok' WHERE id = 3")
+def test_an_edited_row_is_named(store_factory: StoreFactory) -> None:
+    trail = trail_with_rows(store_factory())
+    store_factory.write("UPDATE audit SET outcome = 'ok' WHERE id = 3")
     result = trail.verify()
     assert not result.ok and result.first_bad_id == 3 and "edited" in (result.problem or "")
 
 
-def test_a_deleted_row_is_found_where_the_chain_breaks(tmp_path: Path) -> None:
-    trail = trail_with_rows(tmp_path / "s.db")
-    tamper(tmp_path / "s.db", "DELETE FROM audit WHERE id = 2")
+def test_a_deleted_row_is_found_where_the_chain_breaks(store_factory: StoreFactory) -> None:
+    trail = trail_with_rows(store_factory())
+    store_factory.write("DELETE FROM audit WHERE id = 2")
     result = trail.verify()
     assert result.first_bad_id == 3 and "deleted" in (result.problem or "")
 
 
-def test_deleting_the_newest_rows_is_found(tmp_path: Path) -> None:
-    trail = trail_with_rows(tmp_path / "s.db")
-    tamper(tmp_path / "s.db", "DELETE FROM audit WHERE id >= 4")
+def test_deleting_the_newest_rows_is_found(store_factory: StoreFactory) -> None:
+    trail = trail_with_rows(store_factory())
+    store_factory.write("DELETE FROM audit WHERE id >= 4")
     result = trail.verify()
     assert not result.ok and "rows after 3 are missing" in (result.problem or "")
 
 
-def test_an_inserted_row_is_found(tmp_path: Path) -> None:
-    trail = trail_with_rows(tmp_path / "s.db")
-    tamper(
-        tmp_path / "s.db",
+def test_an_inserted_row_is_found(store_factory: StoreFactory) -> None:
+    trail = trail_with_rows(store_factory())
+    store_factory.write(
         "UPDATE audit SET id = id + 100 WHERE id >= 3",
     )
-    tamper(
-        tmp_path / "s.db",
+    store_factory.write(
         "INSERT INTO audit (id, at, actor, source, action, env, args, outcome, detail, prev_hash, "
         "hash) SELECT 3, at, 'U0EVIL', source, action, env, args, outcome, detail, hash, hash "
         "FROM audit WHERE id = 2",
@@ -85,8 +85,8 @@ def test_an_inserted_row_is_found(tmp_path: Path) -> None:
     assert not result.ok and result.first_bad_id == 3
 
 
-def test_secrets_never_reach_the_trail(tmp_path: Path) -> None:
-    trail = AuditTrail(Store(tmp_path / "s.db"), secrets=("xoxb-secret-token-1234",), keys=KEYS)
+def test_secrets_never_reach_the_trail(store_factory: StoreFactory) -> None:
+    trail = AuditTrail(store_factory(), secrets=("xoxb-secret-token-1234",), keys=KEYS)
     trail.record(
         AuditEntry(
             "bot",
@@ -106,8 +106,8 @@ def test_secrets_never_reach_the_trail(tmp_path: Path) -> None:
     assert "postgres://app:[redacted]@db.example.com" in text
 
 
-def test_export_writes_every_row_as_csv_or_jsonl(tmp_path: Path) -> None:
-    trail = trail_with_rows(tmp_path / "s.db", count=3)
+def test_export_writes_every_row_as_csv_or_jsonl(store_factory: StoreFactory) -> None:
+    trail = trail_with_rows(store_factory(), count=3)
     jsonl = io.StringIO()
     assert trail.export(jsonl, "jsonl") == 3
     rows = [json.loads(line) for line in jsonl.getvalue().splitlines()]
@@ -118,8 +118,8 @@ def test_export_writes_every_row_as_csv_or_jsonl(tmp_path: Path) -> None:
     assert csv_out.getvalue().splitlines()[0].startswith("id,at,actor,source,action,env")
 
 
-def test_latest_is_newest_first_and_filtered_by_env(tmp_path: Path) -> None:
-    trail = trail_with_rows(tmp_path / "s.db", count=3)
+def test_latest_is_newest_first_and_filtered_by_env(store_factory: StoreFactory) -> None:
+    trail = trail_with_rows(store_factory(), count=3)
     trail.record(AuditEntry("U0OPS1", "cli", "status", "staging"), NOW)
     assert [row["id"] for row in trail.latest("prod", 2)] == [3, 2]
     assert [row["env"] for row in trail.latest(None, 1)] == ["staging"]
@@ -211,13 +211,12 @@ def test_a_keyed_trail_re_hashed_whole_without_the_key_fails_and_is_not_re_signe
 
 
 def test_a_new_key_starts_with_a_marker_and_the_old_key_verifies_what_it_signed(
-    tmp_path: Path,
+    store_factory: StoreFactory,
 ) -> None:
-    path = tmp_path / "s.db"
-    trail_with_rows(path, count=3)
+    trail_with_rows(store_factory(), count=3)
     old_key = parse_key(AUDIT_KEY)
     rotated = AuditKeys(parse_key(NEW_KEY), (old_key,))
-    trail = AuditTrail(Store(path), keys=rotated)
+    trail = AuditTrail(store_factory(), keys=rotated)
     assert trail.record(AuditEntry("U0OPS1", "slack", "command.status"), NOW) == 5
 
     marker = trail.latest(limit=2)[1]
@@ -226,18 +225,18 @@ def test_a_new_key_starts_with_a_marker_and_the_old_key_verifies_what_it_signed(
     result = trail.verify()
     assert result.ok and result.rows_checked == 5
 
-    without_the_old_key = AuditTrail(Store(path), keys=parse_keys(NEW_KEY, None)).verify()
+    without_the_old_key = AuditTrail(store_factory(), keys=parse_keys(NEW_KEY, None)).verify()
     assert not without_the_old_key.ok and without_the_old_key.first_bad_id == 1
     assert f"signed with audit key {old_key.id}" in (without_the_old_key.problem or "")
     assert "STAGGER_AUDIT_OLD_KEYS" in (without_the_old_key.problem or "")
 
 
 def test_a_process_on_a_retired_key_refuses_to_write_and_says_to_restart(
-    tmp_path: Path,
+    store_factory: StoreFactory,
 ) -> None:
-    path = tmp_path / "s.db"
-    stale = trail_with_rows(path, count=3)
-    rotated = AuditTrail(Store(path), keys=AuditKeys(parse_key(NEW_KEY), (parse_key(AUDIT_KEY),)))
+    stale = trail_with_rows(store_factory(), count=3)
+    rotated_keys = AuditKeys(parse_key(NEW_KEY), (parse_key(AUDIT_KEY),))
+    rotated = AuditTrail(store_factory(), keys=rotated_keys)
     rotated.record(AuditEntry("U0OPS1", "slack", "command.status"), NOW)
 
     with pytest.raises(ConfigError, match="was retired at audit row 4: restart it"):
@@ -285,6 +284,6 @@ def test_rows_signed_with_a_retired_key_after_its_successor_are_named(tmp_path: 
     assert f"signed with audit key {old.id}, which was retired at row 4" in (result.problem or "")
 
 
-def test_recording_without_a_key_says_which_variable_to_set(tmp_path: Path) -> None:
+def test_recording_without_a_key_says_which_variable_to_set(store_factory: StoreFactory) -> None:
     with pytest.raises(ConfigError, match="STAGGER_AUDIT_KEY is not set"):
-        AuditTrail(Store(tmp_path / "s.db")).record(AuditEntry("bot", "bot", "x"), NOW)
+        AuditTrail(store_factory()).record(AuditEntry("bot", "bot", "x"), NOW)

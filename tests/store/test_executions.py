@@ -6,13 +6,13 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from bot.core.approvals import Status
 from bot.store.executions import Claim, Executions
-from bot.store.store import EnvState, Store
+from bot.store.store import EnvState
 from tests.store.test_store import pending
 from tests.support.executions import claim_elsewhere
+from tests.support.store_backends import StoreFactory
 
 SOON = timedelta(minutes=1)
 
@@ -37,8 +37,8 @@ def claim_all_at_once(executions: Executions, request_ids: list[str]) -> list[Cl
     return results
 
 
-def test_only_one_of_many_concurrent_claims_of_a_request_wins(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+def test_only_one_of_many_concurrent_claims_of_a_request_wins(store_factory: StoreFactory) -> None:
+    store = store_factory()
     store.add_request(pending())
 
     results = claim_all_at_once(Executions(store), ["RABCDE"] * 8)
@@ -48,9 +48,9 @@ def test_only_one_of_many_concurrent_claims_of_a_request_wins(tmp_path: Path) ->
 
 
 def test_of_requests_on_one_env_claimed_at_once_one_runs_and_the_others_learn_which(
-    tmp_path: Path,
+    store_factory: StoreFactory,
 ) -> None:
-    store = Store(tmp_path / "s.db")
+    store = store_factory()
     ids = [f"R{n}AAAA" for n in range(6)]
     for request_id in ids:
         store.add_request(pending(request_id))
@@ -67,8 +67,8 @@ def test_of_requests_on_one_env_claimed_at_once_one_runs_and_the_others_learn_wh
     )
 
 
-def test_an_execution_on_another_env_does_not_block(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+def test_an_execution_on_another_env_does_not_block(store_factory: StoreFactory) -> None:
+    store = store_factory()
     store.add_request(pending("RPROD1"))
     store.add_request(replace(pending("RSTAG1"), env="staging"))
     executions = Executions(store)
@@ -77,8 +77,10 @@ def test_an_execution_on_another_env_does_not_block(tmp_path: Path) -> None:
     assert executions.claim("RSTAG1", (Status.PENDING,), lease_until=now() + SOON).claimed
 
 
-def test_finishing_writes_the_outcome_and_the_env_state_together(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+def test_finishing_writes_the_outcome_and_the_env_state_together(
+    store_factory: StoreFactory,
+) -> None:
+    store = store_factory()
     store.set_env_state(EnvState("prod", "prod-stagger", True, None, ("BADGE_AUTO_UNLOCK",)))
     store.add_request(pending())
     executions = Executions(store)
@@ -98,8 +100,10 @@ def test_finishing_writes_the_outcome_and_the_env_state_together(tmp_path: Path)
     assert store.env_state("prod").disabled_jobs == ("BADGE_AUTO_UNLOCK", "LIVE_STATS_SYNC")
 
 
-def test_a_process_cannot_finish_or_renew_what_another_process_owns(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+def test_a_process_cannot_finish_or_renew_what_another_process_owns(
+    store_factory: StoreFactory,
+) -> None:
+    store = store_factory()
     store.add_request(pending())
     claim_elsewhere(store, "RABCDE", lease_left_s=3600)
     executions = Executions(store)
@@ -112,8 +116,10 @@ def test_a_process_cannot_finish_or_renew_what_another_process_owns(tmp_path: Pa
     assert store.env_state("prod").note == ""
 
 
-def test_an_execution_is_interrupted_only_once_its_lease_lapsed(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+def test_an_execution_is_interrupted_only_once_its_lease_lapsed(
+    store_factory: StoreFactory,
+) -> None:
+    store = store_factory()
     store.add_request(pending())
     executions = Executions(store)
     assert executions.claim("RABCDE", (Status.PENDING,), lease_until=now() + SOON).claimed

@@ -13,13 +13,16 @@ import pytest
 from bot.store.locks import AlreadyLocked, EnvLocks
 from bot.store.schema import SCHEMA_VERSION
 from bot.store.store import Store
+from tests.support.store_backends import StoreFactory
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 
-def test_a_lock_holds_its_env_only_and_names_holder_reason_and_times(tmp_path: Path) -> None:
-    locks = EnvLocks(Store(tmp_path / "s.db"))
+def test_a_lock_holds_its_env_only_and_names_holder_reason_and_times(
+    store_factory: StoreFactory,
+) -> None:
+    locks = EnvLocks(store_factory())
     acquired = locks.acquire("prod", "U0LEAD1", "db migration", NOW + 2 * HOUR, NOW)
     held = locks.held("prod", NOW + HOUR)
     assert held == acquired.lock
@@ -29,8 +32,10 @@ def test_a_lock_holds_its_env_only_and_names_holder_reason_and_times(tmp_path: P
     assert locks.held("staging", NOW + HOUR) is None
 
 
-def test_another_person_cannot_take_a_held_lock_and_is_told_whose_it_is(tmp_path: Path) -> None:
-    locks = EnvLocks(Store(tmp_path / "s.db"))
+def test_another_person_cannot_take_a_held_lock_and_is_told_whose_it_is(
+    store_factory: StoreFactory,
+) -> None:
+    locks = EnvLocks(store_factory())
     locks.acquire("prod", "U0LEAD1", "db migration", None, NOW)
     with pytest.raises(AlreadyLocked) as refused:
         locks.acquire("prod", "U0OPS1", "mine now", None, NOW + HOUR)
@@ -39,9 +44,9 @@ def test_another_person_cannot_take_a_held_lock_and_is_told_whose_it_is(tmp_path
 
 
 def test_the_holder_locking_again_updates_reason_and_expiry_and_keeps_since(
-    tmp_path: Path,
+    store_factory: StoreFactory,
 ) -> None:
-    locks = EnvLocks(Store(tmp_path / "s.db"))
+    locks = EnvLocks(store_factory())
     first = locks.acquire("prod", "U0LEAD1", "db migration", NOW + HOUR, NOW)
     later = NOW + HOUR / 2
     again = locks.acquire("prod", "U0LEAD1", "migration takes longer", NOW + 5 * HOUR, later)
@@ -53,8 +58,10 @@ def test_the_holder_locking_again_updates_reason_and_expiry_and_keeps_since(
     )  # fmt: skip
 
 
-def test_a_lock_past_its_expiry_holds_nothing_and_waits_to_be_released(tmp_path: Path) -> None:
-    locks = EnvLocks(Store(tmp_path / "s.db"))
+def test_a_lock_past_its_expiry_holds_nothing_and_waits_to_be_released(
+    store_factory: StoreFactory,
+) -> None:
+    locks = EnvLocks(store_factory())
     acquired = locks.acquire("prod", "U0LEAD1", "db migration", NOW + HOUR, NOW)
     assert locks.held("prod", NOW + HOUR) is None
     assert locks.expired(NOW + HOUR) == [acquired.lock]
@@ -66,14 +73,13 @@ def test_a_lock_past_its_expiry_holds_nothing_and_waits_to_be_released(tmp_path:
     assert next_lock.holder == "U0OPS1"
 
 
-def test_two_people_locking_at_once_get_one_lock_between_them(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    Store(path)
+def test_two_people_locking_at_once_get_one_lock_between_them(store_factory: StoreFactory) -> None:
+    store_factory()
     outcomes: list[str] = []
     barrier = threading.Barrier(2)
 
     def lock(user: str) -> None:
-        locks = EnvLocks(Store(path))
+        locks = EnvLocks(store_factory())
         barrier.wait()
         try:
             locks.acquire("prod", user, "mine", None, NOW)

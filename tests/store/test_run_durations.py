@@ -4,11 +4,10 @@ for any window, and forgotten when old."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 from bot.core.run_samples import RunDuration
 from bot.store.run_durations import RunDurations
-from bot.store.store import Store
+from tests.support.store_backends import StoreFactory
 
 T0 = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 LIVE, BADGE = "Live Stats Sync", "Badge Auto-Unlock"
@@ -26,8 +25,8 @@ RUNS = [
 ]
 
 
-def test_saving_the_same_window_twice_keeps_one_row_per_run(tmp_path: Path) -> None:
-    durations = RunDurations(Store(tmp_path / "s.db"))
+def test_saving_the_same_window_twice_keeps_one_row_per_run(store_factory: StoreFactory) -> None:
+    durations = RunDurations(store_factory())
 
     assert durations.save("prod", "database", RUNS) == 4
     assert durations.save("prod", "database", RUNS) == 0
@@ -38,8 +37,10 @@ def test_saving_the_same_window_twice_keeps_one_row_per_run(tmp_path: Path) -> N
     }
 
 
-def test_a_run_read_again_with_a_new_duration_is_changed_not_added(tmp_path: Path) -> None:
-    durations = RunDurations(Store(tmp_path / "s.db"))
+def test_a_run_read_again_with_a_new_duration_is_changed_not_added(
+    store_factory: StoreFactory,
+) -> None:
+    durations = RunDurations(store_factory())
     durations.save("prod", "database", RUNS)
 
     assert durations.save("prod", "database", [RunDuration(LIVE, at(60), 2500.0)]) == 1
@@ -47,8 +48,8 @@ def test_a_run_read_again_with_a_new_duration_is_changed_not_added(tmp_path: Pat
     assert durations.between("prod", at(1), at(3600)) == {LIVE: [2500.0]}
 
 
-def test_a_window_holds_the_runs_started_in_it_of_its_env_only(tmp_path: Path) -> None:
-    durations = RunDurations(Store(tmp_path / "s.db"))
+def test_a_window_holds_the_runs_started_in_it_of_its_env_only(store_factory: StoreFactory) -> None:
+    durations = RunDurations(store_factory())
     durations.save("prod", "database", RUNS)
     durations.save("staging", "database", [RunDuration(LIVE, at(30), 9000.0)])
 
@@ -57,8 +58,8 @@ def test_a_window_holds_the_runs_started_in_it_of_its_env_only(tmp_path: Path) -
     assert durations.between("prod", at(-3600), T0) == {}
 
 
-def test_a_start_in_another_zone_is_the_same_run(tmp_path: Path) -> None:
-    durations = RunDurations(Store(tmp_path / "s.db"))
+def test_a_start_in_another_zone_is_the_same_run(store_factory: StoreFactory) -> None:
+    durations = RunDurations(store_factory())
     durations.save("prod", "database", RUNS[:1])
     berlin = at(0).astimezone(timezone(timedelta(hours=1)))
 
@@ -66,8 +67,8 @@ def test_a_start_in_another_zone_is_the_same_run(tmp_path: Path) -> None:
     assert durations.between("prod", berlin, at(1)) == {BADGE: [500.0]}
 
 
-def test_pruning_forgets_the_runs_started_before_the_cutoff(tmp_path: Path) -> None:
-    durations = RunDurations(Store(tmp_path / "s.db"))
+def test_pruning_forgets_the_runs_started_before_the_cutoff(store_factory: StoreFactory) -> None:
+    durations = RunDurations(store_factory())
     durations.save("prod", "database", RUNS)
 
     assert durations.prune(at(0.5)) == 2

@@ -12,6 +12,7 @@ from bot.core.approvals import ApprovalRequest, Status
 from bot.core.errors import StoreError
 from bot.store.store import EnvState, Store
 from tests.support.other_process import HOLD_THE_LOCK, another_process
+from tests.support.store_backends import StoreFactory
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 
@@ -30,33 +31,35 @@ def pending(request_id: str = "RABCDE") -> ApprovalRequest:
     )
 
 
-def test_a_request_cannot_be_moved_into_executing_without_a_lease(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+def test_a_request_cannot_be_moved_into_executing_without_a_lease(
+    store_factory: StoreFactory,
+) -> None:
+    store = store_factory()
     store.add_request(pending())
     with pytest.raises(ValueError, match="Executions"):
         store.transition("RABCDE", (Status.PENDING,), Status.EXECUTING)
     assert store.request("RABCDE") == pending()
 
 
-def test_a_request_round_trips_through_the_store(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+def test_a_request_round_trips_through_the_store(store_factory: StoreFactory) -> None:
+    store = store_factory()
     store.add_request(pending())
     assert store.request("rabcde") == pending()
     assert [request.id for request in store.open_requests("prod")] == ["RABCDE"]
     assert store.open_requests("staging") == []
 
 
-def test_state_survives_reopening_the_file(tmp_path: Path) -> None:
-    Store(tmp_path / "s.db").set_env_state(
+def test_state_survives_reopening_the_store(store_factory: StoreFactory) -> None:
+    store_factory().set_env_state(
         EnvState("prod", "rolled back", False, NOW, ("LIVE_STATS_SYNC",), "R1: pool")
     )
-    assert Store(tmp_path / "s.db").env_state("prod") == EnvState(
+    assert store_factory().env_state("prod") == EnvState(
         "prod", "rolled back", False, NOW, ("LIVE_STATS_SYNC",), "R1: pool"
     )
 
 
-def test_a_repeated_delivery_is_seen_once(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+def test_a_repeated_delivery_is_seen_once(store_factory: StoreFactory) -> None:
+    store = store_factory()
     assert store.first_time("trigger:1", NOW)
     assert not store.first_time("trigger:1", NOW)
 
@@ -75,8 +78,35 @@ def test_a_locked_store_gives_a_clear_error(tmp_path: Path) -> None:
     assert store.request("RLOCKD") is not None
 
 
-def test_many_threads_writing_at_once_all_succeed_and_none_is_lost(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db", busy_timeout_s=10.0)
+def test_a_writer_on_another_connection_holding_the_store_gives_a_clear_error(
+    store_factory: StoreFactory,
+) -> None:
+    holder, waiter = store_factory(), store_factory(busy_timeout_s=0.2)
+    holding, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with holder.transaction():
+            holding.set()
+            done.wait(30)
+
+    other = threading.Thread(target=hold)
+    other.start()
+    try:
+        assert holding.wait(30)
+        with pytest.raises(StoreError, match="is locked or unwritable") as refused:
+            waiter.add_request(pending("RLOCKD"))
+        assert waiter.where in str(refused.value)
+    finally:
+        done.set()
+        other.join()
+    waiter.add_request(pending("RLOCKD"))
+    assert holder.request("RLOCKD") is not None
+
+
+def test_many_threads_writing_at_once_all_succeed_and_none_is_lost(
+    store_factory: StoreFactory,
+) -> None:
+    store = store_factory(busy_timeout_s=10.0)
     start = threading.Barrier(16)
     failures: list[Exception] = []
 

@@ -4,6 +4,7 @@ process however many modules ask for it."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ class RecordedRollout:
     store: Path
     # The spec the rehearsal ran (the runbook's, its phases hours long).
     spec: Path
+    # The key the rehearsal signed the audit trail with (it prints it, to verify with).
+    audit_key: str = ""
 
     def spec_data(self) -> dict[str, Any]:
         return tomllib.loads(self.spec.read_text(encoding="utf-8"))
@@ -38,5 +41,10 @@ def recorded_rollout(factory: pytest.TempPathFactory) -> RecordedRollout:
         folder = factory.mktemp("recorded-rollout")
         result = rehearse(folder, "--scenario", "happy", database=False)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        _RECORDED.append(RecordedRollout(folder / "work" / "stagger.db", folder / "short.toml"))
+        key = re.search(r"STAGGER_AUDIT_KEY=([0-9a-f]{64})", result.stdout)
+        _RECORDED.append(
+            RecordedRollout(
+                folder / "work" / "stagger.db", folder / "short.toml", key.group(1) if key else ""
+            )
+        )
     return _RECORDED[0]

@@ -19,7 +19,7 @@ from bot.settings import Settings
 
 
 def main(dsn: str, process: str, *arguments: str) -> None:
-    settings = Settings.from_environ().model_copy(update={"store_dsn": SecretStr(dsn)})
+    settings = Settings.from_environ().model_copy(update={"db_url": SecretStr(dsn)})
     configure_logging(settings)
     spec = load_spec(settings.config_path)
     if process == "serve":

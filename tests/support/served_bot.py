@@ -83,7 +83,8 @@ def start_bot(
     settings = Settings.from_environ(
         {
             **(environ or {}),
-            "STAGGER_DB": str(tmp_path / "stagger.db"),
+            # A test may name another store (a PostgreSQL DSN); else a file in its folder.
+            "STAGGER_DB": (environ or {}).get("STAGGER_DB") or str(tmp_path / "stagger.db"),
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": slack.url,
