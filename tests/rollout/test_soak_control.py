@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.core.approvals import Status
+from bot.core.freeze import FreezeSpec
 from bot.render.blocks import APPROVE_ACTION, DENY_ACTION, RETRY_ACTION
 from bot.store.check_schedule import CheckSchedule
 from bot.store.soaks import Soaks
@@ -86,6 +87,37 @@ def test_a_lock_keeps_the_soaks_other_hosts_waiting_until_it_is_unlocked(
     )
     assert all(OFF in fleet.env_file(host) for host in fleet.hosts)
     assert bot.request(request_id).status is Status.SUCCEEDED
+
+
+def test_a_freeze_window_keeps_the_soaks_other_hosts_waiting_until_it_ends(
+    tiered_fleet: TieredFleet,
+) -> None:
+    fleet = tiered_fleet
+    bot = fleet.make_bot()
+    request_id, posted = approve_to_soak(bot)  # at START, 12:00 UTC
+    window = FreezeSpec(
+        start=datetime(2026, 2, 1, 12, 3), end=datetime(2026, 2, 1, 13, 0),
+        envs=["staging"], reason="quarter close",
+    )  # fmt: skip
+    bot.context.spec = bot.context.spec.model_copy(update={"freeze": [window]})
+
+    bot.clock.advance(timedelta(minutes=6))
+    assert canary_soak.run(bot.context, bot.clock.now()) == []
+    told = bot.slack.wait_for(
+        lambda call: "the soak is over" in call.text, method="chat.postMessage"
+    )
+    assert "staging is in a freeze window: the other hosts wait until the hold ends" in told.text
+    assert "until 2026-02-01 13:00" in told.text and "quarter close" in told.text
+    assert told.params["thread_ts"] == posted.params["_ts"]
+    assert ON in fleet.env_file(fleet.hosts[2])
+
+    bot.clock.advance(timedelta(minutes=55))  # 13:01: the freeze is over
+    assert canary_soak.run(bot.context, bot.clock.now()) == [request_id]
+    bot.slack.wait_for(
+        lambda call: "*staging-baseline* now runs on every host of staging" in call.text,
+        method="chat.postMessage",
+    )
+    assert all(OFF in fleet.env_file(host) for host in fleet.hosts)
 
 
 def test_a_soak_whose_check_failed_stops_even_while_the_env_is_locked(
