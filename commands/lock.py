@@ -3,6 +3,7 @@ requests and the approval of pending ones) until unlocked; rollbacks are never h
 
 from __future__ import annotations
 
+from bot.core.approvals import Status
 from bot.core.clock import format_time
 from bot.core.errors import UsageError, UserError
 from bot.core.kpi_report import parse_window
@@ -61,7 +62,12 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
         )
     )
     until = f" until {format_time(expires_at, context.spec.timezone)}" if expires_at else ""
-    pending = [r.id for r in context.store.open_requests(env) if r.action == "transition"]
+    # An executing change finishes; a pending one's approval and a soak's batches wait.
+    pending = [
+        r.id
+        for r in context.store.open_requests(env)
+        if r.action == "transition" and r.status in (Status.PENDING, Status.SOAKING)
+    ]
     held = (
         " Held now: " + ", ".join(f"`{request_id}`" for request_id in pending) + "."
         if pending

@@ -13,6 +13,7 @@ from bot.core.phases import gates_text
 from bot.core.replies import Invocation, Reply
 from bot.render.rollout_report import report_table
 from bot.rollout.context import BotContext
+from bot.rollout.fleet_gate import fleet_mixed
 from bot.rollout.judging import judge_phase
 from bot.rollout.measuring import measure, measure_since
 from bot.store.timeline import Timeline
@@ -47,6 +48,7 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
             since = format_time(phase.started_at, context.spec.timezone)
             span = f"phase {phase.phase} (since {since})"
         criteria = ""
+        mixed = fleet_mixed(context, phase) if phase is not None else ""
         spec = context.spec.phase(phase.phase) if phase is not None else None
         if phase is not None and spec is not None and spec.success and not phase.is_terminal:
             gates = judge_phase(context, spec, phase, report).gates
@@ -57,6 +59,7 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
             f"*{current.phase if current else 'not started'}*\n"
             + report_table(context.spec, report)
             + criteria
+            + (f"\n:warning: {mixed}" if mixed else "")
             + rollbacks,
         )
 

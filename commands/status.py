@@ -11,6 +11,7 @@ from bot.core.replies import Invocation, Reply
 from bot.render.blocks import mention
 from bot.rollout.context import BotContext
 from bot.rollout.holds import hold_lines
+from bot.rollout.soak_hold import status_line
 from bot.store.breaches import Breach, Breaches
 from bot.store.silences import Silences
 from bot.store.store import EnvState
@@ -75,6 +76,9 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
                 f"{len(request.approved_by)}/{request.required} approvals, "
                 f"requested by <@{request.requester}>"
             )
+            held = status_line(context, request, now)
+            if held:
+                lines.append(f"      {held}")
     lines.extend(alert_lines(context, now))
     return Reply(text="\n".join(lines))
 

@@ -58,14 +58,18 @@ def run(context: BotContext, invocation: Invocation, words: list[str]) -> Reply:
         )
     )  # fmt: skip
     held_for = describe_duration(now - lock.acquired_at)
-    pending = [
-        r.id
-        for r in context.store.open_requests(env)
-        if r.action == "transition" and r.status is Status.PENDING
-    ]
+    transitions = [r for r in context.store.open_requests(env) if r.action == "transition"]
+    pending = [r.id for r in transitions if r.status is Status.PENDING]
+    soaking = [r.id for r in transitions if r.status is Status.SOAKING]
     waiting = (
         " Pending transitions may be approved now: " + ", ".join(f"`{i}`" for i in pending) + "."
         if pending
+        else ""
+    ) + (
+        " Soaking, its other hosts go on when the soak is over: "
+        + ", ".join(f"`{i}`" for i in soaking)
+        + "."
+        if soaking
         else ""
     )
     by = "" if holder else f" (held by <@{lock.holder}>)"

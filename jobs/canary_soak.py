@@ -3,7 +3,8 @@ the canary hosts failed, the change is claimed again (under a new lease) and its
 hosts run in their batches; when one failed, the rest never runs (the check itself
 proposed, or under `auto_rollback` ran, the rollback). A check due within the soak that
 has not run yet is waited for. A soak whose request left `soaking` (a rollback cancelled
-it) is closed."""
+it) is closed. A soak over while its env is held (a lock, a freeze) waits, not cancelled,
+until the hold ends (`bot.rollout.soak_hold`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import datetime
 from bot.core.approvals import Status
 from bot.rollout.context import BotContext
 from bot.rollout.execution_lease import EnvBusy, claim_execution, held_lease
+from bot.rollout.soak_hold import held_soak
 from bot.rollout.transition_runner import TransitionRunner
 from bot.store.check_schedule import CheckSchedule
 from bot.store.soaks import Soak, Soaks
@@ -32,6 +34,8 @@ def run(context: BotContext, now: datetime) -> list[str]:
         verdict = _canary_verdict(context, soak)
         if verdict is None:
             continue  # a check due within the soak has not run yet
+        if not verdict and held_soak(context, request, now) is not None:
+            continue  # the other hosts wait until the lock or freeze ends
         try:
             claimed = claim_execution(context, request, from_statuses=(Status.SOAKING,))
         except EnvBusy:

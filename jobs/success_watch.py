@@ -1,7 +1,8 @@
 """The success declaration: when the last phase has run its minimum duration with no
 rollback in the rollout, no rollback trigger fired during it, every checkpoint of it met
 the targets, and its success criteria and every KPI target are met now, post the report
-and mark the rollout `succeeded`. A dry-run KPI's target holds nothing back.
+and mark the rollout `succeeded` — only when every host runs the phase. A dry-run KPI's
+target holds nothing back.
 
 A relative target the judge can decide (job durations, the error rate, a count: README
 "How the bot decides") is judged over the whole phase, as a criterion is; its raw
@@ -22,6 +23,7 @@ from bot.core.spec_rollout import CriterionSpec, PhaseSpec
 from bot.core.thresholds import Condition, Verdict, judged_well
 from bot.render.rollout_report import report_table
 from bot.rollout.context import BotContext
+from bot.rollout.fleet_gate import fleet_gate
 from bot.rollout.judging import judge_phase
 from bot.rollout.measuring import measure_since
 from bot.store.audit import AuditEntry
@@ -113,6 +115,7 @@ def run(context: BotContext, now: datetime) -> bool:
             GateState.NOT_MET if fired else GateState.MET,
             ", ".join(b.key.removeprefix(PREFIX) for b in fired) or "none",
         ),
+        fleet_gate(context, current, context.store.open_requests(current.env)),
         _checkpoints_gate(Checkpoints(context.store).of_phase(current.id), spec.timezone, judged),
         *judge_phase(context, last, current, report).gates,
         _targets_gate(report, judged),

@@ -31,7 +31,6 @@ from bot.rollout.execution_lease import (
 )
 from bot.rollout.plan_pinning import with_plan
 from bot.rollout.request_message import refresh_request_message
-from bot.rollout.soak_cancel import cancel_soaking_transitions
 from bot.store.audit import AuditEntry
 
 _BUSY_POLL_S = 0.5
@@ -184,7 +183,8 @@ class Requests:
         )
 
     def _preempt_transitions(self, rollback: ApprovalRequest) -> None:
-        cancel_soaking_transitions(self.context, rollback)
+        # A soaking transition is left alone: only a full rollback's execution ends it
+        # (`bot.rollout.soak_cancel`), so a denied, withdrawn or per-job one changes nothing.
         for pending in self.context.store.open_requests(rollback.env):
             if pending.action != "transition" or not self.context.store.transition(
                 pending.id,
@@ -238,6 +238,12 @@ class Requests:
     def _start_without_approval(self, request: ApprovalRequest, source: Source) -> Reply:
         if not self._claim_at_once(request, source):
             raise UserError(f"Request `{request.id}` was already taken.")
+        retried = request.args.get("retry_of")
+        approval = (
+            f"under the approval of {retried} ({', '.join(request.approved_by)})"
+            if retried and request.approved_by
+            else "no approval required"
+        )
         self.context.record(
             AuditEntry(
                 "bot",
@@ -246,7 +252,7 @@ class Requests:
                 request.env,
                 {"request": request.id},
                 "ok",
-                "no approval required",
+                approval,
             )
         )
         executing = replace(request, status=Status.EXECUTING)
@@ -257,7 +263,7 @@ class Requests:
 
         return Reply(
             text=f"{'Rolling back' if request.action == 'rollback' else 'Moving'} "
-            f"{request.target} now (`{request.id}`, no approval required).",
+            f"{request.target} now (`{request.id}`, {approval}).",
             followups=(post_and_execute,),
         )
 

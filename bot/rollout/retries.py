@@ -2,10 +2,12 @@
 hosts of one execution that did not verify — from the store, not the spec's current
 host list (a host that left the spec since is listed and skipped).
 
-Within the original request's expiry it runs under the original approval (audited as a
-retry of it, no new approval); after it, the retry is a new request needing the env's
+Within the original request's expiry, its change and criteria as they were approved, it
+runs under the original approval (audited as a retry of it, no new approval); after it,
+or once the spec changed them, the retry is a new request needing the env's
 approvals, its args carrying `hosts` and `retry_of`. A rollback's retry is a rollback:
-the same rule, and nothing makes it wait for another change's soak."""
+the same rule, and nothing makes it wait for another change's soak. A transition's retry
+is refused while its env is locked or frozen (naming the hold); a rollback's never is."""
 
 from __future__ import annotations
 
@@ -21,9 +23,11 @@ from bot.core.approvals import (
 )
 from bot.core.clock import format_time
 from bot.core.errors import NotAllowed, UserError
+from bot.core.plan import PlanUnavailable, plan_of
 from bot.core.replies import Reply, Source
 from bot.core.tiers import HostState
 from bot.rollout.context import BotContext
+from bot.rollout.holds import transition_hold
 from bot.rollout.requests import Requests
 from bot.store.audit import AuditEntry
 from bot.store.execution_hosts import ExecutionHosts
@@ -47,6 +51,10 @@ class Retries:
         if not may_request(context.spec, original.env, user):
             self._refuse(user, source, original, "not an operator")
             raise NotAllowed(f"<@{user}> is not an operator; ask one of the operators to retry it.")
+        hold = transition_hold(context, original.env, context.clock.now())
+        if hold is not None and original.action == "transition":  # a rollback is never held
+            self._refuse(user, source, original, hold.audit_reason)
+            raise UserError(f"`{original.id}` is not retried: {hold.text}")
         standings = ExecutionHosts(context.store).of(original.id)
         if not standings:
             raise UserError(
@@ -72,16 +80,21 @@ class Retries:
                     f"A retry of `{original.id}` is already {open_request.status.value} as "
                     f"`{open_request.id}`."
                 )
-        request = self._retry_request(user, source, original, hosts)
+        changed = self._plan_changes(original)
+        request = self._retry_request(user, source, original, hosts, plan_changed=bool(changed))
         under_approval = request.required == 0
         failed = sum(1 for s in standings if s.state is HostState.FAILED)
+        zone = context.spec.timezone
         note = (
             f"under the approval of `{original.id}` "
             f"({', '.join(original.approved_by) or 'no approval required'}), within its "
-            f"expiry at {format_time(original.expires_at, context.spec.timezone)}"
+            f"expiry at {format_time(original.expires_at, zone)}"
             if under_approval
+            else f"`{original.id}`'s plan changed since it was approved ({changed}): it needs "
+            "a new approval"
+            if changed
             else f"`{original.id}`'s approval expired at "
-            f"{format_time(original.expires_at, context.spec.timezone)}: it needs a new one"
+            f"{format_time(original.expires_at, zone)}: it needs a new one"
         )
         context.record(
             AuditEntry(
@@ -103,8 +116,26 @@ class Retries:
             + reply.text,
         )
 
+    def _plan_changes(self, original: ApprovalRequest) -> str:
+        """What changed in the original's change or criteria since it was approved (its
+        hosts aside: the retry runs on a few of them); empty when nothing did."""
+        if original.plan is None:
+            return ""
+        args = {k: v for k, v in original.args.items() if k != "hosts"}
+        try:
+            plan = plan_of(self.context.spec, original.action, original.env, args)
+        except PlanUnavailable as gone:
+            raise UserError(f"`{original.id}` can't be retried: {gone}.") from None
+        return "; ".join(replace(plan, hosts=original.plan.hosts).changes_from(original.plan))
+
     def _retry_request(
-        self, user: str, source: Source, original: ApprovalRequest, hosts: list[str]
+        self,
+        user: str,
+        source: Source,
+        original: ApprovalRequest,
+        hosts: list[str],
+        *,
+        plan_changed: bool,
     ) -> ApprovalRequest:
         context = self.context
         now = context.clock.now()
@@ -112,7 +143,7 @@ class Retries:
         approved = original.status is not Status.DENIED and (
             bool(original.approved_by) or original.required == 0
         )
-        within = approved and now < original.expires_at
+        within = approved and now < original.expires_at and not plan_changed
         args = {k: v for k, v in original.args.items() if k not in _CARRIED_OVER}
         args.update(hosts=",".join(hosts), retry_of=original.id)
         if source == "cli":

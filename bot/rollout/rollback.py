@@ -22,6 +22,7 @@ from bot.render.tier_text import needs_retry, progress_text, retry_label, stoppe
 from bot.rollout.context import BotContext
 from bot.rollout.execution_lease import finish_execution
 from bot.rollout.request_message import refresh_request_message
+from bot.rollout.soak_cancel import cancel_soaking_transitions
 from bot.rollout.tiered_change import TierRun, left_spec, planned_tiers
 from bot.store.audit import AuditEntry
 from bot.store.executions import StateUpdate
@@ -47,6 +48,8 @@ class RollbackRunner:
             return None
         flag = context.spec.flag
         job_key = request.args.get("job")
+        if not job_key:
+            cancel_soaking_transitions(context, request)
         change = rollback_change(flag, job_key)
         tiers = planned_tiers(request, environment.rollback_tiers())
         hosts = [host for tier in tiers for host in tier.hosts]

@@ -1,5 +1,8 @@
-"""A rollback asked for while a transition soaks after its canary: the rest of that
-change is cancelled (audited, said in its thread), and the rollback runs on every host."""
+"""A full rollback that starts executing while a transition soaks after its canary: the
+rest of that change is cancelled (audited, said in its thread) and the rollback runs on
+every host. Only then: a rollback merely requested (it may be denied or withdrawn) or
+a per-job one leaves the soak alone. Until the rollback's own result is written, the
+env's state says what the fleet runs: mixed, the canary on the new phase."""
 
 from __future__ import annotations
 
@@ -18,13 +21,11 @@ def cancel_soaking_transitions(context: BotContext, rollback: ApprovalRequest) -
     for soaking in context.store.open_requests(rollback.env):
         if soaking.action != "transition" or soaking.status is not Status.SOAKING:
             continue
-        untouched = [
-            standing.host
-            for standing in ExecutionHosts(context.store).of(soaking.id)
-            if standing.state is HostState.NOT_STARTED
-        ]
+        standings = ExecutionHosts(context.store).of(soaking.id)
+        changed = [s.host for s in standings if s.state is HostState.VERIFIED]
+        untouched = [s.host for s in standings if s.state is HostState.NOT_STARTED]
         why = (
-            f"cancelled during its soak: rollback {rollback.id} was requested; "
+            f"cancelled during its soak: rollback {rollback.id} runs; "
             f"not started: {', '.join(untouched) or 'none'}"
         )
         if not context.store.transition(
@@ -37,6 +38,16 @@ def cancel_soaking_transitions(context: BotContext, rollback: ApprovalRequest) -
         ):
             continue
         Soaks(context.store).close(soaking.id, "cancelled", why)
+        phase = soaking.args.get("phase", "")
+        state = context.store.env_state(soaking.env)
+        context.store.set_env_state(
+            replace(
+                state,
+                stagger_enabled=None,
+                note=f"transition {soaking.id} to {phase} {why}; "
+                f"{', '.join(changed) or 'no host'} run(s) {phase}; hosts differ",
+            )
+        )
         context.record(
             AuditEntry(
                 "bot", "bot", "transition.cancelled", soaking.env,
@@ -47,8 +58,8 @@ def cancel_soaking_transitions(context: BotContext, rollback: ApprovalRequest) -
         context.poster.post(
             context.spec.channel,
             f":heavy_multiplication_x: The rest of `{soaking.id}` ({soaking.description}) is "
-            f"cancelled: rollback `{rollback.id}` was requested during the soak, and goes to "
-            f"every host. Not started: {', '.join(untouched) or 'none'}.",
+            f"cancelled: rollback `{rollback.id}` runs during the soak, on every host. "
+            f"Not started: {', '.join(untouched) or 'none'}.",
             thread_ts=soaking.message_ts,
             broadcast=True,
         )

@@ -21,12 +21,13 @@ from bot.core.phase_record import Entry, PhaseRecord
 from bot.core.phases import all_met, gates_text
 from bot.core.spec_fleet import EnvironmentSpec
 from bot.core.spec_rollout import PhaseSpec
-from bot.core.tiers import CANARY, Tier, restricted
+from bot.core.tiers import CANARY, HostState, Tier, restricted
 from bot.render import blocks
 from bot.render.audit_head import with_audit_head
 from bot.render.tier_text import needs_retry, progress_text, retry_label, stopped_text
 from bot.rollout.context import BotContext
 from bot.rollout.execution_lease import finish_execution
+from bot.rollout.fleet_gate import fleet_gate
 from bot.rollout.judging import phase_gates
 from bot.rollout.measuring import measure_since
 from bot.rollout.phase_thread import open_phase_thread, phase_thread
@@ -36,6 +37,7 @@ from bot.rollout.tiered_change import TierRun, left_spec, planned_tiers, retry_h
 from bot.store.audit import AuditEntry
 from bot.store.baselines import Baselines, snapshot
 from bot.store.check_schedule import CheckSchedule
+from bot.store.execution_hosts import ExecutionHosts
 from bot.store.store import EnvState
 from bot.store.timeline import Timeline
 
@@ -68,7 +70,10 @@ class TransitionRunner:
             report = measure_since(context, current.env, current.started_at) if current else None
             if not request.forced and current is not None and report is not None:
                 others = [r for r in context.store.open_requests(current.env) if r.id != request.id]
-                gates = phase_gates(context, current, report, others)
+                gates = [
+                    *phase_gates(context, current, report, others),
+                    fleet_gate(context, current, others, env_state=False),
+                ]
                 if not all_met(gates):
                     why = "the gates are no longer met; nothing was changed\n" + gates_text(gates)
                     self._fail(request, why)
@@ -105,12 +110,12 @@ class TransitionRunner:
         environment = context.spec.environment(request.env)
         if target is None or environment is None:
             self._fail(request, "its phase or env is no longer in the spec; the other hosts "
-                       "were not changed")  # fmt: skip
+                       "were not changed", mixed=True)  # fmt: skip
             return None
         current = self.timeline.current()
         if not self._entered_by_change(request, current):
             self._fail(request, "the rollout moved on during the soak; the other hosts were "
-                       "not changed")  # fmt: skip
+                       "not changed", mixed=True)  # fmt: skip
             return None
         run = self._start(
             request, target, environment, f":gear: The soak of `{request.id}` is over: "
@@ -202,10 +207,14 @@ class TransitionRunner:
     ) -> TierRun:
         context = self.context
         flag = context.spec.flag
-        change = (
-            FlagChange(flag.name, "true", flag.enabled_line)
-            if target.stagger
-            else FlagChange(flag.name, "false", flag.disabled_line)
+        # The approval covered the pinned plan's change, whatever the spec says since.
+        key, value = (
+            (request.plan.key, request.plan.value)
+            if request.plan is not None
+            else (flag.name, "true" if target.stagger else "false")
+        )
+        change = FlagChange(
+            key, value, flag.enabled_line if value == "true" else flag.disabled_line
         )
         hosts = retry_hosts(request) or environment.hosts
         title = title or (
@@ -261,30 +270,45 @@ class TransitionRunner:
         summary = f"verified on all {len(outcome.hosts)} host(s)"
         if "retry_of" in request.args:
             summary += f" retried from `{request.args['retry_of']}` as `{request.id}`"
+        joined = self._joined_since(request, target)
+        where = f"every host of {target.env}"
+        if joined:
+            planned = len(request.plan.hosts) if request.plan else len(outcome.hosts)
+            where = (
+                f"every host of its plan ({planned}); {', '.join(joined)} joined the spec "
+                "since and was not changed"
+            )
         finish_execution(
             context,
             request,
             Status.SUCCEEDED,
             summary,
             lambda previous: EnvState(
-                target.env, target.name, target.stagger, now, previous.disabled_jobs
+                target.env, target.name, None if joined else target.stagger, now,
+                previous.disabled_jobs,
+                f"{target.name} on every host of {request.id}'s plan; not changed: "
+                f"{', '.join(joined)} (joined the spec since)" if joined else "",
             ),
-        )
+        )  # fmt: skip
         self._audit_finished(request, target, outcome)
         thread = phase_thread(context, target.env)
         if thread is None:
             open_phase_thread(context, self.timeline.current(), outcome)
         else:
             # Its canary entered the phase and opened the thread: the rest is told there.
-            title = (
-                f":white_check_mark: *{target.name}* now runs on every host of "
-                f"{target.env}: {summary}."
-            )
+            title = f":white_check_mark: *{target.name}* now runs on {where}: {summary}."
             text = with_audit_head(blocks.outcome_text(title, outcome), context.audit.head())
             context.poster.post(context.spec.channel, text, thread_ts=thread)
         refresh_request_message(
             context, replace(request, status=Status.SUCCEEDED), f"{target.name} started; {summary}."
         )
+
+    def _joined_since(self, request: ApprovalRequest, target: PhaseSpec) -> list[str]:
+        """The env's hosts its pinned plan did not have (so were left as they were)."""
+        environment = self.context.spec.environment(target.env)
+        if request.plan is None or environment is None or "retry_of" in request.args:
+            return []
+        return [host for host in environment.hosts if host not in request.plan.hosts]
 
     def _report_failure(
         self,
@@ -355,9 +379,19 @@ class TransitionRunner:
             )
         )  # fmt: skip
 
-    def _fail(self, request: ApprovalRequest, why: str) -> None:
+    def _fail(self, request: ApprovalRequest, why: str, *, mixed: bool = False) -> None:
+        """`mixed`: its canary verified before it stopped, so the hosts differ."""
         context = self.context
-        finish_execution(context, request, Status.FAILED, why)
+        changed = [s.host for s in ExecutionHosts(context.store).of(request.id)
+                   if s.state is HostState.VERIFIED]  # fmt: skip
+        finish_execution(
+            context, request, Status.FAILED, why,
+            (lambda state: replace(
+                state, stagger_enabled=None,
+                note=f"transition {request.id} to {request.args.get('phase', '')}: {why}; "
+                f"{', '.join(changed) or 'no host'} run(s) it; hosts differ",
+            )) if mixed else None,
+        )  # fmt: skip
         context.record(
             AuditEntry(
                 "bot", "bot", "transition.finished", request.env,

@@ -26,6 +26,7 @@ from bot.core.spec_rollout import PhaseSpec
 from bot.rollout.actions import Actions
 from bot.rollout.context import BotContext
 from bot.rollout.execution_lease import recover_interrupted
+from bot.rollout.fleet_gate import fleet_gate
 from bot.rollout.holds import ROLLBACKS_GO, transition_hold
 from bot.rollout.judging import phase_gates
 from bot.rollout.measuring import measure_since
@@ -145,7 +146,11 @@ class Transitions:
         if current is None:
             return leaving_gates(context.spec, None, context.clock.now(), {}, [], [])
         report = measure_since(context, current.env, current.started_at)
-        return phase_gates(context, current, report, context.store.open_requests(current.env))
+        open_requests = context.store.open_requests(current.env)
+        return [
+            *phase_gates(context, current, report, open_requests),
+            fleet_gate(context, current, open_requests, env_state=False),
+        ]
 
     def _refused(self, user: str, source: Source, target: PhaseSpec, why: str) -> None:
         self.context.record(

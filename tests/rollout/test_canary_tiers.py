@@ -137,7 +137,7 @@ def test_the_canary_soaks_then_a_failed_batch_stops_the_next_and_the_retry_runs_
     assert f"Every host of `{retry_id}` verified: there is nothing to retry." in again
 
 
-def test_a_rollback_during_the_soak_runs_on_every_host_at_once_and_cancels_the_rest(
+def test_a_rollback_approved_during_the_soak_runs_on_every_host_at_once_and_cancels_the_rest(
     tiered_fleet: TieredFleet,
 ) -> None:
     fleet = tiered_fleet
@@ -148,6 +148,11 @@ def test_a_rollback_during_the_soak_runs_on_every_host_at_once_and_cancels_the_r
         lambda call: "Approval needed" in call.text and "rollback staging" in call.text,
         method="chat.postMessage",
     )
+    assert bot.request(request_id).status is Status.SOAKING  # asking for it cancels nothing
+    found = REQUEST_ID.search(asked.text)
+    assert found is not None
+    rollback_id = found[0]
+    bot.click(LEAD, APPROVE_ACTION, rollback_id, message_ts=asked.params["_ts"])
     cancelled = bot.slack.wait_for(
         lambda call: "is cancelled" in call.text and request_id in call.text,
         method="chat.postMessage",
@@ -155,10 +160,6 @@ def test_a_rollback_during_the_soak_runs_on_every_host_at_once_and_cancels_the_r
     assert cancelled.params["thread_ts"] == posted.params["_ts"]
     assert f"Not started: {fleet.hosts[1]}, {fleet.hosts[2]}" in cancelled.text
     assert bot.request(request_id).status is Status.CANCELLED
-    found = REQUEST_ID.search(asked.text)
-    assert found is not None
-    rollback_id = found[0]
-    bot.click(LEAD, APPROVE_ACTION, rollback_id, message_ts=asked.params["_ts"])
     bot.slack.wait_for(
         lambda call: "Rollback of staging verified on all 3 host(s)" in call.text,
         method="chat.postMessage",
@@ -236,13 +237,17 @@ def test_during_the_soak_the_validation_watches_the_canary_alone_and_its_failure
     assert after[canary] != before[canary]  # the canary's log was read
     assert (after[second], after[third]) == (before[second], before[third])  # not theirs
 
-    # The failed check proposed a rollback, which cancels the rest of the change.
+    # The failed check proposed a rollback; the soak's end then stops the rest of the change.
     bot.slack.wait_for(
         lambda call: "Approval needed" in call.text and "rollback staging" in call.text,
         method="chat.postMessage",
     )
-    assert bot.request(request_id).status is Status.CANCELLED
-    assert canary_soak.run(bot.context, bot.clock.now()) == []
+    assert canary_soak.run(bot.context, bot.clock.now()) == [request_id]
+    bot.slack.wait_for(
+        lambda call: "stopped after the canary" in call.text, method="chat.postMessage"
+    )
+    assert bot.request(request_id).status is Status.FAILED
+    assert bot.store.env_state("staging").stagger_enabled is None  # the fleet is mixed
     assert OFF in fleet.env_file(second) and OFF in fleet.env_file(third)
     assert ssh_hosts(bot, request_id) == {canary}
 
