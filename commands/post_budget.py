@@ -13,8 +13,9 @@ Alarms — broadcast posts, and posts offering a rollback (a failure, a failed r
 always go out on their own, broadcast as asked, past the three if need be: nobody is
 notified of an edit. A request's message is never added to (its approval rewrites it), and
 an update of a message that took later posts keeps them. Where a thread has no message of
-the command's to join, the post past the three opens one there. The scheduler's jobs post
-through the bot's poster itself: they are not commands.
+the command's to join, the post past the three opens one there. A message still queued in
+the outbox (Slack down) takes later posts there (`Outbox.rewrite`). The scheduler's jobs
+post through the bot's poster itself: they are not commands.
 """
 
 from __future__ import annotations
