@@ -16,6 +16,7 @@ from bot.core.errors import StaggerError, UsageError, UserError
 from bot.core.replies import Invocation, Reply
 from bot.rollout.context import BotContext
 from bot.store.audit import AuditEntry
+from bot.store.outbox import Outbox
 from commands import (
     ack,
     advance,
@@ -80,7 +81,7 @@ def dispatch(context: BotContext, invocation: Invocation, *, cap_reply: bool = F
     The command and its follow-ups post through a budget of three posts (`post_budget`);
     with `cap_reply` (Slack), an answer too big for a message is a summary and a file."""
     started = time.perf_counter()
-    context = replace(context, poster=PostBudget(context.poster))
+    context = replace(context, poster=PostBudget(context.poster, outbox=Outbox(context.store)))
     reply, outcome = _dispatch(context, invocation)
     if cap_reply:
         reply = capped_reply(context, invocation, reply)

@@ -7,14 +7,27 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.core.approvals import Status
+from bot.core.clock import isoformat
 from bot.rollout.context import BotContext
 from bot.rollout.request_message import refresh_request_message
+from bot.store.audit import AuditEntry
 from bot.store.outbox import Outbox
 
 
 def run(context: BotContext, now: datetime) -> int:
-    queued = {call.request_id for call in Outbox(context.store).pending() if call.request_id}
+    pending = Outbox(context.store).pending()
+    queued = {call.request_id for call in pending if call.request_id}
     sent = context.poster.flush()
+    for call in Outbox(context.store).dropped_of([call.id for call in pending]):
+        context.record(
+            AuditEntry(
+                "bot", "bot", "slack.dropped", None,
+                {"method": call.method, "queued_at": isoformat(call.queued_at)},
+                "failed",
+                "Slack refused a queued post for good, even as text alone: "
+                + str(call.arguments.get("text", ""))[:200],
+            )
+        )  # fmt: skip
     if queued:
         still_queued = {call.request_id for call in Outbox(context.store).pending()}
         for request_id in sorted(queued - still_queued):

@@ -42,6 +42,7 @@ class ApiCall:
 class Fault:
     status: int  # HANG: no answer at all
     retry_after: int | None = None
+    error: str | None = None  # Slack's error code (a 200 with it is a refusal: ok false)
 
 
 HANG = 0
@@ -87,9 +88,16 @@ class SlackStandIn:
         self._server.shutdown()
         self._server.server_close()
 
-    def fail_next(self, method: str, status: int, retry_after: int | None = None) -> None:
+    def fail_next(
+        self, method: str, status: int, retry_after: int | None = None, error: str | None = None
+    ) -> None:
         with self._condition:
-            self._faults.setdefault(method, []).append(Fault(status, retry_after))
+            self._faults.setdefault(method, []).append(Fault(status, retry_after, error))
+
+    def refuse_next(self, method: str, error: str) -> None:
+        """The next call of `method` is refused as Slack refuses a bad call, for good
+        (`{"ok": false, "error": ...}`, such as `invalid_blocks` or `msg_too_long`)."""
+        self.fail_next(method, 200, error=error)
 
     def hang_next(self, method: str) -> None:
         """The next call of `method` gets no answer (until `close`): the client times out,
@@ -120,7 +128,7 @@ class SlackStandIn:
             params = {key: values[-1] for key, values in urllib.parse.parse_qs(raw).items()}
         with self._condition:
             faults = self._faults.get(method)
-            fault = faults.pop(0) if faults else None
+            fault = faults.pop(0) if faults else _refusal(method, params)
             if fault is None:
                 self._ts += 0.0001
                 ts = f"{self._ts:.6f}"
@@ -136,7 +144,7 @@ class SlackStandIn:
             request.send_response(fault.status)
             if fault.retry_after is not None:
                 request.send_header("Retry-After", str(fault.retry_after))
-            error = "ratelimited" if fault.status == 429 else "internal_error"
+            error = fault.error or ("ratelimited" if fault.status == 429 else "internal_error")
             body = json.dumps({"ok": False, "error": error}).encode()
             request.send_header("Content-Type", "application/json")
             request.send_header("Content-Length", str(len(body)))
@@ -213,3 +221,18 @@ class SlackStandIn:
                     seen = "\n".join(f"  {c.method}: {c.text[:160]!r}" for c in self.calls)
                     raise AssertionError(f"no matching Slack call within {timeout}s; saw:\n{seen}")
                 self._condition.wait(remaining)
+
+
+def _refusal(method: str, params: dict[str, Any]) -> Fault | None:
+    """What Slack itself refuses of a message: a block_id repeated in it (`invalid_blocks`),
+    or a text over 40,000 characters (`msg_too_long`)."""
+    if method not in ("chat.postMessage", "chat.update"):
+        return None
+    raw = params.get("blocks") or []
+    blocks = json.loads(raw) if isinstance(raw, str) else list(raw)
+    ids = [block["block_id"] for block in blocks if isinstance(block, dict) and "block_id" in block]
+    if len(ids) != len(set(ids)):
+        return Fault(200, error="invalid_blocks")
+    if len(str(params.get("text", ""))) > 40_000:
+        return Fault(200, error="msg_too_long")
+    return None

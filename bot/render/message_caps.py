@@ -97,14 +97,35 @@ def slug(text: str) -> str:
 
 def combined(parts: list[str], actions: list[Block]) -> tuple[str, list[Block]]:
     """Several posts as one message: their texts one after another (up to Slack's 40,000
-    characters) in sections of up to 3,000, then every post's buttons."""
+    characters) in sections of up to 3,000, then every post's buttons, each block of them
+    with an id of its own (Slack refuses a message that repeats one)."""
     text = "\n\n".join(parts)
     if len(text) > TEXT_LIMIT:
         cut = TEXT_LIMIT - 200
-        text = text[:cut] + f"\n_… {len(text) - cut:,} characters more are in the audit trail._"
+        text = (
+            text[:cut] + f"\n_… {len(text) - cut:,} characters more do not fit in one Slack "
+            "message and are not shown._"
+        )
     sections = [_section(chunk) for chunk in chunks(text, SECTION_LIMIT)]
     room = MAX_BLOCKS - min(len(actions), 5)
-    return text, [*sections[:room], *actions[:5]]
+    return text, [*sections[:room], *unique_block_ids(actions[:5])]
+
+
+def unique_block_ids(blocks: list[Block]) -> list[Block]:
+    """`blocks` with a repeated `block_id` made unique (`offer:prod`, `offer:prod#2`)."""
+    seen: set[str] = set()
+    unique: list[Block] = []
+    for block in blocks:
+        block_id = block.get("block_id")
+        if isinstance(block_id, str):
+            candidate, n = block_id, 1
+            while candidate in seen:
+                n += 1
+                candidate = f"{block_id}#{n}"
+            seen.add(candidate)
+            block = {**block, "block_id": candidate} if candidate != block_id else block
+        unique.append(block)
+    return unique
 
 
 def chunks(text: str, size: int) -> list[str]:

@@ -16,7 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.core.clock import Clock, SystemClock, format_time
 from bot.core.replies import Block
-from bot.render.message_caps import cap, combined
+from bot.render.message_caps import TEXT_LIMIT, cap, combined
 from bot.store.outbox import Outbox
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,9 @@ class SlackPoster:
         logger.warning("Slack refused a %s; queued to be delivered later", method)
 
     def flush(self) -> int:
+        """The queued calls, oldest first; stops at the first Slack still refuses for now.
+        One it refuses for good is delivered as its text alone, or dropped (the log and
+        the outbox say so) where even that is refused: it never holds up those after it."""
         if self._outbox is None:
             return 0
         sent = 0
@@ -71,17 +74,36 @@ class SlackPoster:
                     + arguments["text"]
                 )
             try:
-                if call.method == "post":
-                    ts = self._client.chat_postMessage(**arguments).get("ts")
-                else:
-                    ts = self._client.chat_update(**arguments).get("ts")
+                ts = self._deliver(call.method, arguments)
             except (SlackApiError, OSError) as error:
-                self._outbox.failed_again(call.id, _describe(error))
-                logger.warning("queued %s still refused: %s", call.method, _describe(error))
-                break  # Slack is still down: keep the order, try again later
+                why = _describe(error)
+                if why not in REFUSED_FOR_GOOD:
+                    self._outbox.failed_again(call.id, why)
+                    logger.warning("queued %s still refused: %s", call.method, why)
+                    break  # Slack is still down: keep the order, try again later
+                try:
+                    ts = self._deliver(call.method, text_only(arguments, why))
+                except (SlackApiError, OSError) as again:
+                    if _describe(again) not in REFUSED_FOR_GOOD:
+                        self._outbox.failed_again(call.id, _describe(again))
+                        break
+                    self._outbox.dropped(call.id, self._clock.now(), _describe(again))
+                    logger.error(
+                        "queued %s dropped: Slack refuses it for good (%s)",
+                        call.method, _describe(again),
+                    )  # fmt: skip
+                    continue
+                logger.warning(
+                    "queued %s delivered as text only: Slack refused %s", call.method, why
+                )
             self._outbox.delivered(call, self._clock.now(), str(ts) if ts else None)
             sent += 1
         return sent
+
+    def _deliver(self, method: str, arguments: dict[str, Any]) -> Any:
+        if method == "post":
+            return self._client.chat_postMessage(**arguments).get("ts")
+        return self._client.chat_update(**arguments).get("ts")
 
     def post(
         self,
@@ -123,13 +145,31 @@ class SlackPoster:
             arguments["thread_ts"] = thread_ts
             arguments["reply_broadcast"] = broadcast
         try:
-            response = self._client.chat_postMessage(**arguments)
+            ts = self._send("post", arguments, request_id)
         except (SlackApiError, OSError) as error:
             logger.error("chat.postMessage to %s failed: %s", channel, _describe(error))
             self._queue("post", arguments, error, request_id)
             return None
-        ts = response.get("ts")
         return str(ts) if ts else None
+
+    def _send(self, method: str, arguments: dict[str, Any], request_id: str | None) -> Any:
+        """One call; one Slack refuses for good is sent again as its text alone (queued
+        if that one is refused for now), or given up, logged, if that too is refused."""
+        try:
+            return self._deliver(method, arguments)
+        except SlackApiError as error:
+            why = _describe(error)
+            if why not in REFUSED_FOR_GOOD:
+                raise
+            logger.error("Slack refused a %s (%s): sent as its text alone", method, why)
+            try:
+                return self._deliver(method, text_only(arguments, why))
+            except SlackApiError as again:
+                if _describe(again) in REFUSED_FOR_GOOD:
+                    logger.error("Slack refused a %s for good: %s", method, _describe(again))
+                    return None
+                self._queue(method, text_only(arguments, why), again, request_id)
+                return None
 
     def update(self, channel: str, ts: str, text: str, blocks: list[Block] | None = None) -> bool:
         arguments: dict[str, Any] = {
@@ -139,12 +179,12 @@ class SlackPoster:
             "blocks": blocks or [],
         }
         try:
-            self._client.chat_update(**arguments)
+            updated = self._send("update", arguments, None)
         except (SlackApiError, OSError) as error:
             logger.error("chat.update of %s failed: %s", ts, _describe(error))
             self._queue("update", arguments, error)
             return False
-        return True
+        return updated is not None
 
     def ephemeral(self, channel: str, user: str, text: str) -> bool:
         try:
@@ -185,6 +225,36 @@ class SlackPoster:
             logger.error("views.publish failed: %s", _describe(error))
             return False
         return True
+
+
+# What Slack refuses in the call itself: sending it again never helps.
+REFUSED_FOR_GOOD = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
+        "invalid_arguments",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+    }
+)
+
+
+def text_only(arguments: dict[str, Any], why: str) -> dict[str, Any]:
+    """A message as its text alone, within Slack's 40,000 characters, saying so."""
+    note = f"\n_(shown as text only: Slack refused this message ({why}); its buttons are gone)_"
+    text = str(arguments.get("text", ""))
+    if len(text) + len(note) > TEXT_LIMIT:
+        text = text[: TEXT_LIMIT - len(note) - 40] + "\n_… cut to fit one Slack message._"
+    degraded = {key: value for key, value in arguments.items() if key != "blocks"}
+    if "ts" in arguments:
+        degraded["blocks"] = []  # an update's blocks replace the message's: none are left
+    return {**degraded, "text": text + note}
 
 
 def _describe(error: Exception) -> str:

@@ -71,3 +71,17 @@ def test_a_capped_posts_file_is_named_for_its_words_not_its_emoji_codes() -> Non
     )
     capped = cap(text)
     assert capped.filename == "rollout-succeeded-prod-stagger-ran-7-days.txt"
+
+
+def test_posts_joined_in_one_message_keep_each_of_their_button_rows_apart() -> None:
+    offer = {"type": "actions", "block_id": "offer:prod", "elements": []}
+    _, blocks = combined(["post 1", "post 2", "post 3"], [offer, offer, offer])
+    ids = [block["block_id"] for block in blocks if block["type"] == "actions"]
+    assert ids == ["offer:prod", "offer:prod#2", "offer:prod#3"]
+
+
+def test_posts_joined_past_slacks_limit_say_the_rest_is_not_shown() -> None:
+    text, _ = combined(["x" * 30_000, "y" * 30_000], [])
+    assert len(text) <= 40_000
+    assert "characters more do not fit in one Slack message and are not shown" in text
+    assert "audit trail" not in text

@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 from bot.rehearsal.slack_standin import ApiCall
 from bot.store.audit import AuditEntry
-from tests.support.bot_process import wait_until
 from tests.support.served_bot import Bot
 from tests.support.spec_data import OPERATOR
 
@@ -67,32 +66,30 @@ def test_a_kpi_table_of_many_hosts_is_posted_as_a_summary_with_the_table_in_its_
     assert all(f"`{host}`" in content.decode() for host in UNREACHABLE)
 
 
-def test_a_rollback_whose_work_posts_four_times_makes_three_posts_with_every_line(
+def test_a_failed_rollback_past_its_three_posts_is_broadcast_on_its_own_with_every_line(
     bot_factory: Callable[..., Bot],
 ) -> None:
     bot = bot_factory(required=0, extra_hosts=UNREACHABLE)  # runs at once, no approval
 
     bot.command(OPERATOR, "rollback prod --reason 'pool at 90%'")
 
-    # Its request, "Rolling back", and an outcome of 45 hosts, a summary and a file alone:
-    # four posts. The third is the command's last, and takes the outcome in full.
-    def holding_every_host() -> list[ApiCall]:
-        return [
-            call
-            for call in bot.slack.of("chat.update")
-            if f"`{UNREACHABLE[-1]}`" in call.all_text()
-        ]
-
-    wait_until(lambda: bool(holding_every_host()), what="the outcome in the last post")
-    wait_until(lambda: bot.slack.of("chat.update")[-1].text == "rollback prod: failed")
-    posted = bot.slack.of("chat.postMessage") + uploads(bot)
-    assert len(posted) == 3, [call.text[:80] for call in posted]
-    final = holding_every_host()[-1]
-    assert final.params["ts"] == bot.slack.of("chat.postMessage")[-1].params["_ts"]
-    shown = final.all_text()
-    assert "FAILED on 44 of 45 host(s)" in shown
-    assert all(f"`{host}`" in shown for host in UNREACHABLE)
-    assert all(len(block.get("text", {}).get("text", "")) <= 3000 for block in final.blocks)
+    # Its request and "Rolling back" of 45 hosts (a summary and a file) spend the three
+    # posts; the failed outcome is an alarm: its own post, broadcast, with its file.
+    outcome = bot.slack.wait_for(
+        lambda call: "FAILED on 44 of 45 host(s)" in call.text, method="chat.postMessage"
+    )
+    assert outcome.params["reply_broadcast"] in (True, "1", "true")
+    assert "the full text is in the attached file" in outcome.text
+    upload = bot.slack.wait_for(
+        lambda call: (
+            call.params.get("thread_ts") == outcome.params["thread_ts"]
+            and any(b"FAILED on 44 of 45" in content for _, _, content in call.files)
+        ),
+        method="files.completeUploadExternal",
+    )
+    [(_, _, content)] = upload.files
+    assert all(f"`{host}`" in content.decode() for host in UNREACHABLE)
+    assert not [c for c in bot.slack.of("chat.update") if "FAILED on 44" in c.text]
 
 
 def test_a_file_slack_refuses_is_posted_as_a_long_message_in_the_thread_instead(

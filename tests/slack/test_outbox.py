@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.render.blocks import APPROVE_ACTION
 from bot.store.outbox import Outbox
+from commands.post_budget import PostBudget
 from jobs import deliver_outbox
 from tests.support.bot_process import wait_until
 from tests.support.served_bot import Bot
@@ -108,3 +109,87 @@ def test_a_request_decided_while_its_post_was_queued_is_closed_once_delivered(bo
     )
     assert APPROVE_ACTION not in closed.all_text()
     assert "denied" in closed.text
+
+
+def test_a_queued_message_slack_refuses_for_good_goes_as_text_and_the_queue_moves_on(
+    bot: Bot,
+) -> None:
+    outbox = Outbox(bot.store)
+    offer = {"type": "actions", "block_id": "offer:prod", "elements": []}
+    repeated = {"channel": "C0ROLLOUT", "text": "Rollback failed", "blocks": [offer, offer]}
+    outbox.enqueue("post", repeated, bot.clock.now(), "500")
+    outbox.enqueue("post", {"channel": "C0ROLLOUT", "text": "behind it"}, bot.clock.now(), "500")
+
+    assert deliver_outbox.run(bot.context, bot.clock.now()) == 2
+
+    refused, behind = bot.slack.of("chat.postMessage")
+    assert "Rollback failed" in refused.text and "shown as text only" in refused.text
+    assert refused.blocks == []
+    assert behind.text.endswith("behind it")
+    assert outbox.pending() == []
+    assert deliver_outbox.run(bot.context, bot.clock.now()) == 0
+
+
+def test_a_queued_update_slack_refuses_even_as_text_is_dropped_logged_and_audited(
+    bot: Bot,
+) -> None:
+    outbox = Outbox(bot.store)
+    gone = {"channel": "C0ROLLOUT", "ts": "1.000", "text": "progress", "blocks": []}
+    outbox.enqueue("update", gone, bot.clock.now(), "500")
+    outbox.enqueue("post", {"channel": "C0ROLLOUT", "text": "behind it"}, bot.clock.now(), "500")
+    bot.slack.refuse_next("chat.update", "message_not_found")
+    bot.slack.refuse_next("chat.update", "message_not_found")
+
+    assert deliver_outbox.run(bot.context, bot.clock.now()) == 1
+
+    [behind] = bot.slack.of("chat.postMessage")
+    assert behind.text.endswith("behind it") and outbox.pending() == []
+    [(outcome, detail)] = (
+        bot.store.read()
+        .execute("SELECT outcome, detail FROM audit WHERE action = 'slack.dropped'")
+        .fetchall()
+    )
+    assert outcome == "failed" and "progress" in detail
+
+
+def test_posts_after_a_third_post_slack_refused_join_it_in_the_queue(bot: Bot) -> None:
+    budget = PostBudget(bot.context.poster, outbox=Outbox(bot.store))
+    channel = bot.context.spec.channel
+    budget.post(channel, "post 1")
+    budget.post(channel, "post 2")
+    for _ in range(4):  # the first try and the ServerErrorRetryHandler's three retries
+        bot.slack.fail_next("chat.postMessage", 500)
+    assert budget.post(channel, "post 3") is None
+    budget.post(channel, "post 4")
+    budget.post(channel, "post 5")
+
+    assert deliver_outbox.run(bot.context, bot.clock.now()) == 1
+
+    texts = [call.text for call in bot.slack.of("chat.postMessage")]
+    assert len(texts) == 3 and texts[-1].endswith("post 3\n\npost 4\n\npost 5")
+
+
+def test_posts_added_to_a_queued_message_as_it_goes_out_follow_as_its_update(bot: Bot) -> None:
+    outbox = Outbox(bot.store)
+    outbox.enqueue("post", {"channel": "C0ROLLOUT", "text": "post 3"}, bot.clock.now(), "500")
+    [going] = outbox.pending()
+    assert outbox.rewrite(going.id, "post 3\n\npost 4", [])
+    outbox.delivered(going, bot.clock.now(), "1700000000.000900")  # sent as it was read
+
+    assert deliver_outbox.run(bot.context, bot.clock.now()) == 1
+
+    [update] = bot.slack.of("chat.update")
+    assert update.params["ts"] == "1700000000.000900" and update.text == "post 3\n\npost 4"
+    assert not outbox.rewrite(going.id, "too late", [])
+
+
+def test_a_message_slack_refuses_for_its_blocks_goes_at_once_as_text_not_to_the_queue(
+    bot: Bot,
+) -> None:
+    offer = {"type": "actions", "block_id": "offer:prod", "elements": []}
+
+    ts = bot.context.poster.post("C0ROLLOUT", "Rollback failed", [offer, offer])
+
+    [posted] = bot.slack.of("chat.postMessage")
+    assert ts == posted.params["_ts"] and "shown as text only" in posted.text
+    assert Outbox(bot.store).pending() == []
