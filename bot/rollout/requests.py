@@ -20,7 +20,7 @@ from bot.core.approvals import (
 )
 from bot.core.errors import NotAllowed, UserError
 from bot.core.replies import Reply, Source
-from bot.core.time_limits import execution_time_limit
+from bot.core.time_limits import request_time_limit
 from bot.render import blocks
 from bot.rollout.context import BotContext
 from bot.rollout.execution import execute_request
@@ -279,7 +279,7 @@ class Requests:
                 if source != "scheduler":
                     self._refuse_busy(request, source, str(busy))
                 if deadline is None:
-                    waits = execution_time_limit(context.spec, busy.busy.request.action)
+                    waits = request_time_limit(context.spec, busy.busy.request)
                     waits += context.spec.execution.lease_s
                     deadline = context.wall_clock.now() + timedelta(seconds=waits)
                 if context.wall_clock.now() >= deadline:
