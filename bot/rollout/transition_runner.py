@@ -19,9 +19,9 @@ from bot.core.changes import ChangeOutcome, FlagChange
 from bot.core.kpi_report import KpiReport
 from bot.core.phase_record import Entry, PhaseRecord
 from bot.core.phases import all_met, gates_text
+from bot.core.request_tiers import planned_tiers, retry_hosts
 from bot.core.spec_fleet import EnvironmentSpec
 from bot.core.spec_rollout import PhaseSpec
-from bot.core.request_tiers import planned_tiers, retry_hosts
 from bot.core.tiers import CANARY, Tier, restricted
 from bot.render import blocks
 from bot.render.audit_head import with_audit_head

@@ -5,15 +5,18 @@ and it runs as soon as that change ends. Signed Slack requests, a real sshd."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.core.approvals import ApprovalRequest, Status
 from bot.render.blocks import DENY_ACTION
+from bot.rollout.actions import Actions
 from jobs import expire_requests
 from tests.rollout.test_break_glass import ONCALL, ROLLED_BACK_FILE, on_call
 from tests.rollout.test_plan_pinning import EXTRA_HOST, reload_with
+from tests.support.bot_process import wait_until
 from tests.support.executions import claim_elsewhere, finish_elsewhere
 from tests.support.rollout_state import request_rollback
 from tests.support.served_bot import Bot
@@ -129,3 +132,52 @@ def test_an_approvers_deny_click_leaves_a_waiting_break_glass_to_run(bot: Bot) -
 
     bot.slack.wait_for(lambda call: "can't be denied" in call.text, method="chat.postEphemeral")
     runs_once_the_change_ends(bot, request_id)
+
+
+def test_an_auto_rollback_waiting_for_a_busy_env_survives_a_reload_the_sweep_and_a_deny(
+    bot: Bot, sshd: SshdServer, tmp_path: Path
+) -> None:
+    prod = bot.context.spec.environments["prod"]
+    prod_with_dead_host = prod.model_copy(update={"hosts": [*prod.hosts, EXTRA_HOST]})
+    environments = {**bot.context.spec.environments, "prod": prod_with_dead_host}
+    bot.context.spec = bot.context.spec.model_copy(update={"environments": environments})
+    busy_elsewhere(bot)
+    failures: list[BaseException] = []
+
+    def trigger_fires() -> None:  # as the alert watch does, under auto_rollback
+        try:
+            reply = Actions(bot.context).propose_rollback("prod", "trigger: pool", auto=True)
+            for followup in reply.followups:
+                followup()
+        except BaseException as error:  # the test reports it below
+            failures.append(error)
+
+    scheduler_job = threading.Thread(target=trigger_fires)
+    scheduler_job.start()
+    wait_until(lambda: waiting_rollbacks(bot) != [], what="the auto rollback to wait")
+    (request_id,) = waiting_rollbacks(bot)
+
+    reload_with(bot, sshd, tmp_path, lambda data: None)
+    bot.clock.advance(timedelta(minutes=31))
+    assert expire_requests.run(bot.context, bot.clock.now()) == []
+    bot.click(LEAD, DENY_ACTION, request_id)
+    bot.slack.wait_for(lambda call: "can't be denied" in call.text, method="chat.postEphemeral")
+
+    assert bot.request(request_id).status is Status.PENDING and bot.env_file() == ENV_FILE
+    finish_elsewhere(bot.store, BUSY)
+    scheduler_job.join()
+    assert failures == []
+    bot.slack.wait_for(
+        lambda call: "Rollback of prod verified on all 1 host(s)" in call.text,
+        method="chat.postMessage",
+    )
+    assert bot.request(request_id).status is Status.SUCCEEDED
+    assert bot.env_file() == ROLLED_BACK_FILE
+
+
+def waiting_rollbacks(bot: Bot) -> list[str]:
+    return [
+        request.id
+        for request in bot.store.open_requests("prod")
+        if request.id != BUSY and request.status is Status.PENDING
+    ]
