@@ -1,11 +1,13 @@
 """An execution's time limit grows with its tiers: a rollback batched one host at a time
 keeps its lease (and the env) until its last batch is written, over real SSH to three
-hosts, while the orphan sweep runs — instead of being reported interrupted mid-run."""
+hosts, while the orphan sweep runs — instead of being reported interrupted mid-run — and
+a rollback waiting for it waits that long too."""
 
 from __future__ import annotations
 
 import copy
 import getpass
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from bot.rehearsal.slack_standin import SlackStandIn
 from bot.render.blocks import APPROVE_ACTION
 from bot.slack.http_server import stop_http_server
 from jobs import recover_orphans
+from tests.rollout.test_break_glass import ONCALL
 from tests.support.bot_process import wait_until
 from tests.support.rollout_state import request_rollback
 from tests.support.served_bot import Bot, start_bot
@@ -84,3 +87,39 @@ def test_a_rollback_in_three_batches_keeps_the_env_until_its_last_batch_is_writt
     assert not [text for text in posts if "interrupted" in text or "went on" in text]
     for address in ADDRESSES:
         assert b"JOB_STAGGER_ENABLED=false" in (root / address / ".env").read_bytes()
+
+
+def test_a_break_glass_waits_for_a_batched_rollback_to_its_last_batch_then_runs(
+    slow_fleet: tuple[Bot, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot, root = slow_fleet
+    monkeypatch.setattr(time_limits, "FLAG_CHANGE_COMMANDS", 1)
+    monkeypatch.setattr(time_limits, "EXECUTION_MARGIN_S", 0.0)
+    bot.context.spec = bot.context.spec.model_copy(update={"break_glass": [ONCALL]})
+    job_rollback = request_rollback(bot, "rollback staging live-stats-sync --reason 'sync lag'")
+    bot.click(LEAD, APPROVE_ACTION, job_rollback)
+    wait_until(lambda: bot.request(job_rollback).status is Status.EXECUTING)
+
+    text = bot.command(ONCALL, "rollback staging --now --reason 'pool at 95%'").json()["text"]
+
+    assert f"Waiting first for `{job_rollback}`" in text
+    break_glass = bot.request_id_from(text.replace(job_rollback, ""))
+
+    def ended_while_swept() -> bool:
+        recover_orphans.run(bot.context, bot.clock.now())
+        return bot.request(break_glass).status not in (Status.PENDING, Status.EXECUTING)
+
+    wait_until(ended_while_swept, timeout=120, what="the break-glass to end")
+    assert bot.request(job_rollback).status is Status.SUCCEEDED
+    assert bot.request(break_glass).status is Status.SUCCEEDED
+    trail = [
+        (row["action"], json.loads(str(row["args"])).get("request"))
+        for row in reversed(bot.context.audit.latest("staging", 500))  # oldest first
+    ]
+    assert trail.index(("rollback.finished", job_rollback)) < trail.index(
+        ("rollback.started", break_glass)
+    )
+    for address in ADDRESSES:
+        env_file = (root / address / ".env").read_bytes()
+        assert b"JOB_STAGGER_ENABLED=false" in env_file
+        assert b"JOB_STAGGER_LIVE_STATS_SYNC=0" in env_file
