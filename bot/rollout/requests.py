@@ -135,7 +135,11 @@ class Requests:
 
     def _run_pending_as_auto(self, request: ApprovalRequest, reason: str) -> Reply:
         context = self.context
-        if not self._claim_at_once(request, "scheduler", decided_by="auto_rollback"):
+        # It needs no approval from now on: stored so, nothing closes it while it waits.
+        request = replace(request, required=0)
+        if not context.store.repin_pending(request) or not self._claim_at_once(
+            request, "scheduler", decided_by="auto_rollback"
+        ):
             return Reply(text=f"A rollback of {request.env} is already open as `{request.id}`.")
         context.record(
             AuditEntry(

@@ -181,3 +181,33 @@ def waiting_rollbacks(bot: Bot) -> list[str]:
         for request in bot.store.open_requests("prod")
         if request.id != BUSY and request.status is Status.PENDING
     ]
+
+
+def test_an_auto_rollback_running_a_persons_pending_request_cant_be_denied_while_it_waits(
+    bot: Bot,
+) -> None:
+    pending = request_rollback(bot)
+    busy_elsewhere(bot)
+    scheduler_job = threading.Thread(
+        target=lambda: [
+            followup()
+            for followup in Actions(bot.context)
+            .propose_rollback("prod", "trigger: pool", auto=True)
+            .followups
+        ]
+    )
+    scheduler_job.start()
+    wait_until(lambda: bot.request(pending).required == 0, what="auto_rollback to take it")
+
+    bot.click(LEAD, DENY_ACTION, pending)
+
+    bot.slack.wait_for(lambda call: "can't be denied" in call.text, method="chat.postEphemeral")
+    assert bot.request(pending).status is Status.PENDING
+    finish_elsewhere(bot.store, BUSY)
+    scheduler_job.join()
+    bot.slack.wait_for(
+        lambda call: "Rollback of prod verified on all 1 host(s)" in call.text,
+        method="chat.postMessage",
+    )
+    assert bot.request(pending).status is Status.SUCCEEDED
+    assert bot.env_file() == ROLLED_BACK_FILE
