@@ -51,22 +51,24 @@ def repin_after_reload(context: BotContext, request: ApprovalRequest) -> str | N
     if isinstance(updated, PlanUnavailable):
         return f"the plan changed: {updated}"
     assert updated.plan is not None
-    changes = updated.plan.changes_from(request.plan) if request.plan else ["pinned"]
-    if not changes and updated.args == request.args:
+    changes = updated.plan.changes_from(request.plan) if request.plan else []
+    if request.plan is not None and not changes and updated.args == request.args:
         return None
     if not context.store.repin_pending(updated):
         return None
+    what = "; ".join(changes) or (
+        "its plan is pinned now" if request.plan is None else "a retry's host subset dropped"
+    )
     context.record(
         AuditEntry(
             "bot", "bot", "request.repinned", request.env,
-            {"request": request.id, "plan": updated.plan.short_digest}, "ok",
-            "; ".join(changes) or "a retry's hosts dropped",
+            {"request": request.id, "plan": updated.plan.short_digest}, "ok", what,
         )
     )  # fmt: skip
     context.poster.post(
         context.spec.channel,
         f":arrows_counterclockwise: The spec was reloaded while `{request.id}` "
-        f"({request.description}) waits to run ({'; '.join(changes) or 'same hosts'}). "
+        f"({request.description}) waits to run ({what}). "
         f"It needs no approval, so it still runs as soon as the change on {request.env} "
         f"ends — on every host now in {request.env}: {hosts_text(updated.plan)}.",
         thread_ts=request.message_ts,
