@@ -3,6 +3,8 @@ execution's or a validation check's lease may be renewed up to."""
 
 from __future__ import annotations
 
+from bot.core.approvals import ApprovalRequest
+from bot.core.request_tiers import execution_tiers
 from bot.core.spec import Spec
 
 # What one host's change runs, each bounded by the SSH command timeout: read the env file,
@@ -29,12 +31,19 @@ def measurement_time_limit(spec: Spec) -> float:
     )
 
 
-def execution_time_limit(spec: Spec, action: str) -> float:
-    """Seconds an execution may take at most: its steps' timeouts added up (hosts run in
-    parallel). Past it, its lease is no longer renewed, so a stuck executor frees the env."""
+def execution_time_limit(spec: Spec, action: str, tiers: int = 1) -> float:
+    """Seconds an execution in `tiers` tiers may take at most: each tier's steps'
+    timeouts added up (a tier's hosts run in parallel, the tiers one after another).
+    Past it, its lease is no longer renewed, so a stuck executor frees the env."""
     ssh, flag = spec.ssh, spec.flag
     change = ssh.connect_timeout_s + FLAG_CHANGE_COMMANDS * ssh.command_timeout_s
-    limit = change + flag.verify_timeout_s + EXECUTION_MARGIN_S
+    limit = max(tiers, 1) * (change + flag.verify_timeout_s + EXECUTION_MARGIN_S)
     if action == "transition":  # the gates are measured again before the change
         limit += measurement_time_limit(spec)
     return limit
+
+
+def request_time_limit(spec: Spec, request: ApprovalRequest) -> float:
+    """`execution_time_limit` of `request`: scaled by the tiers (batches) it runs in — the
+    env's, or a retry's subset of them."""
+    return execution_time_limit(spec, request.action, len(execution_tiers(spec, request)))

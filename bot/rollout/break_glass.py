@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from bot.core.approvals import ApprovalRequest, Status, expiry, new_request_id
 from bot.core.errors import NotAllowed, UserError
 from bot.core.replies import Reply, Source
-from bot.core.time_limits import execution_time_limit
+from bot.core.time_limits import request_time_limit
 from bot.render.blocks import escape, mention
 from bot.render.plan_text import hosts_text
 from bot.rollout.execution import execute_request
@@ -57,7 +57,9 @@ class BreakGlass(Requests):
             )
         marks = {"break_glass": user, "break_glass_reason": reason}
         if existing is not None:
-            request = replace(existing, args={**existing.args, **marks}, plan=None, required=0)
+            # A break-glass goes to every host now in the env: a retry's subset is dropped.
+            args = {key: value for key, value in existing.args.items() if key != "hosts"}
+            request = replace(existing, args={**args, **marks}, plan=None, required=0)
             request = with_plan(context.spec, request)
             if not context.store.repin_pending(request):
                 raise UserError(f"Request `{existing.id}` changed meanwhile; look again.")
@@ -164,7 +166,7 @@ class BreakGlass(Requests):
                 )
             except EnvBusy as busy:
                 if deadline is None:
-                    waits = execution_time_limit(context.spec, busy.busy.request.action)
+                    waits = request_time_limit(context.spec, busy.busy.request)
                     deadline = context.wall_clock.now() + timedelta(
                         seconds=waits + context.spec.execution.lease_s
                     )

@@ -31,6 +31,7 @@ from bot.rollout.execution_lease import (
 from bot.rollout.holds import Hold, transition_hold
 from bot.rollout.plan_pinning import checked_at_click
 from bot.rollout.request_message import refresh_request_message
+from bot.rollout.waiting_rollback import NOT_DENIABLE, runs_without_approval, waits_for_busy_env
 from bot.store.audit import AuditEntry
 from bot.store.executions import Executions
 
@@ -120,6 +121,8 @@ class Decisions:
         decision = (
             decide_denial(request, policy, user, now) if policy else Refuse("unknown environment")
         )
+        if request.status is Status.PENDING and runs_without_approval(request):
+            decision = Refuse(f"`{request.id}` can't be denied: {NOT_DENIABLE}.")
         if isinstance(decision, Refuse):
             self._refuse(request, user, source, "deny", decision, now)
         if not context.store.transition(
@@ -140,6 +143,8 @@ class Decisions:
         return Reply(text=f"Denied `{request.id}`; nothing was run.")
 
     def expire(self, request: ApprovalRequest, now: datetime) -> bool:
+        if waits_for_busy_env(self.context, request):
+            return False
         if not self.context.store.transition(
             request.id, (Status.PENDING,), Status.EXPIRED, decided_at=now
         ):

@@ -20,7 +20,7 @@ from bot.core.approvals import ApprovalRequest, Status
 from bot.core.clock import describe_duration
 from bot.core.errors import UserError
 from bot.core.replies import Reply, Source
-from bot.core.time_limits import execution_time_limit
+from bot.core.time_limits import request_time_limit
 from bot.render import blocks
 from bot.render.tier_text import needs_retry, progress_text, retry_label
 from bot.rollout.context import BotContext
@@ -105,7 +105,7 @@ class LeaseKeeper:
     def __init__(self, context: BotContext, request: ApprovalRequest) -> None:
         self._context = context
         self._request = request
-        limit = execution_time_limit(context.spec, request.action)
+        limit = request_time_limit(context.spec, request)
         self._deadline = context.wall_clock.now() + timedelta(seconds=limit)
         self._stop = threading.Event()
         self.lost = False

@@ -24,6 +24,7 @@ from bot.core.replies import Source
 from bot.core.spec import Spec
 from bot.rollout.context import BotContext
 from bot.rollout.request_message import refresh_request_message
+from bot.rollout.waiting_rollback import repin_after_reload, runs_without_approval
 from bot.store.audit import AuditEntry
 
 LAPSED = "lapsed: "
@@ -53,12 +54,16 @@ def why_changed(spec: Spec, request: ApprovalRequest) -> str | None:
 
 
 def lapse_changed_plans(context: BotContext) -> list[ApprovalRequest]:
-    """After a spec reload: every pending request whose plan changed lapses."""
+    """After a spec reload: every pending request whose plan changed lapses — but a
+    rollback that needs no approval, re-pinned to the new plan instead."""
     lapsed = []
     for request in context.store.open_requests():
         if request.status is not Status.PENDING:
             continue
-        why = why_changed(context.spec, request) if request.plan else _UNPINNED
+        if runs_without_approval(request):  # waits for a busy env: re-pinned, kept
+            why = repin_after_reload(context, request)
+        else:
+            why = why_changed(context.spec, request) if request.plan else _UNPINNED
         if why is not None and lapse(context, request, why):
             lapsed.append(request)
     return lapsed

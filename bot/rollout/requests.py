@@ -20,7 +20,7 @@ from bot.core.approvals import (
 )
 from bot.core.errors import NotAllowed, UserError
 from bot.core.replies import Reply, Source
-from bot.core.time_limits import execution_time_limit
+from bot.core.time_limits import request_time_limit
 from bot.render import blocks
 from bot.rollout.context import BotContext
 from bot.rollout.execution import execute_request
@@ -134,7 +134,11 @@ class Requests:
 
     def _run_pending_as_auto(self, request: ApprovalRequest, reason: str) -> Reply:
         context = self.context
-        if not self._claim_at_once(request, "scheduler", decided_by="auto_rollback"):
+        # It needs no approval from now on: stored so, nothing closes it while it waits.
+        request = replace(request, required=0)
+        if not context.store.repin_pending(request) or not self._claim_at_once(
+            request, "scheduler", decided_by="auto_rollback"
+        ):
             return Reply(text=f"A rollback of {request.env} is already open as `{request.id}`.")
         context.record(
             AuditEntry(
@@ -285,7 +289,7 @@ class Requests:
                 if source != "scheduler":
                     self._refuse_busy(request, source, str(busy))
                 if deadline is None:
-                    waits = execution_time_limit(context.spec, busy.busy.request.action)
+                    waits = request_time_limit(context.spec, busy.busy.request)
                     waits += context.spec.execution.lease_s
                     deadline = context.wall_clock.now() + timedelta(seconds=waits)
                 if context.wall_clock.now() >= deadline:

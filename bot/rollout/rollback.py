@@ -15,6 +15,7 @@ from bot.core.approvals import ApprovalRequest, Status
 from bot.core.changes import ChangeOutcome, rollback_change
 from bot.core.errors import UserError
 from bot.core.phase_record import ROLLED_BACK, Entry
+from bot.core.request_tiers import planned_tiers
 from bot.core.tiers import HostStanding
 from bot.render import blocks
 from bot.render.audit_head import with_audit_head
@@ -23,7 +24,7 @@ from bot.rollout.context import BotContext
 from bot.rollout.execution_lease import finish_execution
 from bot.rollout.request_message import refresh_request_message
 from bot.rollout.soak_cancel import cancel_soaking_transitions
-from bot.rollout.tiered_change import TierRun, left_spec, planned_tiers
+from bot.rollout.tiered_change import TierRun, left_spec
 from bot.store.audit import AuditEntry
 from bot.store.executions import StateUpdate
 from bot.store.store import EnvState

@@ -11,32 +11,14 @@ from dataclasses import dataclass
 from bot.core.approvals import ApprovalRequest
 from bot.core.changes import ChangeOutcome, FlagChange, HostOutcome
 from bot.core.host_address import HostAddress
+from bot.core.request_tiers import retry_hosts
 from bot.core.spec_fleet import EnvironmentSpec
-from bot.core.tiers import ALL_HOSTS, HostStanding, HostState, Tier, restricted
+from bot.core.tiers import ALL_HOSTS, HostStanding, HostState, Tier
 from bot.render.tier_text import progress_text
 from bot.rollout.context import BotContext
 from bot.rollout.request_change import apply_for_request
 from bot.store.audit import AuditEntry
 from bot.store.execution_hosts import ExecutionHosts
-
-
-def retry_hosts(request: ApprovalRequest) -> list[str] | None:
-    """The hosts a retry runs on (its `hosts` argument); None for a first run."""
-    hosts = request.args.get("hosts")
-    return [host for host in hosts.split(",") if host] if hosts else None
-
-
-def planned_tiers(request: ApprovalRequest, tiers: Sequence[Tier]) -> tuple[Tier, ...]:
-    """A first run's tiers; a retry's: the same tiers with only its hosts that are still
-    in the spec (the others are skipped), and any of them the spec no longer tiers."""
-    wanted = retry_hosts(request)
-    if request.plan is not None:
-        # The approval covered the pinned plan's hosts: those, and no others, are changed.
-        pinned = set(request.plan.hosts)
-        wanted = [host for host in (wanted or request.plan.hosts) if host in pinned]
-    if wanted is None:
-        return tuple(tiers)
-    return restricted(tiers, wanted)
 
 
 def left_spec(request: ApprovalRequest, environment: EnvironmentSpec | None) -> list[str]:

@@ -19,6 +19,7 @@ from bot.core.changes import ChangeOutcome, FlagChange
 from bot.core.kpi_report import KpiReport
 from bot.core.phase_record import Entry, PhaseRecord
 from bot.core.phases import all_met, gates_text
+from bot.core.request_tiers import planned_tiers, retry_hosts
 from bot.core.spec_fleet import EnvironmentSpec
 from bot.core.spec_rollout import PhaseSpec
 from bot.core.tiers import CANARY, HostState, Tier, restricted
@@ -33,7 +34,7 @@ from bot.rollout.measuring import measure_since
 from bot.rollout.phase_thread import open_phase_thread, phase_thread
 from bot.rollout.request_message import refresh_request_message
 from bot.rollout.soak import park_for_soak, stop_after_canary, whole_fleet_from_now
-from bot.rollout.tiered_change import TierRun, left_spec, planned_tiers, retry_hosts
+from bot.rollout.tiered_change import TierRun, left_spec
 from bot.store.audit import AuditEntry
 from bot.store.baselines import Baselines, snapshot
 from bot.store.check_schedule import CheckSchedule

@@ -230,14 +230,16 @@ class Store:
             return cursor.rowcount == 1
 
     def repin_pending(self, request: ApprovalRequest) -> bool:
-        """Store a still-pending request's new arguments and plan (a break-glass rollback
-        taking it over); False if it left PENDING."""
+        """Store a still-pending request's new arguments, plan and approvals required (a
+        break-glass rollback taking it over: none); False if it left PENDING."""
         with self.transaction() as db:
             cursor = db.execute(
-                "UPDATE approvals SET args = ?, plan = ? WHERE id = ? AND status = 'pending'",
+                "UPDATE approvals SET args = ?, plan = ?, required = ? "
+                "WHERE id = ? AND status = 'pending'",
                 [
                     json.dumps(request.args, sort_keys=True),
                     request.plan.to_json() if request.plan else None,
+                    request.required,
                     request.id,
                 ],
             )

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from bot.core.approvals import ApprovalRequest, Status
 from bot.core.phase_record import ROLLED_BACK
+from bot.core.plan import plan_of
 from bot.core.replies import Invocation
 from bot.render.blocks import APPROVE_ACTION
 from bot.store.executions import Executions
@@ -18,6 +19,7 @@ from tests.support.executions import claim_here
 from tests.support.rollout_state import request_rollback, start_phase
 from tests.support.served_bot import Bot
 from tests.support.spec_data import ENV_FILE, LEAD, OPERATOR, START
+from tests.support.tiered_fleet import TieredFleet
 
 ONCALL = "U0ONCALL"
 ROLLED_BACK_FILE = ENV_FILE.replace(b"JOB_STAGGER_ENABLED=true", b"JOB_STAGGER_ENABLED=false")
@@ -209,3 +211,35 @@ def test_a_pending_transition_is_pre_empted_by_a_break_glass_rollback(bot: Bot) 
 
     bot.slack.wait_for(lambda call: "verified on all" in call.text, method="chat.postMessage")
     assert bot.request("RMOVE2").status is Status.CANCELLED
+
+
+def test_a_break_glass_taking_over_a_pending_retry_rolls_back_every_host_of_the_env(
+    tiered_fleet: TieredFleet,
+) -> None:
+    bot = on_call(tiered_fleet.make_bot())
+    first, *others = tiered_fleet.hosts
+    retry_args = {"hosts": first, "retry_of": "RFIRST"}
+    now, plan = bot.clock.now(), plan_of(bot.context.spec, "rollback", "staging", retry_args)
+    retry = ApprovalRequest(
+        "RRETRY", "rollback", "staging", retry_args, OPERATOR, "retry the failed host", now,
+        now + timedelta(minutes=30), 1, plan=plan,
+    )  # fmt: skip
+    bot.store.add_request(retry)
+
+    text = bot.command(ONCALL, "rollback staging --now --reason 'errors on every host'").json()[
+        "text"
+    ]
+
+    assert "RRETRY" in text
+    announced = bot.slack.wait_for(
+        lambda call: "Break-glass rollback of staging" in call.text, method="chat.postMessage"
+    )
+    assert all(f"`{host}`" in announced.text for host in tiered_fleet.hosts)
+    bot.slack.wait_for(
+        lambda call: "Break-glass rollback of staging verified on all 3 host(s)" in call.text,
+        method="chat.postMessage",
+    )
+    for host in (first, *others):
+        assert b"JOB_STAGGER_ENABLED=false" in tiered_fleet.env_file(host)
+    request = bot.request("RRETRY")
+    assert request.status is Status.SUCCEEDED and "hosts" not in request.args

@@ -30,3 +30,14 @@ def claim_elsewhere(store: Store, request_id: str, lease_left_s: float) -> None:
             [GONE_OWNER, isoformat_ms(until), request_id],
         )
         assert cursor.rowcount == 1
+
+
+def finish_elsewhere(store: Store, request_id: str) -> None:
+    """As the other process that claimed it (`claim_elsewhere`) ended it: it succeeded."""
+    with store.transaction() as db:
+        cursor = db.execute(
+            "UPDATE approvals SET status = 'succeeded', outcome = 'done' "
+            "WHERE id = ? AND status = 'executing' AND executor = ?",
+            [request_id, GONE_OWNER],
+        )
+        assert cursor.rowcount == 1
