@@ -36,6 +36,7 @@ EMOJI = {
     ":lock:": "🔒",
     ":unlock:": "🔓",
     ":snowflake:": "❄️",
+    ":arrows_counterclockwise:": "🔄",
     ":white_circle:": "⚪",
 }
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")

@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +43,15 @@ class EnvState:
     note: str = ""
 
 
+class _ThreadConnection:
+    """A thread's connection, as its thread-local holds it."""
+
+    __slots__ = ("__weakref__", "db")
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+
 class Store:
     def __init__(self, location: Path | str, *, busy_timeout_s: float = 10.0) -> None:
         """`location`: a file (SQLite) or a `postgresql://` DSN (PostgreSQL)."""
@@ -50,7 +60,8 @@ class Store:
         self.where = self._backend.where
         self._busy_timeout_s = busy_timeout_s
         self._local = threading.local()
-        self._connections: list[Database] = []
+        # Weak: a thread's connection goes with its thread (see `_db`).
+        self._connections: weakref.WeakSet[Database] = weakref.WeakSet()
         self._connections_lock = threading.Lock()
         # The bot's threads queue here for the writer lock instead of in SQLite's busy
         # handler, which sleeps up to 100 ms between tries: that sleep was the slash
@@ -85,18 +96,23 @@ class Store:
     # -- connections -------------------------------------------------------------------
 
     def _db(self) -> Database:
-        db: Database | None = getattr(self._local, "db", None)
+        held: _ThreadConnection | None = getattr(self._local, "held", None)
+        db = held.db if held is not None else None
         if db is None or not self._backend.usable(db):
             db = self._backend.connect()
-            self._local.db = db
+            held = _ThreadConnection(db)
+            # Closed when the thread's locals go with the thread: a measurement's pool of
+            # short-lived threads would otherwise leave one open connection each.
+            weakref.finalize(held, self._backend.close, db)
+            self._local.held = held
             with self._connections_lock:
-                self._connections.append(db)
+                self._connections.add(db)
         return db
 
     def close(self) -> None:
         """Close every thread's connection (a thread that uses the store again opens one)."""
         with self._connections_lock:
-            opened, self._connections = self._connections, []
+            opened, self._connections = list(self._connections), weakref.WeakSet()
         for db in opened:
             self._backend.close(db)
         self._local = threading.local()
