@@ -74,3 +74,18 @@ def test_check_config_warns_that_a_freeze_weekday_number_is_not_crontabs(tmp_pat
     assert "warning: freeze[1].cron: '0 18 * * 5' counts weekdays from Monday = 0" in (
         result.stderr
     )
+
+
+def test_check_config_refuses_a_freeze_whose_envs_list_is_empty(tmp_path: Path) -> None:
+    empty = """
+[[freeze]]
+cron = "0 18 * * fri"
+duration = "64h"
+envs = []
+reason = "weekend"
+"""
+    result = stagger_bot("check-config", str(spec_with_freeze(tmp_path, empty)), cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (
+        "freeze[0].envs: holds no env: name at least one env, or leave envs out for every env"
+    ) in result.stderr

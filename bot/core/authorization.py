@@ -9,6 +9,8 @@
 - `approve` and `deny` are decided by the env's approval policy at click time
   (`bot.core.approvals`), and only from Slack: the user id on a Slack request is the one
   Slack vouches for with its signature, while the CLI's `--user` is whatever was typed.
+- `lock` and `unlock` only from Slack too: a lock records who holds it, and the holder or
+  an approver may unlock, so the id must be Slack's, not what was typed.
 - `rollback <env> --now` (break-glass: run at once, no approval waited for) is for the
   spec's `break_glass` users, and only from Slack, for the same reason.
 
@@ -71,9 +73,11 @@ MATRIX: Mapping[str, Rule] = MappingProxyType(
         "retry": WRITE,
         "approve": DECIDE,
         "deny": DECIDE,
-        "lock": WRITE,
+        # Only from Slack: a lock records its holder, and an unlock trusts the holder or an
+        # approver, so the id must be the one Slack vouches for.
+        "lock": Rule(Access.OPERATORS, slack_only=True),
         # Decided by the command, which knows the holder: the holder or an env's approver.
-        "unlock": Rule(Access.LOCK_HOLDER),
+        "unlock": Rule(Access.LOCK_HOLDER, slack_only=True),
         # A rollback run at once, with no approval waited for.
         "rollback --now": BREAK_GLASS,
     }
@@ -127,8 +131,8 @@ def may_run(
             False,
             f"only from Slack, not from the {source}",
             f"`{command}` works only from Slack: Slack vouches for the user id on its requests "
-            "with their signature, while `--user` here is only what was typed. Use the "
-            f"request's buttons in <#{spec.channel}>, or `/stagger {command} <id>` in Slack.",
+            "with their signature, while `--user` here is only what was typed. "
+            + _from_slack(spec, command),
         )
     if rule.access is Access.ANYONE:
         return Decision(True, "a read command: anyone may")
@@ -146,6 +150,12 @@ def may_run(
         f"<@{user}> may not run `{command}`" + (f" on {env}" if env else "") + ": it is for "
         f"{_who(spec, env, envs)}.",
     )
+
+
+def _from_slack(spec: Spec, command: str) -> str:
+    if command in ("lock", "unlock"):
+        return f"Run `/stagger {command} <env>` in Slack."
+    return f"Use the request's buttons in <#{spec.channel}>, or `/stagger {command} <id>` in Slack."
 
 
 def _break_glass(spec: Spec, command: str, env: str | None, user: str, source: Source) -> Decision:

@@ -39,6 +39,13 @@ class FreezeSpec(SpecSection):
     envs: list[str] | None = None
     reason: str = Field(min_length=1, max_length=200)
 
+    @field_validator("envs")
+    @classmethod
+    def _some_env(cls, value: list[str] | None) -> list[str] | None:
+        if value == []:
+            raise ValueError("holds no env: name at least one env, or leave envs out for every env")
+        return value
+
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str | None) -> str | None:

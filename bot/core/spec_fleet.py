@@ -78,6 +78,13 @@ def _time_zone(name: str) -> str:
 TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 
 
+def _toml(value: object) -> str:
+    """`value` as the spec wrote it: `true`, `"5"`, `1`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if not isinstance(value, str) else f'"{value}"'
+
+
 class LogSpec(SpecSection):
     """How the app's log reads: line format, the zone of timestamps written without an
     offset, and the runbook's LOG PATTERNS (fixed strings)."""
@@ -191,6 +198,31 @@ class EnvironmentSpec(SpecSection):
         if canary and len(canary) == len(hosts):
             raise ValueError("names every host: leave at least one host for after the soak")
         return canary
+
+    # Before pydantic's coercion: `true` would be 1 host, `"5"` 5 minutes, `1` or `"yes"`
+    # true. TOML has numbers and booleans of its own; a key given the other is a mistake.
+    @field_validator("max_parallel", mode="before")
+    @classmethod
+    def _max_parallel_no_bool(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError(f"{_toml(value)} is not a number of hosts (1 or more) nor a "
+                             'percentage like "25%"')  # fmt: skip
+        return value
+
+    @field_validator("canary_soak_min", mode="before")
+    @classmethod
+    def _whole_minutes(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{_toml(value)} is not a number of minutes: write it unquoted, "
+                             "like 5")  # fmt: skip
+        return value
+
+    @field_validator("rollback_in_tiers", mode="before")
+    @classmethod
+    def _true_or_false(cls, value: object) -> object:
+        if not isinstance(value, bool):
+            raise ValueError(f"{_toml(value)} is neither true nor false (unquoted)")
+        return value
 
     @field_validator("max_parallel")
     @classmethod

@@ -34,7 +34,19 @@ def spec_warnings(spec: Spec) -> list[str]:
             warnings.extend(_weekday_numbers(freeze.cron, f"freeze[{index}].cron"))
     warnings.extend(_tight_error_rate_margins(spec))
     warnings.extend(_unwatched_canaries(spec))
+    warnings.extend(_soaks_without_canaries(spec))
     return warnings
+
+
+def _soaks_without_canaries(spec: Spec) -> list[str]:
+    """The soak is the canary hosts' alone: without them it never happens. (`max_parallel`
+    works without a canary: the hosts go in batches.)"""
+    return [
+        f"environments.{name}.canary_soak_min: has no effect without canary hosts (there is "
+        "no soak); list them in `canary`, or leave canary_soak_min out"
+        for name, environment in spec.environments.items()
+        if not environment.canary and "canary_soak_min" in environment.model_fields_set
+    ]
 
 
 def _unwatched_canaries(spec: Spec) -> list[str]:

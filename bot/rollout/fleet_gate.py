@@ -6,6 +6,7 @@ retry verified them), or when the env's state is mixed for any other reason."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.core.approvals import ApprovalRequest
 from bot.core.phase_record import PhaseRecord
@@ -36,13 +37,21 @@ def fleet_gate(
     if underway:
         listed = ", ".join(f"`{r.id}` {r.status.value}" for r in underway)
         return Gate(name, GateState.NOT_MET, f"its other hosts are not changed yet: {listed}")
-    unresolved, latest = _unverified(context, current)
-    unresolved = [host for host in unresolved if host in hosts]
-    if unresolved:
+    lineage = _lineage(context, current)
+    unresolved = [host for host in lineage.unverified if host in hosts]
+    # A host of the env the change never reached (it joined the spec after the plan was
+    # pinned) does not run the phase either; with no host records at all (a phase entered
+    # before they were kept) there is nothing to compare.
+    joined = [host for host in hosts if lineage.recorded and host not in lineage.standing]
+    if unresolved or joined:
+        retry = f" (retry `{lineage.latest}`)" if unresolved else ""
+        were = "was" if len(joined) == 1 else "were"
+        since = f": {', '.join(joined)} joined the spec since and {were} not changed"
+        since = since if joined else ""
         return Gate(
             name,
             GateState.NOT_MET,
-            f"{len(unresolved)} of {len(hosts)} hosts not verified (retry `{latest}`)",
+            f"{len(unresolved) + len(joined)} of {len(hosts)} hosts not verified{retry}{since}",
         )
     state = context.store.env_state(current.env)
     if env_state and state.stagger_enabled is None and state.since is not None:
@@ -58,11 +67,24 @@ def fleet_mixed(context: BotContext, current: PhaseRecord) -> str:
     return "" if gate.state is GateState.MET else f"The fleet is mixed: {gate.detail}."
 
 
-def _unverified(context: BotContext, current: PhaseRecord) -> tuple[list[str], str]:
-    """The hosts the change that entered `current` (with its retries) did not verify, and
-    the latest request of that lineage to retry."""
+@dataclass(frozen=True)
+class _Lineage:
+    # The hosts the change (with its retries) did not verify, in the order first seen.
+    unverified: list[str]
+    # Every host it has a record of, verified or not.
+    standing: frozenset[str]
+    # The latest request of the lineage to retry.
+    latest: str
+
+    @property
+    def recorded(self) -> bool:
+        return bool(self.standing)
+
+
+def _lineage(context: BotContext, current: PhaseRecord) -> _Lineage:
+    """Where the hosts of the change that entered `current` (with its retries) stand."""
     if not current.request_id:
-        return [], ""
+        return _Lineage([], frozenset(), "")
     transitions = [
         request_from_row(row)
         for row in context.store.select(
@@ -71,16 +93,18 @@ def _unverified(context: BotContext, current: PhaseRecord) -> tuple[list[str], s
     ]
     lineage = {current.request_id}
     pending: dict[str, None] = {}
+    standing: set[str] = set()
     latest = current.request_id
     hosts = ExecutionHosts(context.store)
     for request in transitions:
         if request.id != current.request_id and request.args.get("retry_of") not in lineage:
             continue
         lineage.add(request.id)
-        for standing in hosts.of(request.id):
-            if standing.state is HostState.VERIFIED:
-                pending.pop(standing.host, None)
-            elif standing.state in (HostState.FAILED, HostState.NOT_STARTED):
-                pending[standing.host] = None
+        for host in hosts.of(request.id):
+            standing.add(host.host)
+            if host.state is HostState.VERIFIED:
+                pending.pop(host.host, None)
+            elif host.state in (HostState.FAILED, HostState.NOT_STARTED):
+                pending[host.host] = None
                 latest = request.id
-    return list(pending), latest
+    return _Lineage(list(pending), frozenset(standing), latest)

@@ -117,3 +117,16 @@ def test_with_no_operators_only_the_approvers_may_write(context: BotContext) -> 
     assert context.store.open_requests() == []
     assert "Rollback request `R" in dispatch(context, Invocation(LEAD, "rollback prod")).text
     assert dispatch(context, Invocation(OPERATOR, "status")).ok
+
+
+@pytest.mark.parametrize("text", ["lock prod --reason 'load test'", "unlock prod"])
+def test_lock_and_unlock_are_refused_from_the_cli_even_for_an_approvers_typed_id(
+    context: BotContext, text: str
+) -> None:
+    reply = dispatch(context, Invocation(user=LEAD, text=text, source="cli"))
+    name = text.split()[0]
+    assert not reply.ok and f"`{name}` works only from Slack" in reply.text
+    assert f"/stagger {name} <env>" in reply.text
+    last = context.audit.latest(None, 1)[0]
+    assert (last["action"], last["actor"], last["outcome"]) == (f"{name}.refused", LEAD, "refused")
+    assert "locked" not in dispatch(context, Invocation(user=STRANGER, text="status prod")).text

@@ -76,6 +76,8 @@ def test_the_matrix_lists_only_known_commands_and_recover_is_a_write() -> None:
     assert {key for key, rule in MATRIX.items() if rule.slack_only} == {
         "approve",
         "deny",
+        "lock",
+        "unlock",
         "rollback --now",
     }
 
@@ -122,6 +124,11 @@ ROWS = [
     ("lock", "prod", STRANGER, "slack", False),
     # The command itself asks whether the user holds the lock or approves the env.
     ("unlock", "prod", STRANGER, "slack", True),
+    # A lock records its holder, an unlock trusts one: the typed `--user` is nobody's word.
+    ("lock", "prod", PROD_LEAD, "cli", False),
+    ("lock", "prod", OPERATOR, "cli", False),
+    ("unlock", "prod", PROD_LEAD, "cli", False),
+    ("unlock", "prod", OPERATOR, "cli", False),
     ("rollback --now", "prod", BREAK_GLASS_USER, "slack", True),
     ("rollback --now", "prod", BREAK_GLASS_USER, "cli", False),
     ("rollback --now", "prod", OPERATOR, "slack", False),

@@ -226,22 +226,25 @@ def test_a_freeze_window_blocks_an_advance_and_says_until_when(
     bot.slack.wait_for(lambda call: "Approval needed" in call.text, method="chat.postMessage")
 
 
-def test_from_the_cli_nobody_counts_as_the_locks_holder_since_anyone_can_type_their_id(
+def test_the_cli_refuses_lock_and_unlock_since_anyone_can_type_an_approvers_id(
     bot: Bot,
 ) -> None:
     say(bot, OPERATOR, "lock staging --reason 'load test'")  # from Slack: OPERATOR's lock
 
-    def typed_at_the_shell(text: str) -> str:
-        return dispatch(bot.context, Invocation(user=OPERATOR, text=text, source="cli")).text
+    def typed_at_the_shell(user: str, text: str) -> str:
+        return dispatch(bot.context, Invocation(user=user, text=text, source="cli")).text
 
-    unlock = typed_at_the_shell("unlock staging")
-    assert f"<@{OPERATOR}> may not unlock *staging*" in unlock and "from Slack" in unlock
-    relock = typed_at_the_shell("lock staging --reason 'mine now' --for 1m")
-    assert "Not locked again" in relock and "load test" in relock
-    status = say(bot, OPERATOR, "status staging")["text"]
+    # An approver's id typed at the shell is nobody's word: it does not unlock.
+    unlock = typed_at_the_shell(LEAD, "unlock staging")
+    assert "`unlock` works only from Slack" in unlock and "/stagger unlock <env>" in unlock
+    assert "works only from Slack" in typed_at_the_shell(OPERATOR, "unlock staging")
+    # Nor does a typed id become the holder of a new lock.
+    lock = typed_at_the_shell(LEAD, "lock prod --reason 'mine now' --for 1m")
+    assert "`lock` works only from Slack" in lock
+    status = say(bot, OPERATOR, "status")["text"]
     assert "load test" in status and "mine now" not in status
-    assert ("unlock.refused", "neither the holder (from Slack) nor an approver of the env") in (
-        audit_actions(bot, "staging")
-    )
+    assert f"locked by <@{LEAD}>" not in status
+    assert ("unlock.refused", "only from Slack, not from the cli") in audit_actions(bot, "staging")
+    assert ("lock.refused", "only from Slack, not from the cli") in audit_actions(bot, "prod")
     # From Slack the holder's id is vouched for: the same person unlocks.
     assert f"<@{OPERATOR}> unlocked *staging*" in say(bot, OPERATOR, "unlock staging")["text"]

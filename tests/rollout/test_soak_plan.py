@@ -65,6 +65,34 @@ def test_a_host_that_joined_the_spec_during_the_soak_is_left_alone_and_said_so(
     assert "stagger UNKNOWN" in status and f"not changed: {joined}" in status
 
 
+def test_a_phase_is_not_left_while_a_host_that_joined_the_spec_during_its_soak_was_not_changed(
+    tiered_fleet: TieredFleet,
+) -> None:
+    fleet = tiered_fleet
+    canary, second, third = fleet.hosts
+    bot = fleet.make_bot()
+    request_id, _posted = approve_to_soak(bot)
+    joined = canary.replace("127.0.0.1", "127.0.0.4")
+    grown = fleet.make_bot(hosts=[canary, second, third, joined])  # the spec reloaded
+    grown.clock.advance(timedelta(minutes=5))
+    assert canary_soak.run(grown.context, grown.clock.now()) == [request_id]
+    grown.slack.wait_for(
+        lambda call: "*staging-baseline* now runs on every host of its plan" in call.text,
+        method="chat.postMessage",
+    )
+
+    grown.command(OPERATOR, "advance")
+    refused = grown.slack.wait_for(
+        lambda call: "moving to *staging-stagger* is refused" in call.text,
+        method="chat.postMessage",
+    )
+    assert (
+        f":x: every host runs staging-baseline: 1 of 4 hosts not verified: {joined} joined "
+        "the spec since and was not changed" in refused.text
+    )
+    assert "all 4 host(s)" not in refused.text
+
+
 def test_a_retry_after_the_phases_criteria_changed_needs_a_new_approval_saying_why(
     tiered_fleet: TieredFleet,
 ) -> None:
