@@ -103,7 +103,9 @@ def start_scheduler(
     from bot.store.check_schedule import CheckSchedule
 
     CheckSchedule(context.store).release_lapsed(context.wall_clock.now())
-    scheduler = build_scheduler(context, leader or observed_leadership(context, settings))
+    scheduler = build_scheduler(
+        context, leader or observed_leadership(context, settings), settings.checkpoints_every_s
+    )
     scheduler.start()
     return scheduler
 

@@ -18,11 +18,11 @@ import pytest
 from bot.rehearsal.slack_signing import SlackSender
 from bot.rehearsal.slack_standin import SlackStandIn
 from tests.support.bot_process import start_serving, wait_until
-from tests.support.spec_data import AUDIT_KEY
+from tests.support.replica import Replicas, replica_environment
+from tests.support.spec_data import BOT_TOKEN, SIGNING_SECRET
 from tests.support.ssh_fixtures import free_port
 
 EXAMPLE = Path("stagger.example.toml").resolve()
-SECRET = "replica-secret"
 
 
 @pytest.fixture
@@ -35,35 +35,9 @@ def processes() -> Iterator[list[subprocess.Popen[str]]]:
             process.communicate(timeout=10)
 
 
-def environment(tmp_path: Path, slack: SlackStandIn) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "STAGGER_"))}
-    env.update(
-        STAGGER_CONFIG=str(EXAMPLE),
-        STAGGER_DB=str(tmp_path / "stagger.db"),
-        SLACK_BOT_TOKEN="xoxb-1-2-replicatoken",
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_API_URL=slack.url,
-        STAGGER_AUDIT_KEY=AUDIT_KEY,
-    )
-    return env
-
-
-def replica(
-    tmp_path: Path, slack: SlackStandIn, processes: list[subprocess.Popen[str]], dsn: str
-) -> tuple[subprocess.Popen[str], SlackSender]:
-    """A replica serving on a free loopback port, its scheduler on the advisory lock."""
-
-    def launch(port: int) -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.replica", dsn, "serve", str(port)],
-            env=environment(tmp_path, slack), stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        processes.append(process)
-        return process
-
-    sender = start_serving(launch, SECRET)
-    return processes[-1], sender
+def environment(store: Path | str, slack: SlackStandIn) -> dict[str, str]:
+    """The example spec on `store`: a SQLite file, or a PostgreSQL DSN."""
+    return replica_environment(EXAMPLE, str(store), slack.url)
 
 
 def health(sender: SlackSender) -> dict[str, Any]:
@@ -78,34 +52,30 @@ def name_of(process: subprocess.Popen[str]) -> str:
 
 
 def test_of_two_replicas_one_leads_and_the_other_takes_over_when_it_is_killed(
-    tmp_path: Path, slack: SlackStandIn, processes: list[subprocess.Popen[str]], leader_dsn: str
+    slack: SlackStandIn, replicas: Replicas, leader_dsn: str
 ) -> None:
-    (first, first_sender), (second, second_sender) = (
-        replica(tmp_path, slack, processes, leader_dsn) for _ in range(2)
-    )
-    senders = {first.pid: first_sender, second.pid: second_sender}
+    replicas.environment = environment(leader_dsn, slack)
+    first, second = replicas.start(), replicas.start()
 
-    def roles() -> dict[int, str]:
-        return {pid: health(sender)["role"] for pid, sender in senders.items()}
+    def roles() -> list[str]:
+        return sorted(replica.role() for replica in (first, second))
 
-    wait_until(lambda: sorted(roles().values()) == ["follower", "leader"], timeout=30,
+    wait_until(lambda: roles() == ["follower", "leader"], timeout=30,
                what="one replica leading and the other following")  # fmt: skip
-    leader, follower = sorted((first, second), key=lambda p: roles()[p.pid] != "leader")
-    for sender in senders.values():
-        report = health(sender)
+    leader, follower = sorted((first, second), key=lambda replica: replica.role() != "leader")
+    for replica in (first, second):
+        report = replica.health()
         assert report["status"] == 200 and report["store"] == "reachable"
-        assert report["leader"] == name_of(leader)
+        assert report["leader"] == leader.name
 
-    os.kill(leader.pid, signal.SIGKILL)
-    leader.communicate(timeout=10)
-    wait_until(lambda: health(senders[follower.pid])["role"] == "leader", timeout=30,
+    leader.kill()
+    wait_until(lambda: follower.role() == "leader", timeout=30,
                what="the surviving replica taking the leadership")  # fmt: skip
-    assert health(senders[follower.pid])["leader"] == name_of(follower)
+    assert follower.health()["leader"] == follower.name
 
-    follower.terminate()
-    _, stderr = follower.communicate(timeout=30)
+    stderr = follower.stop()
     assert "is now the scheduler leader" in stderr
-    assert "replicatoken" not in stderr and SECRET not in stderr
+    assert BOT_TOKEN not in stderr and SIGNING_SECRET not in stderr
 
 
 def test_healthz_answers_503_naming_why_when_the_postgresql_store_is_unreachable(
@@ -114,12 +84,12 @@ def test_healthz_answers_503_naming_why_when_the_postgresql_store_is_unreachable
     dsn = f"postgresql://bot:hunter2-secret@127.0.0.1:{free_port()}/stagger"
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.replica", dsn, "serve", str(port)],
-        env=environment(tmp_path, slack), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=environment(dsn, slack), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
     processes.append(process)
-    sender = SlackSender(port, SECRET)
+    sender = SlackSender(port, SIGNING_SECRET)
 
     def answered() -> bool:
         assert process.poll() is None, process.communicate()[1][-2000:]
@@ -145,16 +115,16 @@ def test_the_web_process_names_the_scheduler_process_as_leader_and_503s_when_the
         web = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "serve", "--no-scheduler", "--host", "127.0.0.1",
              "--port", str(port)],
-            env=environment(tmp_path, slack), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=environment(tmp_path / "stagger.db", slack), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True,
         )  # fmt: skip
         processes.append(web)
         return web
 
-    sender = start_serving(launch, SECRET)
+    sender = start_serving(launch, SIGNING_SECRET)
     assert health(sender)["role"] == "no scheduler" and health(sender)["leader"] is None
     scheduler = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "scheduler"], env=environment(tmp_path, slack),
+        [sys.executable, "-m", "bot.cli", "scheduler"], env=environment(tmp_path / "stagger.db", slack),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     processes.append(scheduler)
