@@ -31,7 +31,9 @@ def at_once(clicks: list[tuple[Replica, str, str]], request_id: str, ts: str) ->
     def click(replica: Replica, user: str, trigger: str) -> None:
         barrier.wait()
         replies.append(
-            replica.sender.click(user, APPROVE_ACTION, request_id, message_ts=ts, trigger_id=trigger)
+            replica.sender.click(
+                user, APPROVE_ACTION, request_id, message_ts=ts, trigger_id=trigger
+            )
         )
 
     threads = [threading.Thread(target=click, args=arguments) for arguments in clicks]
@@ -44,7 +46,9 @@ def at_once(clicks: list[tuple[Replica, str, str]], request_id: str, ts: str) ->
 
 def outcome_posts(slack: SlackStandIn) -> list[str]:
     return [
-        c.text for c in slack.of("chat.postMessage") if "Rollback of" in c.text and "verified" in c.text
+        c.text
+        for c in slack.of("chat.postMessage")
+        if "Rollback of" in c.text and "verified" in c.text
     ]
 
 
@@ -70,11 +74,14 @@ def test_approve_clicked_on_both_replicas_at_the_same_instant_runs_each_rollback
         assert at_once(clicks, request_id, ts) == [200, 200]
 
         def finished(request_id: str = request_id) -> bool:
-            return store_rows(
-                leader_dsn,
-                "SELECT 1 FROM audit WHERE action = 'rollback.finished' AND args LIKE %s",
-                f'%"{request_id}"%',
-            ) != []
+            return (
+                store_rows(
+                    leader_dsn,
+                    "SELECT 1 FROM audit WHERE action = 'rollback.finished' AND args LIKE %s",
+                    f'%"{request_id}"%',
+                )
+                != []
+            )
 
         wait_until(finished, what=f"round {round_number}'s rollback to finish")
         assert store_rows(
@@ -85,8 +92,11 @@ def test_approve_clicked_on_both_replicas_at_the_same_instant_runs_each_rollback
         ) == [
             ("rollback.finished", 1), ("rollback.requested", 1), ("rollback.started", 1)
         ], f"round {round_number}"  # fmt: skip
-        wait_until(lambda n=round_number: len(outcome_posts(slack)) > n,
-                   what=f"round {round_number}'s outcome in the channel")  # fmt: skip
+
+        def announced(done: int = round_number + 1) -> bool:
+            return len(outcome_posts(slack)) >= done
+
+        wait_until(announced, what=f"round {round_number}'s outcome in the channel")
 
     assert len(outcome_posts(slack)) == ROUNDS
     assert store_rows(

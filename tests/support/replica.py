@@ -28,9 +28,7 @@ from tests.support.ssh_fixtures import free_port
 
 def replica_environment(config: Path, store: str, slack_url: str, **extra: str) -> dict[str, str]:
     """A replica's environment: the test's spec, store and Slack, nothing of the caller's."""
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "STAGGER_"))
-    }
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "STAGGER_"))}
     environment.update(
         STAGGER_CONFIG=str(config),
         STAGGER_DB=store,
