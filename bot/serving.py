@@ -166,7 +166,7 @@ def serve(settings: Settings, spec: Spec, host: str, port: int, with_scheduler: 
         parts = slack_parts(settings, spec)
         leader = observed_leadership(parts.context, settings) if with_scheduler else None
         view = leader or leadership(parts.context, settings)
-        scheduler = start_scheduler(parts.context, settings, leader) if leader else None
+        scheduler = start_scheduler(parts.context, settings, leader) if leader is not None else None
         running.append((parts, scheduler))
         return wsgi_app(parts.app, lambda: health_report(parts.context, settings, leader, view))
 
