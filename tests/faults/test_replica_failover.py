@@ -82,6 +82,7 @@ def test_the_leader_killed_mid_phase_hands_over_without_a_double_post_or_a_doubl
     wait_until(lambda: follower.role() == "leader", timeout=30,
                what="the surviving replica holding the leadership")  # fmt: skip
     assert follower.health()["leader"] == follower.name
+    assert "is now the scheduler leader" in follower.log.read_text(encoding="utf-8")
     wait_until(lambda: len(checkpoint_posts(slack)) > posted_before, timeout=75,
                what="the new leader posting the next checkpoint")  # fmt: skip
     slots = store_rows(leader_dsn, "SELECT slot, message_ts FROM checkpoints ORDER BY slot")
@@ -93,7 +94,8 @@ def test_the_leader_killed_mid_phase_hands_over_without_a_double_post_or_a_doubl
     assert newcomer.role() == "follower" and newcomer.health()["leader"] == follower.name
     rollback, ts = requested(follower, slack, "rollback prod --reason 'pool at 90%'")
     newcomer.sender.click(LEAD_2, APPROVE_ACTION, rollback, message_ts=ts)
-    slack.wait_for(lambda c: "Rollback of" in c.text and "verified" in c.text, timeout=60)
+    outcome = slack.wait_for(lambda c: "Rollback of" in c.text and "verified" in c.text, timeout=60)
+    assert [c for c in slack.of("chat.postMessage") if "Rollback of" in c.text] == [outcome]
     started = store_rows(
         leader_dsn,
         "SELECT count(*) FROM audit WHERE action = 'rollback.started' AND args LIKE %s",
