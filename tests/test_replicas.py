@@ -112,6 +112,8 @@ def test_a_replica_whose_store_is_down_stays_up_says_so_and_serves_once_it_answe
         answer = replica.sender.command(OPERATOR, "rollback prod --reason 'pool at 90%'").json()
         assert answer["text"].startswith(":x: The store is down, so nothing was done")
         assert "\n" not in answer["text"] and "hunter2-secret" not in answer["text"]
+        forged = replica.sender.command(OPERATOR, "status", sign_with="not-the-secret")
+        assert forged.status == 401  # still only Slack's signed requests are answered
 
         gate.open()
         wait_until(lambda: replica.health()["status"] == 200, timeout=30,
