@@ -155,7 +155,7 @@ def audit_import(arguments: argparse.Namespace, settings: Settings, origin: str)
     except JournalError as error:
         print(f"stagger-bot: audit import: {error}", file=sys.stderr)
         return EXIT_CONFIG
-    store = Store(settings.db_path, busy_timeout_s=settings.db_busy_timeout_s)
+    store = Store(settings.store_location(), busy_timeout_s=settings.db_busy_timeout_s)
     audit = AuditTrail(store, secrets_of(settings), keys)
     report = import_journal(
         store, audit, entries, SystemClock().now(), origin, str(arguments.journal)

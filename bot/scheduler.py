@@ -38,9 +38,10 @@ logger = logging.getLogger(__name__)
 
 
 def build_scheduler(
-    context: BotContext, leadership: Leadership | None = None
+    context: BotContext, leadership: Leadership | None = None, checkpoints_every_s: int = 60
 ) -> BackgroundScheduler:
-    """Every job first takes or keeps the leadership: one process of many runs them."""
+    """Every job first takes or keeps the leadership: one process of many runs them.
+    `checkpoints_every_s`: Settings' testing knob (a slot is due at most once a minute)."""
     scheduler = BackgroundScheduler(timezone=context.spec.timezone)
     leader = (
         leadership
@@ -77,7 +78,7 @@ def build_scheduler(
     add("validation_checks", validation_checks.run, 30)
     add("canary_soak", canary_soak.run, 30)
     add("alert_watch", alert_watch.run, context.spec.alerts.every_min * 60)
-    add("checkpoints", checkpoints.run, 60)
+    add("checkpoints", checkpoints.run, checkpoints_every_s)
     add("daily_analysis", daily_analysis.run, 600)
     add("success_watch", success_watch.run, 600)
     add("prune_events", prune_events.run, 6 * 3600)

@@ -103,7 +103,9 @@ def start_scheduler(
     from bot.store.check_schedule import CheckSchedule
 
     CheckSchedule(context.store).release_lapsed(context.wall_clock.now())
-    scheduler = build_scheduler(context, leader or observed_leadership(context, settings))
+    scheduler = build_scheduler(
+        context, leader or observed_leadership(context, settings), settings.checkpoints_every_s
+    )
     scheduler.start()
     return scheduler
 
@@ -146,32 +148,105 @@ def reload_on_sighup(context: BotContext, settings: Settings) -> None:
     signal.signal(signal.SIGHUP, reload)
 
 
-def serve(settings: Settings, spec: Spec, host: str, port: int, with_scheduler: bool) -> None:
-    from bot.slack.http_server import create_http_server, stop_http_server, wsgi_app
+# How often a replica whose store was down at start tries it again.
+STORE_RETRY_S = 2.0
 
-    parts = slack_parts(settings, spec)
-    reload_on_sighup(parts.context, settings)
-    leader = observed_leadership(parts.context, settings) if with_scheduler else None
-    view = leader or leadership(parts.context, settings)
-    server = create_http_server(
-        wsgi_app(parts.app, lambda: health_report(parts.context, settings, leader, view)),
-        host,
-        port,
+
+def serve(settings: Settings, spec: Spec, host: str, port: int, with_scheduler: bool) -> None:
+    """A PostgreSQL store down at start does not stop the replica: it serves /healthz
+    (503) and answers that the store is down until it answers, then starts as usual; its
+    scheduler takes no lock meanwhile."""
+    from bot.core.errors import StoreUnreachable
+    from bot.slack.http_server import WsgiApp, create_http_server, stop_http_server, wsgi_app
+    from bot.slack.store_down import SwitchableApp, store_down_app
+
+    running: list[tuple[SlackParts, BackgroundScheduler | None]] = []
+
+    def start() -> WsgiApp:
+        parts = slack_parts(settings, spec)
+        leader = observed_leadership(parts.context, settings) if with_scheduler else None
+        view = leader or leadership(parts.context, settings)
+        scheduler = start_scheduler(parts.context, settings, leader) if leader is not None else None
+        running.append((parts, scheduler))
+        return wsgi_app(parts.app, lambda: health_report(parts.context, settings, leader, view))
+
+    try:
+        application: WsgiApp | None = start()
+    except StoreUnreachable as error:
+        if settings.db_url is None or settings.slack_signing_secret is None:
+            raise
+        logger.warning("the store is down (%s): serving that answer until it is back", error)
+        application = None
+    assert settings.slack_signing_secret is not None
+    switch = SwitchableApp(
+        application
+        or store_down_app(
+            settings.slack_signing_secret.get_secret_value(),
+            lambda: store_down_report(settings, spec, with_scheduler),
+        )
     )
+    server = create_http_server(switch, host, port)
+    stopping = threading.Event()
 
     def shut_down() -> None:
         # The loop runs in this (the main) thread: it must keep turning while the
         # requests in flight are answered, so the stop runs beside it.
         logger.info("SIGTERM or SIGINT: answering the requests in flight, then stopping")
+        stopping.set()
         threading.Thread(target=stop_http_server, args=(server,), daemon=True).start()
 
+    def wait_for_the_store() -> None:
+        while not stopping.wait(STORE_RETRY_S):
+            try:
+                switch.app = start()
+            except StoreUnreachable as error:
+                logger.debug("the store is still down: %s", error)
+                continue
+            logger.info("the store answers again: serving Slack and running the scheduler")
+            return
+
     _on_stop_signals(shut_down)
-    scheduler = start_scheduler(parts.context, settings, leader) if leader is not None else None
+    _reload_running_on_sighup(running, settings)
+    if application is None:
+        threading.Thread(target=wait_for_the_store, name="store-retry", daemon=True).start()
     logger.info("stagger-bot serving Slack on %s:%s (/slack/events, /healthz)", host, port)
     try:
         server.run()
     finally:
-        _finish(scheduler, parts.executor)
+        stopping.set()
+        for parts, scheduler in running:
+            _finish(scheduler, parts.executor)
+
+
+def store_down_report(settings: Settings, spec: Spec, with_scheduler: bool) -> dict[str, Any]:
+    """/healthz before the store first answered: 503, why, and no leader (none is held)."""
+    from bot.store.health import store_problem
+
+    dsn = settings.db_url.get_secret_value() if settings.db_url else None
+    problem = store_problem(settings.db_path, dsn) or "it answers again; connecting"
+    return {
+        "ok": False,
+        "role": "follower" if with_scheduler else "no scheduler",
+        "leader": None,
+        "store": f"unreachable: {problem}",
+        "environments": sorted(spec.environments),
+    }
+
+
+def _reload_running_on_sighup(
+    running: list[tuple[SlackParts, BackgroundScheduler | None]], settings: Settings
+) -> None:
+    """SIGHUP reloads the spec of the bot once it runs (installed now: only the main
+    thread may install a handler)."""
+    from bot.runtime import reload_spec
+
+    def reload(signum: int, frame: object) -> None:
+        for parts, _scheduler in running[:1]:
+            threading.Thread(
+                target=reload_spec, args=(parts.context, settings.config_path), daemon=True
+            ).start()
+
+    signal.signal(signal.SIGHUP, reload)
 
 
 def socket_mode(settings: Settings, spec: Spec, with_scheduler: bool) -> None:

@@ -46,6 +46,10 @@ class Settings(BaseModel):
     audit_old_keys: SecretStr | None = None
     # NO_COLOR (no-color.org): the rehearsal prints no colour, even on a terminal.
     no_color: bool = False
+    # A testing knob (STAGGER_CHECKPOINTS_EVERY_S): how often the checkpoints job looks
+    # for a due slot. A fault test sees a replica that took over post the next slot
+    # within seconds of it; production keeps the minute.
+    checkpoints_every_s: int = 60
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +79,7 @@ class Settings(BaseModel):
             audit_key=_secret(values.get(KEY_VARIABLE)),
             audit_old_keys=_secret(values.get(OLD_KEYS_VARIABLE)),
             no_color=bool(values.get("NO_COLOR")),
+            checkpoints_every_s=int(values.get("STAGGER_CHECKPOINTS_EVERY_S") or 60),
         )
 
     def store_location(self) -> Path | str:

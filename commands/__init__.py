@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import replace
 
-from bot.core.errors import StaggerError, UsageError, UserError
+from bot.core.errors import StaggerError, StoreUnreachable, UsageError, UserError
 from bot.core.replies import Invocation, Reply
 from bot.rollout.context import BotContext
 from bot.store.audit import AuditEntry
@@ -48,6 +48,14 @@ from commands.registry import COMMANDS, close_names, register, usage_text
 from commands.reply_file import capped_reply
 
 logger = logging.getLogger(__name__)
+
+# What a command answers while the store does not: the transaction it needed was never
+# committed, so nothing it would have done was done (README: "When the store is down").
+STORE_DOWN = (
+    ":x: The store is down, so nothing was done; try again when it is back "
+    "(`/healthz` says). For an emergency rollback on the hosts: `stagger-bot "
+    "emergency-rollback`. ({error})"
+)
 
 register(
     help,
@@ -125,6 +133,9 @@ def _dispatch(context: BotContext, invocation: Invocation) -> tuple[Reply, str]:
         return Reply(text=f":warning: {error}{usage}", ok=False), "refused"
     except UserError as error:
         return Reply(text=f":warning: {error}", ok=False), "refused"
+    except StoreUnreachable as error:
+        logger.error("command %s: the store is down: %s", command_name(invocation.text), error)
+        return Reply(text=STORE_DOWN.format(error=error), ok=False), "failed"
     except StaggerError as error:
         logger.error("command %s failed: %s", command_name(invocation.text), error)
         return Reply(text=f":x: {error}", ok=False), "failed"

@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.support.tiered_fleet",
     "tests.support.leader_fixtures",
     "tests.support.store_backends",
+    "tests.support.replica",
 ]
 
 # The bot run as a process (`python -m bot.cli` from a test's folder) is this checkout's,

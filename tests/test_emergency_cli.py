@@ -27,7 +27,7 @@ DSN = "postgres://stagger:dsn-pw-4411@db.internal:5432/stagger"
 
 
 def stagger_bot(
-    *arguments: str, cwd: Path, db: Path, key: bool = True, **extra: str
+    *arguments: str, cwd: Path, db: Path | str, key: bool = True, **extra: str
 ) -> subprocess.CompletedProcess[str]:
     """As a shell runs it: no Slack token, STAGGER_DB wherever `db` says, a DSN set."""
     environment = {

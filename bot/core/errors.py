@@ -57,6 +57,11 @@ class StoreError(StaggerError):
     """The state and audit store failed."""
 
 
+class StoreUnreachable(StoreError):
+    """The store's server does not answer (down, or the session to it was cut): nothing
+    was written."""
+
+
 class RemoteError(StaggerError):
     """A remote host could not be used."""
 

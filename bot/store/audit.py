@@ -109,7 +109,7 @@ class AuditTrail:
         key = self._current_key()
         with self._store.transaction() as db:
             seen = db.execute(
-                "INSERT OR IGNORE INTO seen_requests (key, at) VALUES (?, ?)",
+                "INSERT INTO seen_requests (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
                 [once_key, isoformat(now)],
             )
             if seen.rowcount != 1:

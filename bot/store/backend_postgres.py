@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import conninfo
 
-from bot.core.errors import StoreError
+from bot.core.errors import StoreError, StoreUnreachable
 from bot.core.store_location import redacted
 from bot.store.database import Database
 from bot.store.pg_database import PgDatabase, PgTable, store_error
@@ -60,7 +60,7 @@ class PostgresBackend:
         try:
             connection = psycopg.connect(**self._options, autocommit=True)
         except psycopg.Error as error:
-            raise StoreError(
+            raise StoreUnreachable(
                 f"cannot open the store at {self.where}: {_first_line(error)}"
             ) from None
         db = PgDatabase(connection, self.where)

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from bot.core.errors import StoreError
+from bot.core.errors import StoreError, StoreUnreachable
 from bot.store.pg_dialect import SNAPSHOT, translate
 from bot.store.tables import TABLES, Table, quoted
 
@@ -227,4 +227,11 @@ def store_error(where: str, error: psycopg.Error) -> StoreError:
     """The error as one line naming the store; psycopg's messages carry no password, and
     `where` is the DSN redacted."""
     message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(error, psycopg.OperationalError) and error.sqlstate in _SESSION_LOST:
+        return StoreUnreachable(f"the store at {where}: {message}")
     return StoreError(f"the store at {where}: {message}")
+
+
+# No SQLSTATE (the connection went), or the server ending the session (a shutdown,
+# pg_terminate_backend, a crash): the store is unreachable, not refusing a statement.
+_SESSION_LOST = {None, "57P01", "57P02", "57P03", "08000", "08003", "08006"}

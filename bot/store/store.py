@@ -128,7 +128,15 @@ class Store:
         if not self._writer.acquire(timeout=self._busy_timeout_s):
             raise StoreError(f"the store at {self.where} is locked or unwritable: busy")
         try:
-            self._backend.begin(db, max(deadline - time.monotonic(), 0.0))
+            try:
+                self._backend.begin(db, max(deadline - time.monotonic(), 0.0))
+            except StoreError:
+                if self._backend.usable(db):
+                    raise
+                # The server ended this thread's session (a restart, pg_terminate_backend):
+                # nothing was begun, so once more on a new one.
+                db = self._db()
+                self._backend.begin(db, max(deadline - time.monotonic(), 0.0))
             try:
                 yield db
             except BaseException:
