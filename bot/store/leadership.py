@@ -129,7 +129,14 @@ class AdvisoryLockLeadership:
                 return None
 
     def close(self) -> None:
+        """Let go of the lock, then of the connection: a replica that stops hands the
+        leadership over at once, not when the server gets round to ending its session."""
         with self._mutex:
+            if self._held and self._connection is not None and self._key is not None:
+                try:
+                    self._connection.execute("SELECT pg_advisory_unlock(%s)", [self._key])
+                except psycopg.Error:
+                    logger.debug("releasing the scheduler's lock failed", exc_info=True)
             self._drop()
 
     def _connect(self) -> psycopg.Connection[Any]:
