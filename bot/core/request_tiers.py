@@ -1,7 +1,7 @@
 """The tiers one request's execution runs in: the env's tiers (a rollback's, unless the
 env rolls back in tiers, is one tier of every host; a break-glass's or `auto_rollback`'s
-always is), cut to a retry's hosts and to the hosts its approval covered. Pure: what the runners plan, and what an execution's time
-limit is scaled by."""
+always is), cut to a retry's hosts and to the hosts its approval covered. Pure: what
+the runners plan, and what an execution's time limit is scaled by."""
 
 from __future__ import annotations
 

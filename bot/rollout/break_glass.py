@@ -159,9 +159,9 @@ class BreakGlass(Requests):
         """Claim it, waiting for a change executing on the env as long as that change may
         take (and its lease after); False, said in the channel, if it never ends."""
         with waiter(request.id):
-            return self._claim_polling(request, user)
+            return self._poll_until_claimed(request, user)
 
-    def _claim_polling(self, request: ApprovalRequest, user: str) -> bool:
+    def _poll_until_claimed(self, request: ApprovalRequest, user: str) -> bool:
         context = self.context
         deadline: datetime | None = None
         while True:

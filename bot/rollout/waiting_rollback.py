@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.core.approvals import ApprovalRequest, Status
+from bot.core.approvals import ApprovalRequest
 from bot.core.plan import PlanUnavailable, plan_of
 from bot.render.plan_text import hosts_text
 from bot.rollout.context import BotContext
