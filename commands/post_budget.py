@@ -79,10 +79,11 @@ class PostBudget:
         with self._lock:
             fits = message_caps.fits(text, blocks)
             cost = 1 if fits else 2
-            alarm = broadcast or _offers_rollback(blocks)
-            if alarm or self._used + cost <= self._limit:
-                if alarm and self._used + cost > self._limit:
-                    logger.info("an alarm goes out on its own, past its command's three posts")
+            # An alarm, and an approval request (its buttons, its message_ts), is never folded.
+            own_post = broadcast or _offers_rollback(blocks) or request_id is not None
+            if own_post or self._used + cost <= self._limit:
+                if own_post and self._used + cost > self._limit:
+                    logger.info("an alarm or a request goes out on its own, past three posts")
                 ts = self._inner.post(
                     channel, text, blocks,
                     thread_ts=thread_ts, broadcast=broadcast, request_id=request_id,

@@ -4,7 +4,8 @@ hosts run in their batches; when one failed, the rest never runs (the check itse
 proposed, or under `auto_rollback` ran, the rollback). A check due within the soak that
 has not run yet is waited for. A soak whose request left `soaking` (a rollback cancelled
 it) is closed. A soak over while its env is held (a lock, a freeze) waits, not cancelled,
-until the hold ends (`bot.rollout.soak_hold`)."""
+until the hold ends (`bot.rollout.soak_hold`), and while a full rollback of the env is
+pending approval (`bot.rollout.soak_rollback_hold`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bot.core.approvals import Status
 from bot.rollout.context import BotContext
 from bot.rollout.execution_lease import EnvBusy, claim_execution, held_lease
 from bot.rollout.soak_hold import held_soak
+from bot.rollout.soak_rollback_hold import held_by_rollback
 from bot.rollout.transition_runner import TransitionRunner
 from bot.store.check_schedule import CheckSchedule
 from bot.store.soaks import Soak, Soaks
@@ -36,6 +38,8 @@ def run(context: BotContext, now: datetime) -> list[str]:
             continue  # a check due within the soak has not run yet
         if not verdict and held_soak(context, request, now) is not None:
             continue  # the other hosts wait until the lock or freeze ends
+        if not verdict and held_by_rollback(context, request, now) is not None:
+            continue  # ... and while a full rollback of the env waits for approval
         try:
             claimed = claim_execution(context, request, from_statuses=(Status.SOAKING,))
         except EnvBusy:

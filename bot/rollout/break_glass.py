@@ -22,13 +22,14 @@ from bot.render.blocks import escape, mention
 from bot.render.plan_text import hosts_text
 from bot.rollout.execution import execute_request
 from bot.rollout.execution_lease import EnvBusy, claim_execution, recover_interrupted
+from bot.rollout.orphaned_rollback import WAITER_POLL_S, taken_by_scheduler, waiter
 from bot.rollout.plan_pinning import with_plan
 from bot.rollout.request_message import refresh_request_message
 from bot.rollout.requests import Requests
 from bot.store.audit import AuditEntry
 from bot.store.executions import Executions
 
-_BUSY_POLL_S = 0.5
+_BUSY_POLL_S = WAITER_POLL_S
 
 
 class BreakGlass(Requests):
@@ -157,6 +158,10 @@ class BreakGlass(Requests):
     def _claim_waiting(self, request: ApprovalRequest, user: str) -> bool:
         """Claim it, waiting for a change executing on the env as long as that change may
         take (and its lease after); False, said in the channel, if it never ends."""
+        with waiter(request.id):
+            return self._poll_until_claimed(request, user)
+
+    def _poll_until_claimed(self, request: ApprovalRequest, user: str) -> bool:
         context = self.context
         deadline: datetime | None = None
         while True:
@@ -176,10 +181,14 @@ class BreakGlass(Requests):
                 self._could_not_start(request, str(busy))
                 return False
             if not claimed:
+                by = (
+                    "was run by the scheduler (its waiter was thought gone)"
+                    if taken_by_scheduler(context, request.id)
+                    else "was taken by another process or click meanwhile"
+                )
                 context.poster.post(
                     context.spec.channel,
-                    f":warning: Break-glass rollback `{request.id}` was taken by another "
-                    "process or click meanwhile; see its thread.",
+                    f":warning: Break-glass rollback `{request.id}` {by}; see its thread.",
                     thread_ts=request.message_ts,
                 )
             return claimed

@@ -31,7 +31,7 @@ from bot.rollout.execution_lease import (
 from bot.rollout.holds import Hold, transition_hold
 from bot.rollout.plan_pinning import checked_at_click
 from bot.rollout.request_message import refresh_request_message
-from bot.rollout.waiting_rollback import NOT_DENIABLE, runs_without_approval, waits_for_busy_env
+from bot.rollout.waiting_rollback import NOT_DENIABLE, runs_without_approval
 from bot.store.audit import AuditEntry
 from bot.store.executions import Executions
 
@@ -143,7 +143,8 @@ class Decisions:
         return Reply(text=f"Denied `{request.id}`; nothing was run.")
 
     def expire(self, request: ApprovalRequest, now: datetime) -> bool:
-        if waits_for_busy_env(self.context, request):
+        # It must run: its waiter, or the sweep once that is gone (`orphaned_rollback`).
+        if request.status is Status.PENDING and runs_without_approval(request):
             return False
         if not self.context.store.transition(
             request.id, (Status.PENDING,), Status.EXPIRED, decided_at=now

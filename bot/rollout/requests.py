@@ -29,11 +29,12 @@ from bot.rollout.execution_lease import (
     claim_execution,
     recover_interrupted,
 )
+from bot.rollout.orphaned_rollback import WAITER_POLL_S, taken_by_scheduler, waiter
 from bot.rollout.plan_pinning import with_plan
 from bot.rollout.request_message import refresh_request_message
 from bot.store.audit import AuditEntry
 
-_BUSY_POLL_S = 0.5
+_BUSY_POLL_S = WAITER_POLL_S
 
 
 class Requests:
@@ -139,6 +140,8 @@ class Requests:
         if not context.store.repin_pending(request) or not self._claim_at_once(
             request, "scheduler", decided_by="auto_rollback"
         ):
+            if taken_by_scheduler(context, request.id):
+                return Reply(text=f"`{request.id}` was run by the scheduler meanwhile.")
             return Reply(text=f"A rollback of {request.env} is already open as `{request.id}`.")
         context.record(
             AuditEntry(
@@ -241,6 +244,8 @@ class Requests:
 
     def _start_without_approval(self, request: ApprovalRequest, source: Source) -> Reply:
         if not self._claim_at_once(request, source):
+            if taken_by_scheduler(self.context, request.id):
+                raise UserError(f"Request `{request.id}` was run by the scheduler meanwhile.")
             raise UserError(f"Request `{request.id}` was already taken.")
         retried = request.args.get("retry_of")
         approval = (
@@ -278,6 +283,10 @@ class Requests:
         change is executing on the env; the bot's own rollback (`auto_rollback`) waits for
         it instead — as long as that change may take, and its lease after — since a
         rollback the bot decided on must run."""
+        with waiter(request.id):
+            return self._claim_polling(request, source, decided_by)
+
+    def _claim_polling(self, request: ApprovalRequest, source: Source, decided_by: str) -> bool:
         context = self.context
         deadline: datetime | None = None
         while True:

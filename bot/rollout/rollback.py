@@ -15,7 +15,7 @@ from bot.core.approvals import ApprovalRequest, Status
 from bot.core.changes import ChangeOutcome, rollback_change
 from bot.core.errors import UserError
 from bot.core.phase_record import ROLLED_BACK, Entry
-from bot.core.request_tiers import planned_tiers
+from bot.core.request_tiers import planned_tiers, rollback_tiers
 from bot.core.tiers import HostStanding
 from bot.render import blocks
 from bot.render.audit_head import with_audit_head
@@ -52,7 +52,7 @@ class RollbackRunner:
         if not job_key:
             cancel_soaking_transitions(context, request)
         change = rollback_change(flag, job_key)
-        tiers = planned_tiers(request, environment.rollback_tiers())
+        tiers = planned_tiers(request, rollback_tiers(environment, request))
         hosts = [host for tier in tiers for host in tier.hosts]
         run = TierRun(
             context, request, environment, change,

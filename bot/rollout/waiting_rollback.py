@@ -1,6 +1,7 @@
 """A rollback that needs no approval (`auto_rollback`, a break-glass, an env whose policy
 requires none) is pending only while it waits for a change executing on its env: it is
-never lapsed, expired or denied then — it must run as soon as that change ends.
+never lapsed, expired or denied — it must run as soon as that change ends, by its waiter
+or, once that is gone, by the scheduler (`bot.rollout.orphaned_rollback`).
 
 A spec reload re-pins it to the plan the new spec gives instead: a rollback goes to every
 host now in the env (a retry's subset is dropped), and its thread says so.
@@ -10,28 +11,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.core.approvals import ApprovalRequest, Status
+from bot.core.approvals import ApprovalRequest
 from bot.core.plan import PlanUnavailable, plan_of
 from bot.render.plan_text import hosts_text
 from bot.rollout.context import BotContext
 from bot.store.audit import AuditEntry
-from bot.store.executions import Executions
 
 NOT_DENIABLE = "it needs no approval; it runs as soon as the change on the env ends"
 
 
 def runs_without_approval(request: ApprovalRequest) -> bool:
     return request.action == "rollback" and request.required == 0
-
-
-def waits_for_busy_env(context: BotContext, request: ApprovalRequest) -> bool:
-    """A pending no-approval rollback whose env another change is executing on: its
-    waiter claims it when that change ends, so nothing may close it meanwhile. (Once the
-    env is free and it is still pending past its expiry, its waiter is gone.)"""
-    if request.status is not Status.PENDING or not runs_without_approval(request):
-        return False
-    running = Executions(context.store).running(request.env)
-    return any(execution.request.id != request.id for execution in running)
 
 
 def repinned(context: BotContext, request: ApprovalRequest) -> ApprovalRequest | PlanUnavailable:

@@ -82,7 +82,7 @@ class SlackPoster:
                     logger.warning("queued %s still refused: %s", call.method, why)
                     break  # Slack is still down: keep the order, try again later
                 try:
-                    ts = self._deliver(call.method, text_only(arguments, why))
+                    ts = self._deliver(call.method, text_only(arguments, why, call.request_id))
                 except (SlackApiError, OSError) as again:
                     if _describe(again) not in REFUSED_FOR_GOOD:
                         self._outbox.failed_again(call.id, _describe(again))
@@ -153,8 +153,9 @@ class SlackPoster:
         return str(ts) if ts else None
 
     def _send(self, method: str, arguments: dict[str, Any], request_id: str | None) -> Any:
-        """One call; one Slack refuses for good is sent again as its text alone (queued
-        if that one is refused for now), or given up, logged, if that too is refused."""
+        """One call; one Slack refuses for good is sent again as its text alone, queued so
+        if that one is refused too: the outbox tries it once more, and one refused for
+        good then is dropped and audited (`jobs.deliver_outbox`) — never lost unsaid."""
         try:
             return self._deliver(method, arguments)
         except SlackApiError as error:
@@ -162,13 +163,13 @@ class SlackPoster:
             if why not in REFUSED_FOR_GOOD:
                 raise
             logger.error("Slack refused a %s (%s): sent as its text alone", method, why)
+            degraded = text_only(arguments, why, request_id)
             try:
-                return self._deliver(method, text_only(arguments, why))
+                return self._deliver(method, degraded)
             except SlackApiError as again:
                 if _describe(again) in REFUSED_FOR_GOOD:
                     logger.error("Slack refused a %s for good: %s", method, _describe(again))
-                    return None
-                self._queue(method, text_only(arguments, why), again, request_id)
+                self._queue(method, degraded, again, request_id)
                 return None
 
     def update(self, channel: str, ts: str, text: str, blocks: list[Block] | None = None) -> bool:
@@ -245,9 +246,16 @@ REFUSED_FOR_GOOD = frozenset(
 )
 
 
-def text_only(arguments: dict[str, Any], why: str) -> dict[str, Any]:
-    """A message as its text alone, within Slack's 40,000 characters, saying so."""
-    note = f"\n_(shown as text only: Slack refused this message ({why}); its buttons are gone)_"
+def text_only(arguments: dict[str, Any], why: str, request_id: str | None = None) -> dict[str, Any]:
+    """A message as its text alone, within Slack's 40,000 characters, saying so — and,
+    for a request's, how to decide it without its buttons."""
+    instead = (
+        f": `/stagger approve {request_id}` or `/stagger deny {request_id}`" if request_id else ""
+    )
+    note = (
+        f"\n_(shown as text only: Slack refused this message ({why}); its buttons are gone"
+        f"{instead})_"
+    )
     text = str(arguments.get("text", ""))
     if len(text) + len(note) > TEXT_LIMIT:
         text = text[: TEXT_LIMIT - len(note) - 40] + "\n_… cut to fit one Slack message._"

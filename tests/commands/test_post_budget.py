@@ -1,13 +1,26 @@
 """A command's posts, through the bot's real Slack poster to the stand-in: the first three
 as they come, each later one added to the command's latest message in its own thread;
-alarms (broadcasts, rollback offers) always on their own."""
+alarms (broadcasts, rollback offers) and approval requests always on their own."""
 
 from __future__ import annotations
 
-from bot.render.blocks import rollback_offer_blocks
+import json
+from datetime import timedelta
+
+from bot.core.approvals import ApprovalRequest
+from bot.render.blocks import APPROVE_ACTION, approval_request_blocks, rollback_offer_blocks
 from commands.post_budget import PostBudget
 from tests.support.bot_process import wait_until
 from tests.support.served_bot import Bot
+from tests.support.spec_data import OPERATOR, START
+
+
+def request_in(request_id: str) -> ApprovalRequest:
+    return ApprovalRequest(
+        request_id, "rollback", "prod", {}, OPERATOR, "pool at 95%",
+        START, START + timedelta(minutes=30), 1,
+    )  # fmt: skip
+
 
 HOSTS = "\n".join(f":white_check_mark: `web-{n}` verified" for n in range(45))
 
@@ -91,15 +104,20 @@ def test_an_update_of_the_message_that_took_later_posts_keeps_them_after_its_new
     assert last.text == "web-1 verified\nweb-2 verified\n\nHosts are being restarted"
 
 
-def test_an_approval_request_past_the_third_post_keeps_no_other_message(bot: Bot) -> None:
+def test_an_approval_request_past_the_third_post_goes_out_as_its_own_post_with_buttons(
+    bot: Bot,
+) -> None:
     budget = PostBudget(bot.context.poster)
     channel = bot.context.spec.channel
     for n in range(3):
         budget.post(channel, f"post {n}")
-    assert budget.post(channel, "Approval needed: R2ABCD", request_id="R2ABCD") is None
-    wait_until(lambda: bool(bot.slack.of("chat.update")))
-    assert "Approval needed: R2ABCD" in bot.slack.of("chat.update")[-1].text
-    assert len(bot.slack.of("chat.postMessage")) == 3
+    buttons = approval_request_blocks(request_in("R2ABCD"), bot.context.spec.timezone)
+    ts = budget.post(channel, "Approval needed: R2ABCD", buttons, request_id="R2ABCD")
+    posts = bot.slack.of("chat.postMessage")
+    assert ts is not None and len(posts) == 4
+    assert posts[-1].params["_ts"] == ts and "Approval needed: R2ABCD" in posts[-1].text
+    assert APPROVE_ACTION in json.dumps(posts[-1].params["blocks"])
+    assert not [call for call in bot.slack.of("chat.update") if "R2ABCD" in call.all_text()]
 
 
 def test_no_post_joins_an_approval_request_its_approval_will_rewrite(bot: Bot) -> None:

@@ -296,3 +296,36 @@ def test_success_is_not_declared_while_a_batch_of_the_last_phase_failed(
         lambda call: "*Report for staging*" in call.text, method="chat.postMessage"
     )
     assert "The fleet is mixed: 2 of 3 hosts not verified" in report.text
+
+
+def test_a_rollback_pending_approval_keeps_the_soaks_other_hosts_waiting_said_once(
+    tiered_fleet: TieredFleet,
+) -> None:
+    fleet = tiered_fleet
+    _canary, second, third = fleet.hosts
+    bot = fleet.make_bot()
+    request_id, posted = approve_to_soak(bot)
+    rollback_id, asked_ts = rollback_requested(bot, "staging --reason 'maybe'")
+
+    bot.clock.advance(timedelta(minutes=6))
+    assert canary_soak.run(bot.context, bot.clock.now()) == []
+    assert ON in fleet.env_file(second) and ON in fleet.env_file(third)
+    told = bot.slack.wait_for(
+        lambda call: "waits for approval: the other hosts wait" in call.text,
+        method="chat.postMessage",
+    )
+    assert f"a rollback of staging (`{rollback_id}`)" in told.text
+    assert told.params["thread_ts"] == posted.params["_ts"]
+    bot.clock.advance(timedelta(minutes=1))
+    assert canary_soak.run(bot.context, bot.clock.now()) == []
+    said = [c for c in bot.slack.of("chat.postMessage") if "waits for approval: the" in c.text]
+    assert len(said) == 1
+
+    bot.click(LEAD, DENY_ACTION, rollback_id, message_ts=asked_ts)
+    bot.slack.wait_for(lambda call: "rollback staging: denied" in call.text, method="chat.update")
+    assert canary_soak.run(bot.context, bot.clock.now()) == [request_id]
+    bot.slack.wait_for(
+        lambda call: "*staging-baseline* now runs on every host of staging" in call.text,
+        method="chat.postMessage",
+    )
+    assert all(OFF in fleet.env_file(host) for host in fleet.hosts)

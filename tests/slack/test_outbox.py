@@ -130,6 +130,21 @@ def test_a_queued_message_slack_refuses_for_good_goes_as_text_and_the_queue_move
     assert deliver_outbox.run(bot.context, bot.clock.now()) == 0
 
 
+def test_a_queued_request_message_delivered_as_text_says_how_to_approve_or_deny_it(
+    bot: Bot,
+) -> None:
+    offer = {"type": "actions", "block_id": "offer:prod", "elements": []}
+    asked = {"channel": "C0ROLLOUT", "text": "Approval needed (R9QUEUE)", "blocks": [offer, offer]}
+    Outbox(bot.store).enqueue("post", asked, bot.clock.now(), "500", "R9QUEUE")
+
+    assert deliver_outbox.run(bot.context, bot.clock.now()) == 1
+
+    [posted] = bot.slack.of("chat.postMessage")
+    assert "its buttons are gone: `/stagger approve R9QUEUE` or `/stagger deny R9QUEUE`" in (
+        posted.text
+    )
+
+
 def test_a_queued_update_slack_refuses_even_as_text_is_dropped_logged_and_audited(
     bot: Bot,
 ) -> None:
@@ -193,3 +208,42 @@ def test_a_message_slack_refuses_for_its_blocks_goes_at_once_as_text_not_to_the_
     [posted] = bot.slack.of("chat.postMessage")
     assert ts == posted.params["_ts"] and "shown as text only" in posted.text
     assert Outbox(bot.store).pending() == []
+
+
+def test_a_request_message_slack_refuses_for_its_blocks_says_how_to_approve_or_deny_it(
+    bot: Bot,
+) -> None:
+    bot.slack.refuse_next("chat.postMessage", "invalid_blocks")
+    reply = bot.command(OPERATOR, "rollback prod --reason 'pool at 90%'")
+    request_id = bot.request_id_from(reply.json()["text"])
+
+    posted = bot.slack.wait_for(
+        lambda call: "shown as text only" in call.text, method="chat.postMessage"
+    )
+    assert f"`/stagger approve {request_id}` or `/stagger deny {request_id}`" in posted.text
+    approved = bot.command(LEAD, f"approve {request_id}").json()["text"]
+    assert f"Approved `{request_id}`" in approved
+
+
+def test_a_post_slack_refuses_for_good_even_as_text_is_kept_then_dropped_and_audited(
+    bot: Bot,
+) -> None:
+    offer = {"type": "actions", "block_id": "offer:prod", "elements": []}
+    bot.slack.refuse_next("chat.postMessage", "invalid_blocks")
+    bot.slack.refuse_next("chat.postMessage", "channel_not_found")
+
+    assert bot.context.poster.post("C0ROLLOUT", "Rollback failed on web-2", [offer]) is None
+
+    outbox = Outbox(bot.store)
+    [kept] = outbox.pending()
+    assert "Rollback failed on web-2" in kept.arguments["text"]
+    bot.slack.refuse_next("chat.postMessage", "channel_not_found")
+    bot.slack.refuse_next("chat.postMessage", "channel_not_found")
+    assert deliver_outbox.run(bot.context, bot.clock.now()) == 0
+    assert outbox.pending() == []
+    [(outcome, detail)] = (
+        bot.store.read()
+        .execute("SELECT outcome, detail FROM audit WHERE action = 'slack.dropped'")
+        .fetchall()
+    )
+    assert outcome == "failed" and "Rollback failed on web-2" in detail
