@@ -35,6 +35,23 @@ def verified(bot: ServedBot[SystemClock], request_id: str, call: ApiCall) -> boo
     )
 
 
+def timed_rollbacks(
+    bot: ServedBot[SystemClock], slack: SlackStandIn, app_dir: Path, runs: int
+) -> list[float]:
+    """Seconds from each Approve click to its "verified" post, over `runs` rollbacks."""
+    timings: list[float] = []
+    for run in range(runs):
+        (app_dir / ".env").write_bytes(ENV_FILE)
+        reply = bot.command(OPERATOR, f"rollback prod --reason 'bench {run}'")
+        request_id = bot.request_id_from(reply.json()["text"])
+        started = time.monotonic()
+        bot.click(LEAD, APPROVE_ACTION, request_id)
+        slack.wait_for(partial(verified, bot, request_id), timeout=60, method="chat.postMessage")
+        timings.append(time.monotonic() - started)
+        slack.calls.clear()
+    return timings
+
+
 def main(runs: int = 20) -> None:
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -50,19 +67,8 @@ def main(runs: int = 20) -> None:
             )
         )
         bot, (server, executor), _thread = start_bot(tmp, slack, SystemClock(), spec, app_dir)
-        timings: list[float] = []
         try:
-            for run in range(runs):
-                (app_dir / ".env").write_bytes(ENV_FILE)
-                reply = bot.command(OPERATOR, f"rollback prod --reason 'bench {run}'")
-                request_id = bot.request_id_from(reply.json()["text"])
-                started = time.monotonic()
-                bot.click(LEAD, APPROVE_ACTION, request_id)
-                slack.wait_for(
-                    partial(verified, bot, request_id), timeout=60, method="chat.postMessage"
-                )
-                timings.append(time.monotonic() - started)
-                slack.calls.clear()
+            timings = timed_rollbacks(bot, slack, app_dir, runs)
         finally:
             server.close()
             executor.shutdown(wait=True)

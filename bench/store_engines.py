@@ -18,23 +18,20 @@ import logging
 import statistics
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 import psycopg
 
 from bench.ack_load import run_senders
 from bench.harness import MACHINE_NOTE, percentile, print_table
-from bench.rollback_latency import verified
+from bench.rollback_latency import timed_rollbacks
 from bot.core.clock import SystemClock
 from bot.core.spec import parse_spec
 from bot.rehearsal.slack_standin import SlackStandIn
-from bot.render.blocks import APPROVE_ACTION
 from tests.support.served_bot import start_bot
-from tests.support.spec_data import ENV_FILE, LEAD, OPERATOR, make_app_dir, spec_data
+from tests.support.spec_data import make_app_dir, spec_data
 from tests.support.ssh_fixtures import SshdServer
 
 SERVER = "postgresql://postgres@127.0.0.1:5432/test"
@@ -69,18 +66,7 @@ def measure(tmp: Path, store: str, duration: float, rollbacks: int) -> tuple[flo
     try:
         latencies, failures = run_senders(bot.sender.port, 20, duration)
         assert failures == 0, f"{failures} request(s) failed on {store}"
-        timings: list[float] = []
-        for run in range(rollbacks):
-            (app_dir / ".env").write_bytes(ENV_FILE)
-            reply = bot.command(OPERATOR, f"rollback prod --reason 'bench {run}'")
-            request_id = bot.request_id_from(reply.json()["text"])
-            started = time.monotonic()
-            bot.click(LEAD, APPROVE_ACTION, request_id)
-            slack.wait_for(
-                partial(verified, bot, request_id), timeout=60, method="chat.postMessage"
-            )
-            timings.append(time.monotonic() - started)
-            slack.calls.clear()
+        timings = timed_rollbacks(bot, slack, app_dir, rollbacks)
     finally:
         server.close()
         executor.shutdown(wait=True)
