@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.store.leadership import AdvisoryLockLeadership
 from bot.store.lease import Lease
 from bot.store.store import Store
 from bot.store.tables import TABLES, quoted
@@ -133,3 +134,23 @@ def test_a_source_that_does_not_exist_is_named(recorded: RecordedRollout, tmp_pa
     assert refused.returncode == 1
     assert f"no store at {missing} to migrate from" in refused.stderr
     assert not missing.exists()
+
+
+def test_a_postgresql_store_whose_scheduler_a_replica_leads_is_not_migrated(
+    recorded: RecordedRollout, pg_store: StoreFactory, tmp_path: Path
+) -> None:
+    """On PostgreSQL the leader holds an advisory lock and never writes the lease: that
+    lock is what says a bot is running."""
+    pg_store().first_time("trigger:live", datetime.now(UTC))
+    leader = AdvisoryLockLeadership(str(pg_store.location), "web-2:77")
+    try:
+        assert leader.hold(datetime.now(UTC))
+        refused = stagger_bot(
+            "store", "migrate", "--from", str(pg_store.location),
+            "--to", str(tmp_path / "copy.db"), key=recorded.audit_key,
+        )  # fmt: skip
+    finally:
+        leader.close()
+    assert refused.returncode == 1
+    assert "a process holds the store" in refused.stderr and "web-2:77" in refused.stderr
+    assert not (tmp_path / "copy.db").exists() or Store(tmp_path / "copy.db").select("audit") == []

@@ -13,6 +13,7 @@ The DSN may name the schema (`?schema=NAME`, made if missing, or libpq's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,26 +32,42 @@ from bot.store.tables import Table, quoted
 _LOCK_CLASS = 0x53544752
 
 
+# A schema name that needs no quoting anywhere: in `options=-csearch_path=`, a comma or a
+# space would silently mean other schemas, and upper case a different name.
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def libpq_options(dsn: str) -> tuple[dict[str, Any], str | None]:
+    """What libpq connects with for the store's DSN, and the store's schema: a
+    `?schema=NAME` of the DSN (libpq knows no such parameter) becomes the search path.
+    Every connection to the store is made with these: the store's, the scheduler's lock,
+    the health probe's."""
+    where = redacted(dsn)
+    parts = urlsplit(dsn)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = next((value for name, value in query if name == "schema"), None)
+    if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
+        raise StoreError(
+            f"STAGGER_DB names the schema {schema!r}: use lower-case letters, digits and _ "
+            f"only, starting with a letter or _ ({where})"
+        )
+    libpq_dsn = urlunsplit(
+        parts._replace(query=urlencode([(n, v) for n, v in query if n != "schema"]))
+    )
+    try:
+        options: dict[str, Any] = conninfo.conninfo_to_dict(libpq_dsn)
+    except psycopg.ProgrammingError:
+        raise StoreError(f"STAGGER_DB is not a PostgreSQL DSN libpq can read: {where}") from None
+    if schema:
+        options["options"] = f"{options.get('options', '')} -csearch_path={schema}".strip()
+    return options, schema
+
+
 class PostgresBackend:
     def __init__(self, dsn: str, busy_timeout_s: float) -> None:
         self.where = redacted(dsn)
         self._busy_timeout_s = busy_timeout_s
-        parts = urlsplit(dsn)
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        self._schema = next((value for name, value in query if name == "schema"), None)
-        libpq_dsn = urlunsplit(
-            parts._replace(query=urlencode([(n, v) for n, v in query if n != "schema"]))
-        )
-        try:
-            options: dict[str, Any] = conninfo.conninfo_to_dict(libpq_dsn)
-        except psycopg.ProgrammingError:
-            raise StoreError(
-                f"STAGGER_DB is not a PostgreSQL DSN libpq can read: {self.where}"
-            ) from None
-        if self._schema:
-            options["options"] = (
-                f"{options.get('options', '')} -csearch_path={self._schema}".strip()
-            )
+        options, self._schema = libpq_options(dsn)
         options.setdefault("connect_timeout", max(int(busy_timeout_s), 2))
         options.setdefault("application_name", "stagger-bot")
         self._options = options

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 
+from bot.core.errors import StoreError
 from bot.store.leadership import connect, describe_error
 
 PROBE_TIMEOUT_S = 3
@@ -22,6 +23,8 @@ def store_problem(path: Path, dsn: str | None) -> str | None:
                 connection.execute("SELECT 1")
         except psycopg.Error as error:
             return describe_error(error, dsn)
+        except StoreError as error:
+            return str(error)
         return None
     try:
         # mode=rw: a missing file is a store gone, not a new empty one to create.

@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
+from bot.core.errors import StoreError
+from bot.store.backend_postgres import libpq_options
 from bot.store.lease import Lease
 from bot.store.store import Store
 
@@ -175,8 +176,13 @@ class AdvisoryLockLeadership:
 
 
 def connect(dsn: str, connect_timeout_s: int, application_name: str) -> psycopg.Connection[Any]:
+    """A connection to the store's database and schema (the DSN read as the store reads
+    it: `?schema=` is the search path, not a libpq parameter)."""
+    options, _schema = libpq_options(dsn)
+    options.pop("connect_timeout", None)
+    options.pop("application_name", None)
     return psycopg.connect(
-        dsn,
+        **options,
         autocommit=True,
         connect_timeout=connect_timeout_s,
         # A leader cut off from the server finds its connection dead (about 11 s) before
@@ -209,8 +215,8 @@ def describe_error(error: Exception, dsn: str) -> str:
     """The first line of a database error, without the DSN's password."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     try:
-        password = conninfo_to_dict(dsn).get("password")
-    except psycopg.Error:
+        password = libpq_options(dsn)[0].get("password")
+    except (psycopg.Error, StoreError):
         password = None
     if password:
         text = text.replace(str(password), "***")

@@ -18,6 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.errors import StoreError
+from bot.core.store_location import is_dsn
+from bot.store.leadership import AdvisoryLockLeadership
 from bot.store.lease import Lease
 from bot.store.schema import VERSION_KEY
 from bot.store.store import Store
@@ -38,10 +40,10 @@ class Copied:
 
 
 def copy_store(source: Store, target: Store, now: datetime) -> Copied:
-    holder = Lease(source, _NOBODY).current_holder(now)
+    holder = _scheduler_holder(source, now)
     if holder is not None:
         raise StoreError(
-            f"a process holds the store at {source.where} (the scheduler lease is "
+            f"a process holds the store at {source.where} (its scheduler is "
             f"{holder}'s): stop the bot first"
         )
     _refuse_unless_empty(target)
@@ -97,3 +99,15 @@ def _snapshot(store: Store) -> Iterator[Any]:
         yield db
     finally:
         db.execute("COMMIT")
+
+
+def _scheduler_holder(source: Store, now: datetime) -> str | None:
+    """Who runs the source's scheduler: the SQLite lease's holder, or on PostgreSQL the
+    holder of the advisory lock (a leader there never writes the lease)."""
+    if not is_dsn(source.location):
+        return Lease(source, _NOBODY).current_holder(now)
+    leadership = AdvisoryLockLeadership(str(source.location), _NOBODY)
+    try:
+        return leadership.current_holder(now)
+    finally:
+        leadership.close()

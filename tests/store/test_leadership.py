@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
+import psycopg
 import pytest
 
+from bot.core.errors import StoreError
+from bot.store.health import store_problem
 from bot.store.leadership import AdvisoryLockLeadership, lock_key
+from bot.store.store import Store
+from tests.support.job_table import DSN
 from tests.support.leader_fixtures import schema_dsn, terminate_backends
 from tests.support.spec_data import START
 from tests.support.ssh_fixtures import free_port
@@ -85,3 +92,28 @@ def test_a_leader_that_cannot_reach_the_server_reports_not_leading_without_the_p
     assert dead.current_holder(START) is None
     assert "not leading until it is back" in caplog.text
     assert "hunter2-secret" not in caplog.text
+
+
+def test_a_store_dsn_naming_its_schema_gets_a_leader_and_a_healthy_probe() -> None:
+    """The README's DSN form, `?schema=NAME`: libpq knows no such parameter, so the lock's
+    and the health probe's connections must read the DSN as the store does."""
+    schema = f"leader_{uuid.uuid4().hex[:12]}"
+    dsn = f"{DSN}?schema={schema}"
+    store = Store(dsn)  # makes the schema
+    leader = AdvisoryLockLeadership(dsn, "web:1")
+    try:
+        assert leader.hold(START)
+        assert leader.current_holder(START) == "web:1"
+        assert store_problem(Path("unused.db"), dsn) is None
+    finally:
+        leader.close()
+        store.close()
+        with psycopg.connect(DSN, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.mark.parametrize("schema", ["a,public", "Stagger", "my%20schema"])
+def test_a_schema_name_that_would_mean_something_else_is_refused_naming_it(schema: str) -> None:
+    with pytest.raises(StoreError, match="STAGGER_DB names the schema") as refused:
+        Store(f"postgresql://stagger:pw-s3cret@127.0.0.1:5432/test?schema={schema}")
+    assert "pw-s3cret" not in str(refused.value)
