@@ -42,8 +42,12 @@ def libpq_options(dsn: str) -> tuple[dict[str, Any], str | None]:
     `?schema=NAME` of the DSN (libpq knows no such parameter) becomes the search path.
     Every connection to the store is made with these: the store's, the scheduler's lock,
     the health probe's."""
-    where = redacted(dsn)
     parts = urlsplit(dsn)
+    if parts.netloc.count("@") > 1 or "@" in parts.path:
+        # libpq and urllib would split such a DSN at different places: part of the
+        # password would become the host, and show in errors unredacted.
+        raise StoreError("STAGGER_DB's password holds a raw @ or /: percent-encode them (%40, %2F)")
+    where = redacted(dsn)
     query = parse_qsl(parts.query, keep_blank_values=True)
     schema = next((value for name, value in query if name == "schema"), None)
     if schema is not None and not _SCHEMA_NAME.fullmatch(schema):

@@ -117,3 +117,10 @@ def test_a_schema_name_that_would_mean_something_else_is_refused_naming_it(schem
     with pytest.raises(StoreError, match="STAGGER_DB names the schema") as refused:
         Store(f"postgresql://stagger:pw-s3cret@127.0.0.1:5432/test?schema={schema}")
     assert "pw-s3cret" not in str(refused.value)
+
+
+@pytest.mark.parametrize("password", ["p@ss-s3cret", "p/ss-s3cret"])
+def test_a_password_with_a_raw_at_or_slash_is_refused_without_showing_it(password: str) -> None:
+    with pytest.raises(StoreError, match="percent-encode") as refused:
+        Store(f"postgresql://stagger:{password}@127.0.0.1:5432/test")
+    assert "s3cret" not in str(refused.value)
