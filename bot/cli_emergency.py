@@ -169,8 +169,8 @@ def audit_import(arguments: argparse.Namespace, settings: Settings, origin: str)
     if report.unsigned:
         print(
             f"note: {_entries(report.unsigned)} unsigned (STAGGER_AUDIT_KEY was not set "
-            "where the journal was written): their chain shows they were not cut or edited "
-            "by accident, not who wrote them",
+            "where the journal was written), imported marked so (signed: false): their "
+            "chain shows they were not cut or edited by accident, not who wrote them",
             file=sys.stderr,
         )
     return EXIT_OK

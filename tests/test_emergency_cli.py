@@ -30,6 +30,12 @@ def stagger_bot(
     *arguments: str, cwd: Path, db: Path | str, key: bool = True, **extra: str
 ) -> subprocess.CompletedProcess[str]:
     """As a shell runs it: no Slack token, STAGGER_DB wherever `db` says, a DSN set."""
+    return python(["-m", "bot.cli", *arguments], cwd=cwd, db=db, key=key, **extra)
+
+
+def python(
+    arguments: list[str], *, cwd: Path, db: Path | str, key: bool = True, **extra: str
+) -> subprocess.CompletedProcess[str]:
     environment = {
         name: value
         for name, value in os.environ.items()
@@ -39,7 +45,7 @@ def stagger_bot(
         environment["STAGGER_AUDIT_KEY"] = AUDIT_KEY
     environment.update({"STAGGER_DB": str(db), "PROD_DATABASE_URL": DSN, **extra})
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *arguments],
+        [sys.executable, *arguments],
         capture_output=True, text=True, env=environment, cwd=cwd, check=False, timeout=120,
     )  # fmt: skip
 
@@ -246,6 +252,7 @@ def test_an_imported_journal_is_in_the_trail_marked_outside_the_bot_and_the_trai
         args = json.loads(row["args"])
         assert args["outside_bot"] is True and args["origin"] == ORIGIN
         assert (args["journal_entry"], args["journal_at"]) == (line["id"], line["at"])
+        assert args["signed"] is True
         assert row["actor"] == ORIGIN
     assert rows[-1]["action"] == "audit.journal_imported"
     verified = stagger_bot("audit", "verify", cwd=tmp_path, db=db)
@@ -348,6 +355,8 @@ def test_a_journal_written_without_the_audit_key_imports_and_says_it_is_unsigned
 
     assert imported.returncode == 0, imported.stderr
     assert "entries unsigned (STAGGER_AUDIT_KEY was not set" in imported.stderr
+    emergency = [row for row in audit_rows(db) if row["source"] == "emergency"]
+    assert emergency and all(json.loads(row["args"])["signed"] is False for row in emergency)
     assert stagger_bot("audit", "verify", cwd=tmp_path, db=db).returncode == 0
 
 
@@ -487,3 +496,97 @@ def test_the_import_leaves_the_state_alone_when_the_bot_moved_the_env_since(
         "cmd", "--user", "U0OPS1", "status prod", cwd=tmp_path, db=db, STAGGER_CONFIG=str(spec)
     )
     assert "emergency rollback outside the bot" not in status.stdout
+
+
+def append_unsigned(journal: Path, action: str, args: dict[str, Any], outcome: str) -> None:
+    """What anyone who can write the file, without the audit key, can append: a line
+    chained onto the last one with plain SHA-256 (prev_hash is in the file)."""
+    from bot.store.audit import row_hash
+
+    prev_hash = journal_lines(journal)[-1]["hash"]
+    line: dict[str, Any] = {
+        "id": f"forged-{action}", "at": "2026-01-01T00:00:00.000Z", "actor": "U0CTO1",
+        "source": "emergency", "action": action, "env": "prod", "args": args,
+        "outcome": outcome, "detail": "", "chain": None, "prev_hash": prev_hash,
+    }  # fmt: skip
+    row = {name: line[name] for name in line if name not in ("args", "prev_hash")}
+    row["args"] = json.dumps(args, sort_keys=True, ensure_ascii=False)
+    line["hash"] = row_hash(prev_hash, row)
+    with journal.open("a", encoding="utf-8") as file:
+        file.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def test_unsigned_lines_appended_to_a_signed_journal_are_refused_by_line_and_nothing_imported(
+    tmp_path: Path, one_host: tuple[Path, Path]
+) -> None:
+    spec, _app = one_host
+    journal, db = rolled_back_with_a_store(tmp_path, spec)
+    signed = len(journal_lines(journal))
+    append_unsigned(journal, "rollback.started", {"run": "RFORGED", "reason": "forged"}, "ok")
+    append_unsigned(journal, "rollback.finished", {"run": "RFORGED", "hosts": {}}, "failed")
+    rows = audit_rows(db)
+
+    refused = stagger_bot("audit", "import", str(journal), cwd=tmp_path, db=db)
+
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"line {signed + 1}: it is unsigned, after signed lines" in refused.stderr
+    assert "nothing imported" in refused.stderr and "Traceback" not in refused.stderr
+    assert audit_rows(db) == rows
+    status = stagger_bot(
+        "cmd", "--user", "U0OPS1", "status prod", cwd=tmp_path, db=db, STAGGER_CONFIG=str(spec)
+    )
+    assert "hosts may differ" not in status.stdout and "emergency" not in status.stdout
+
+
+def test_a_run_without_the_audit_key_is_refused_on_a_signed_journal_before_anything_runs(
+    tmp_path: Path, one_host: tuple[Path, Path]
+) -> None:
+    spec, app = one_host
+    journal, _db = rolled_back_with_a_store(tmp_path, spec)
+    (app / ".env").write_bytes(ENV_FILE)
+    before = journal.read_bytes()
+
+    result = stagger_bot(
+        "emergency-rollback", "prod", "--reason", "no key here", "--config", str(spec),
+        "--journal", str(journal), cwd=tmp_path, db=store_down(tmp_path), key=False,
+    )  # fmt: skip
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "is signed (STAGGER_AUDIT_KEY was set where it was written)" in result.stderr
+    assert "name a new one with --journal" in result.stderr
+    assert journal.read_bytes() == before and (app / ".env").read_bytes() == ENV_FILE
+
+
+KILLED_AFTER_RECORDING = """
+import os, sys
+import bot.rollout.emergency_import as emergency_import
+emergency_import._settle = lambda store, run: os._exit(9)  # killed once the entries are in
+from bot.cli import main
+sys.argv = ["stagger-bot", "audit", "import", sys.argv[1]]
+main()
+"""
+
+
+def test_an_import_killed_after_recording_the_entries_is_settled_by_the_next_import(
+    tmp_path: Path, one_host: tuple[Path, Path]
+) -> None:
+    spec, _app = one_host
+    journal, db = rolled_back_with_a_store(tmp_path, spec)
+    killed = python(["-c", KILLED_AFTER_RECORDING, str(journal)], cwd=tmp_path, db=db)
+    assert killed.returncode == 9, killed.stdout + killed.stderr
+    assert [row["source"] for row in audit_rows(db)].count("emergency") == len(
+        journal_lines(journal)
+    )
+
+    again = stagger_bot("audit", "import", str(journal), cwd=tmp_path, db=db)
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"imported 0 entries from {journal}" in again.stdout
+    assert "verified on every host; prod set to rolled back" in again.stdout
+    assert audit_rows(db)[-1]["action"] == "audit.journal_imported"
+    status = stagger_bot(
+        "cmd", "--user", "U0OPS1", "status prod", cwd=tmp_path, db=db, STAGGER_CONFIG=str(spec)
+    )
+    assert f"emergency rollback outside the bot by {ORIGIN}" in status.stdout
+    third = stagger_bot("audit", "import", str(journal), cwd=tmp_path, db=db)
+    assert third.returncode == 0 and "set to rolled back" not in third.stdout

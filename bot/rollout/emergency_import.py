@@ -6,11 +6,14 @@ outside the bot (source `emergency`, `outside_bot`, the journal entry's id and t
 args; the row's own time is the import's), once: its id is remembered in the same
 transaction, so importing a journal again adds nothing.
 
-The env's state is set from the runs first imported now, and only when the bot has not
-moved the env since the run began (no request made after it, no phase or state change
-after it): a verified full rollback puts the env, and the rollout's open phase, at
-`rolled back`; a verified per-job one marks the job rolled back; a failed run, or one cut
-short (no `rollback.finished`), marks the flag unknown ("hosts may differ").
+The env's state is set from each run of the journal whose settlement is not recorded yet
+(`emergency-settled:<run>`, remembered in the transaction that writes
+`audit.journal_imported`: an import killed after its entries were recorded is settled by
+the next one), and only when the bot has not moved the env since the run began (no
+request made after it, no phase or state change after it): a verified full rollback
+puts the env, and the rollout's open phase, at `rolled back`; a verified per-job one
+marks the job rolled back; a failed run, or one cut short (no `rollback.finished`),
+marks the flag unknown ("hosts may differ").
 """
 
 from __future__ import annotations
@@ -54,29 +57,45 @@ def import_journal(
             "emergency",
             line.action,
             line.env,
-            {**line.args, "outside_bot": True, "journal_entry": line.id, "journal_at": line.at},
+            {
+                **line.args, "outside_bot": True, "journal_entry": line.id,
+                "journal_at": line.at, "signed": line.signed,
+            },
             line.outcome,
             line.detail,
-        )
+        )  # fmt: skip
         if audit.record_once(entry, now, f"emergency:{line.id}") is not None:
             fresh.add(line.id)
-    runs = tuple(
-        _settle(store, run) for run in _runs(entries) if any(line.id in fresh for line in run)
-    )
+    unsettled = [run for run in _runs(entries) if not _settled(store, _run_name(run))]
+    runs = tuple(_settle(store, run) for run in unsettled)
     report = ImportReport(
         len(fresh), len(entries) - len(fresh), sum(not line.signed for line in entries), runs
     )
-    if fresh:
-        audit.record(
+    if fresh or unsettled:
+        audit.record_marking(
             AuditEntry(
                 importer, "cli", "audit.journal_imported", None,
                 {"journal": journal_name, "imported": report.imported,
-                 "skipped": report.skipped, "origin": importer},
+                 "skipped": report.skipped, "origin": importer,
+                 "signed": report.unsigned == 0},
                 "ok", "; ".join(runs),
             ),
             now,
+            [_settled_key(_run_name(run)) for run in unsettled],
         )  # fmt: skip
     return report
+
+
+def _run_name(run: list[JournalEntry]) -> str:
+    return str(run[0].args.get("run", ""))
+
+
+def _settled_key(run: str) -> str:
+    return f"emergency-settled:{run}"
+
+
+def _settled(store: Store, run: str) -> bool:
+    return bool(store.select("seen_requests", "key = ?", [_settled_key(run)]))
 
 
 def _runs(entries: Sequence[JournalEntry]) -> list[list[JournalEntry]]:

@@ -116,6 +116,19 @@ class AuditTrail:
                 return None
             return self._append(db, key, entry, now)
 
+    def record_marking(self, entry: AuditEntry, now: datetime, seen: Sequence[str]) -> int:
+        """Record `entry` and remember each key of `seen` (see `Store.first_time`) in one
+        transaction: what the keys say was done is in the trail with them, or neither."""
+        key = self._current_key()
+        with self._store.transaction() as db:
+            for once_key in seen:
+                db.execute(
+                    "INSERT INTO seen_requests (key, at) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO NOTHING",
+                    [once_key, isoformat(now)],
+                )
+            return self._append(db, key, entry, now)
+
     def _append(self, db: Any, key: AuditKey, entry: AuditEntry, now: datetime) -> int:
         chain = chain_of(key)
         head_id, head_hash = self._head(db)

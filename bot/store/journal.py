@@ -7,6 +7,11 @@ each line's hash covers the line before it (the first covers 64 zeros), an HMAC 
 STAGGER_AUDIT_KEY where the key was set, plain SHA-256 where it was not. So an edited,
 inserted or removed line, or one cut short, is found at import; a plain journal only
 proves it was not changed by accident (anyone could re-hash it).
+
+A journal is signed throughout or not at all: the writer refuses to add plain lines to a
+signed journal (or signed ones to a plain one), and the import refuses a journal that
+mixes them. prev_hash is in the file, so anyone could append lines chained with plain
+SHA-256 after the signed ones.
 """
 
 from __future__ import annotations
@@ -116,7 +121,9 @@ class JournalWriter:
                 "or name another with --journal"
             ) from None
         try:
-            self._prev_hash = _last_hash(path)
+            self._prev_hash, signed = _last_line(path)
+            if signed is not None and signed != (self._key is not None):
+                raise JournalError(_mixed_refusal(path, signed))
         except JournalError:
             self.close()
             raise
@@ -151,11 +158,25 @@ class JournalWriter:
         os.close(self._fd)  # releases the lock
 
 
-def _last_hash(path: Path) -> str:
-    """The hash the next line chains onto: the last line's, or the genesis."""
+def _mixed_refusal(path: Path, signed: bool) -> str:
+    if signed:
+        return (
+            f"the journal {path} is signed ({KEY_VARIABLE} was set where it was written) "
+            f"and a journal is signed throughout or not at all: set {KEY_VARIABLE} here "
+            "too, or name a new one with --journal"
+        )
+    return (
+        f"the journal {path} is unsigned ({KEY_VARIABLE} was not set where it was written) "
+        "and a journal is signed throughout or not at all: name a new one with --journal"
+    )
+
+
+def _last_line(path: Path) -> tuple[str, bool | None]:
+    """The hash the next line chains onto (the last line's, or the genesis), and whether
+    the last line is signed (None for an empty journal)."""
     data = path.read_bytes()
     if not data:
-        return GENESIS
+        return GENESIS, None
     lines = data.split(b"\n")
     if lines[-1]:
         raise JournalError(
@@ -163,7 +184,8 @@ def _last_hash(path: Path) -> str:
             "one with --journal"
         )
     try:
-        return str(json.loads(lines[-2])["hash"])
+        last = json.loads(lines[-2])
+        return str(last["hash"]), last["chain"] is not None
     except (ValueError, KeyError, TypeError):
         raise JournalError(
             f"the journal {path} ends in a line that is not a journal entry (line "
@@ -191,6 +213,9 @@ def read_journal(path: Path, keys: AuditKeys | None) -> list[JournalEntry]:
                 path, number, "the chain breaks before it (a line was removed, inserted or "
                 "edited there)"
             )  # fmt: skip
+        signed = line["chain"] is not None
+        if entries and signed != entries[0].signed:
+            raise JournalBroken(path, number, _mixed_line(signed))
         key = _key_of(path, number, line["chain"], by_id, keys)
         if not hmac.compare_digest(_hash(key, expected_prev, line), str(line["hash"])):
             raise JournalBroken(path, number, "its content was edited")
@@ -207,6 +232,15 @@ def read_journal(path: Path, keys: AuditKeys | None) -> list[JournalEntry]:
     if not entries:
         raise JournalBroken(path, 1, "the journal holds no entries")
     return entries
+
+
+def _mixed_line(signed: bool) -> str:
+    if signed:
+        return "it is signed, after unsigned lines: a journal is signed throughout or not at all"
+    return (
+        "it is unsigned, after signed lines (anyone can append lines chained with plain "
+        "SHA-256): a journal is signed throughout or not at all"
+    )
 
 
 def _parse(path: Path, number: int, raw: bytes) -> dict[str, Any]:
